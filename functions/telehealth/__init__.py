@@ -1,0 +1,1 @@
+"""Core of the telehealth video backend: rooms, access policy, provider tokens, Firestore adapter."""

@@ -1,0 +1,142 @@
+"""Settings: the plain params validated into one frozen object, and the signing key checked and parsed once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from .errors import Misconfigured
+
+Provider = Literal["jitsi", "jaas", "livekit"]
+PROVIDERS: tuple[Provider, ...] = ("jitsi", "jaas", "livekit")
+HMAC_PROVIDERS: frozenset[str] = frozenset({"jitsi", "livekit"})
+JAAS_DOMAIN = "8x8.vc"
+MIN_HMAC_KEY_BYTES = 32
+MIN_RSA_KEY_BITS = 2048
+# Jitsi features a token can switch on; the patient never gets any of them.
+JITSI_FEATURES: tuple[str, ...] = ("recording", "livestreaming", "transcription", "outbound-call")
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoConfig:
+    """The plain (non-secret) video settings; validated on construction."""
+
+    provider: Provider = "jitsi"
+    domain: str = ""
+    app_id: str = ""
+    key_id: str = ""
+    jitsi_subject: str = ""
+    jitsi_audience: str = "jitsi"
+    opens_minutes_before: int = 15
+    closes_minutes_after: int = 30
+    token_ttl_minutes: int = 60
+    include_email: bool = False
+    doctor_features: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise Misconfigured(f"VIDEO_PROVIDER must be one of {', '.join(PROVIDERS)}")
+        if self.provider == "jaas" and not self.domain:
+            object.__setattr__(self, "domain", JAAS_DOMAIN)
+        if not _HOST.match(self.domain):
+            raise Misconfigured("VIDEO_DOMAIN must be a lowercase host name (optionally :port), no scheme")
+        if self.provider in ("jaas", "livekit") and not self.app_id:
+            raise Misconfigured(f"VIDEO_APP_ID is required for provider {self.provider}")
+        if self.provider == "jitsi" and not self.app_id:
+            raise Misconfigured("VIDEO_APP_ID (the Jitsi app_id, used as iss) is required")
+        if self.provider == "jaas" and not self.key_id:
+            raise Misconfigured("VIDEO_KEY_ID (the JaaS API key id) is required for provider jaas")
+        if self.provider == "jaas" and "/" in self.key_id:
+            raise Misconfigured("VIDEO_KEY_ID is the key id alone, without the AppID/ prefix")
+        if not self.jitsi_subject:
+            object.__setattr__(self, "jitsi_subject", self.domain.split(":")[0])
+        if self.jitsi_subject != self.jitsi_subject.lower():
+            raise Misconfigured("VIDEO_JITSI_SUB must be lowercase")
+        if not self.jitsi_audience:
+            raise Misconfigured("VIDEO_JITSI_AUD must not be empty")
+        for name, minutes, low, high in (
+            ("VIDEO_JOIN_OPENS_MIN", self.opens_minutes_before, 0, 24 * 60),
+            ("VIDEO_JOIN_CLOSES_MIN", self.closes_minutes_after, 0, 24 * 60),
+            ("VIDEO_TOKEN_TTL_MIN", self.token_ttl_minutes, 1, 24 * 60),
+        ):
+            if not low <= minutes <= high:
+                raise Misconfigured(f"{name} must be between {low} and {high} minutes")
+        unknown = self.doctor_features - set(JITSI_FEATURES)
+        if unknown:
+            raise Misconfigured(f"VIDEO_DOCTOR_FEATURES allows only {', '.join(JITSI_FEATURES)}")
+
+    @property
+    def room_base_url(self) -> str:
+        """Where rooms live: ``<base>/<room>`` is a room's URL (never with a token in it)."""
+        if self.provider == "jaas":
+            return f"https://{self.domain}/{self.app_id}"
+        return f"https://{self.domain}"
+
+    def room_url(self, room_name: str) -> str:
+        """The room's URL without any token."""
+        return f"{self.room_base_url}/{room_name}"
+
+
+def parse_features(raw: str) -> frozenset[str]:
+    """A comma-separated param value as a set of feature names."""
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def parse_provider(raw: str) -> Provider:
+    """The provider param, checked (so a typo fails closed instead of defaulting)."""
+    value = raw.strip().lower()
+    if value not in PROVIDERS:
+        raise Misconfigured(f"VIDEO_PROVIDER must be one of {', '.join(PROVIDERS)}")
+    return cast(Provider, value)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """The provider signing key: raw HMAC bytes, or a parsed RSA private key."""
+
+    algorithm: Literal["HS256", "RS256"]
+    key: object = field(repr=False)
+
+
+def load_signing_key(provider: Provider, secret: str) -> SigningKey:
+    """Check ``VIDEO_SIGNING_KEY`` for the provider and parse it once; never echoes the key."""
+    if not secret or not secret.strip():
+        raise Misconfigured("VIDEO_SIGNING_KEY is not set")
+    if provider in HMAC_PROVIDERS:
+        if "-----BEGIN" in secret:
+            raise Misconfigured(f"VIDEO_SIGNING_KEY holds a PEM key, but provider {provider} signs with HMAC")
+        raw = secret.encode("utf-8")
+        if len(raw) < MIN_HMAC_KEY_BYTES:
+            raise Misconfigured(
+                f"VIDEO_SIGNING_KEY is too short for HS256: {len(raw)} bytes, at least {MIN_HMAC_KEY_BYTES} needed"
+            )
+        return SigningKey("HS256", raw)
+    return SigningKey("RS256", _load_rsa_private_key(secret))
+
+
+def _load_rsa_private_key(pem: str) -> object:
+    # Imported here so that cold starts of HMAC deployments never load the RSA machinery.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.strip().encode("utf-8"), password=None)
+    except (ValueError, TypeError):
+        # The library's message is dropped on purpose: it could quote part of the key.
+        raise Misconfigured("VIDEO_SIGNING_KEY is not an unencrypted PEM private key (JaaS needs RS256)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise Misconfigured("VIDEO_SIGNING_KEY is not an RSA key (JaaS needs RS256)")
+    if key.key_size < MIN_RSA_KEY_BITS:
+        raise Misconfigured(f"VIDEO_SIGNING_KEY is a {key.key_size}-bit RSA key, at least {MIN_RSA_KEY_BITS} needed")
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a join needs: the plain config and the parsed signing key."""
+
+    config: VideoConfig
+    signing_key: SigningKey

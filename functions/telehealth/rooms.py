@@ -1,0 +1,81 @@
+"""The room lifecycle as a pure decision, and room names.
+
+A room exists on an appointment only while it is a confirmed (or completed) video appointment. The
+trigger calls ``decide`` twice: first on the event alone, to skip all I/O when nothing can be needed,
+then inside a transaction on the stored document, which is the only state that counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+Doc = Mapping[str, Any]
+
+# 20 random bytes is 160 bits; base32 makes 32 characters of [a-z2-7], safe in any URL and for Jitsi.
+ROOM_NAME_BYTES = 20
+ROOM_NAME_LENGTH = 32
+ROOM_NAME_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+# Statuses in which an assigned room stays on the document; a completed visit keeps its room as a record.
+ROOM_KEEPING_STATUSES = frozenset({"confirmed", "completed"})
+
+
+class Action(enum.Enum):
+    """What the trigger does to ``video`` for one stored state."""
+
+    NOTHING = "nothing"
+    ASSIGN = "assign"  # confirmed video appointment without a room
+    REPLACE = "replace"  # the stored room was withdrawn by a cancellation that raced a re-confirmation
+    WITHDRAW = "withdraw"  # a room on an appointment that must not have one
+
+
+def new_room_name() -> str:
+    """A fresh room name: 160 bits from ``secrets``, lowercase, derived from nothing."""
+    return base64.b32encode(secrets.token_bytes(ROOM_NAME_BYTES)).decode("ascii").lower()
+
+
+def room_of(doc: Doc | None) -> str | None:
+    """The room name stored on an appointment, if any."""
+    video = doc.get("video") if doc else None
+    if isinstance(video, Mapping):
+        name = video.get("roomName")
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
+def needs_room(doc: Doc | None) -> bool:
+    """A confirmed video appointment: it must have a room."""
+    return doc is not None and doc.get("type") == "video" and doc.get("status") == "confirmed"
+
+
+def may_keep_room(doc: Doc | None) -> bool:
+    """A video appointment in a state where an assigned room stays."""
+    return doc is not None and doc.get("type") == "video" and doc.get("status") in ROOM_KEEPING_STATUSES
+
+
+def withdrawn_room(before: Doc | None, after: Doc | None) -> str | None:
+    """The room an event shows being withdrawn: it left ``confirmed`` for a state that keeps no room."""
+    if after is not None and needs_room(before) and not may_keep_room(after):
+        return room_of(before)
+    return None
+
+
+def decide(before: Doc | None, after: Doc | None, stored: Doc | None) -> Action:
+    """What to do to ``stored`` for an event that changed ``before`` into ``after``."""
+    if stored is None:
+        return Action.NOTHING
+    room = room_of(stored)
+    if needs_room(stored):
+        if room is None:
+            return Action.ASSIGN
+        # A cancellation's room must never come back, even if a re-confirmation got in first.
+        if room == withdrawn_room(before, after):
+            return Action.REPLACE
+        return Action.NOTHING
+    if may_keep_room(stored) or "video" not in stored:
+        return Action.NOTHING
+    return Action.WITHDRAW
