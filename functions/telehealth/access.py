@@ -29,7 +29,7 @@ def parse_appointment_id(data: Any) -> str:
 
 
 def is_document_id(value: str) -> bool:
-    """A usable Firestore document id: 1–128 characters, no '/', not '.'/'..', not ``__…__``, no control codes."""
+    """A usable Firestore document id: 1 to 128 characters, no '/', not '.'/'..', not ``__x__``, no control codes."""
     if not 0 < len(value) <= MAX_APPOINTMENT_ID_LENGTH:
         return False
     if "/" in value or value in (".", "..") or (value.startswith("__") and value.endswith("__")):

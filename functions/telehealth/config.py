@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from functools import lru_cache
+from typing import Literal
 
 from .errors import Misconfigured
 
@@ -90,7 +91,7 @@ def parse_provider(raw: str) -> Provider:
     value = raw.strip().lower()
     if value not in PROVIDERS:
         raise Misconfigured(f"VIDEO_PROVIDER must be one of {', '.join(PROVIDERS)}")
-    return cast(Provider, value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -140,3 +141,9 @@ class Settings:
 
     config: VideoConfig
     signing_key: SigningKey
+
+
+@lru_cache(maxsize=4)
+def build_settings(config: VideoConfig, secret: str) -> Settings:
+    """Settings for a config and key; cached, so an RSA key is parsed once per instance, not per call."""
+    return Settings(config=config, signing_key=load_signing_key(config.provider, secret))
