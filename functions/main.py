@@ -6,13 +6,14 @@ errors to ``HttpsError``. Params are read with ``.value`` at call time, never at
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
-from firebase_admin import firestore, initialize_app
+from firebase_admin import App, get_app, initialize_app
 from firebase_functions import firestore_fn, https_fn, logger, params
 from firebase_functions.core import Change, init
-from google.cloud.firestore_v1 import DocumentSnapshot
+from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
 from telehealth import join, store
 from telehealth.config import Settings, VideoConfig, build_settings, parse_features, parse_provider
@@ -33,13 +34,31 @@ TOKEN_EMAIL = params.BoolParam("VIDEO_TOKEN_EMAIL", default=False, description="
 DOCTOR_FEATURES = params.StringParam("VIDEO_DOCTOR_FEATURES", default="", description="Jitsi features for the doctor")
 
 _clients: dict[str, Any] = {}
+_set_up_lock = threading.Lock()
+
+
+def _admin_app() -> App:
+    try:
+        return get_app()
+    except ValueError:
+        return initialize_app()
+
+
+# The callable wrapper verifies the caller's ID token before any @init hook runs, and needs the
+# default app for that, so the app (cheap: no network, no credentials yet) is made at import.
+_admin_app()
 
 
 @init
 def _set_up() -> None:
     """Once per instance, before the first invocation: the Admin SDK app and one Firestore client."""
-    initialize_app()
-    _clients["db"] = firestore.client()
+    with _set_up_lock:
+        if "db" in _clients:
+            return
+        app = _admin_app()
+        # The plain client, as the SDK's own Firestore triggers use: ADC in production, and anonymous
+        # credentials against the emulator (the Admin SDK wrapper would insist on ADC there too).
+        _clients["db"] = Client(project=app.project_id)
 
 
 def _db() -> Any:

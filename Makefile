@@ -1,0 +1,29 @@
+# The two commands that matter: `make dev` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+PY := .venv/bin/python
+WITH_EMULATORS := scripts/with-emulators
+export PYTHONPATH := $(CURDIR)/scripts
+
+.PHONY: dev test setup lint unit emulator-tests bench clean
+
+setup:
+	@scripts/setup
+
+dev: setup
+	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
+
+test: setup lint unit emulator-tests
+
+lint:
+	.venv/bin/ruff check functions tests scripts
+	.venv/bin/ruff format --check functions tests scripts
+	.venv/bin/mypy
+
+unit:
+	.venv/bin/pytest -q tests/unit
+
+emulator-tests:
+	$(WITH_EMULATORS) .venv/bin/pytest -q -p no:cacheprovider tests/emulator
+
+clean:
+	rm -rf .cache .venv functions/venv node_modules

@@ -1,0 +1,39 @@
+"""What `make dev` runs inside the emulator suite: seed demo data, say what to do, follow the log until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import seed_demo
+
+
+def follow(log: Path) -> None:
+    with log.open(errors="replace") as stream:
+        stream.seek(0, os.SEEK_END)
+        while True:
+            line = stream.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.2)
+
+
+def main() -> int:
+    print(seed_demo.describe(seed_demo.seed()))
+    print()
+    print("Emulators: Auth 127.0.0.1:9099, Firestore 127.0.0.1:8080, Functions 127.0.0.1:5001")
+    print("Functions: get_join_token (callable), assign_video_room (Firestore trigger)")
+    print("Press Ctrl-C to stop everything. Function logs follow:\n", flush=True)
+    try:
+        follow(Path(os.environ["EMULATOR_LOG"]))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Small clients for the local emulator suite, shared by the demo scripts and the emulator tests.
+
+Addresses come from the variables ``scripts/with-emulators`` exports. Admin access to Firestore
+uses the real ``google-cloud-firestore`` client (rules do not apply); user access uses the REST API
+with an Auth-emulator ID token (rules apply).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from google.cloud import firestore
+
+PROJECT = os.environ.get("GCLOUD_PROJECT", "demo-telehealth")
+REGION = "us-central1"
+T = TypeVar("T")
+
+
+def _host(variable: str, default: str) -> str:
+    return os.environ.get(variable, default)
+
+
+def auth_base() -> str:
+    return f"http://{_host('FIREBASE_AUTH_EMULATOR_HOST', '127.0.0.1:9099')}"
+
+
+def firestore_base() -> str:
+    return f"http://{_host('FIRESTORE_EMULATOR_HOST', '127.0.0.1:8080')}"
+
+
+def functions_base() -> str:
+    return f"http://{_host('FUNCTIONS_EMULATOR_HOST', '127.0.0.1:5001')}"
+
+
+_session = requests.Session()
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-up Auth emulator user and a fresh ID token."""
+
+    uid: str
+    email: str
+    id_token: str
+
+
+def sign_up(email: str, password: str, display_name: str | None = None) -> User:
+    """Create a user in the Auth emulator and sign in (the ID token carries ``name`` when given)."""
+    body: dict[str, Any] = {"email": email, "password": password, "returnSecureToken": True}
+    if display_name:
+        body["displayName"] = display_name
+    reply = _session.post(f"{auth_base()}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any", json=body)
+    reply.raise_for_status()
+    data = reply.json()
+    if display_name:
+        # signUp ignores displayName for email users on some versions; set it and sign in again.
+        _session.post(
+            f"{auth_base()}/identitytoolkit.googleapis.com/v1/accounts:update?key=any",
+            json={"idToken": data["idToken"], "displayName": display_name, "returnSecureToken": True},
+        ).raise_for_status()
+        return sign_in(email, password)
+    return User(uid=data["localId"], email=email, id_token=data["idToken"])
+
+
+def sign_in(email: str, password: str) -> User:
+    reply = _session.post(
+        f"{auth_base()}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=any",
+        json={"email": email, "password": password, "returnSecureToken": True},
+    )
+    reply.raise_for_status()
+    data = reply.json()
+    return User(uid=data["localId"], email=email, id_token=data["idToken"])
+
+
+def admin_db() -> firestore.Client:
+    """Firestore as admin (bypasses rules) through the real client library."""
+    return firestore.Client(project=PROJECT)
+
+
+def reset() -> None:
+    """Empty the Firestore and Auth emulators."""
+    _session.delete(
+        f"{firestore_base()}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"
+    ).raise_for_status()
+    _session.delete(f"{auth_base()}/emulator/v1/projects/{PROJECT}/accounts").raise_for_status()
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """A callable's answer: ``result`` on success, else the error's status, message and details."""
+
+    http_status: int
+    result: Any = None
+    status: str | None = None
+    message: str | None = None
+    details: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is None
+
+
+def call(function: str, data: Any, id_token: str | None = None) -> CallResult:
+    """Call an HTTPS callable the way the client SDKs do (protocol v1: POST ``{"data": ...}``)."""
+    headers = {"Content-Type": "application/json"}
+    if id_token:
+        headers["Authorization"] = f"Bearer {id_token}"
+    reply = _session.post(
+        f"{functions_base()}/{PROJECT}/{REGION}/{function}", json={"data": data}, headers=headers, timeout=30
+    )
+    body = reply.json()
+    if "error" in body:
+        error = body["error"]
+        return CallResult(reply.status_code, None, error.get("status"), error.get("message"), error.get("details"))
+    return CallResult(reply.status_code, body.get("result"))
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.02) -> T:
+    """Poll ``probe`` until it returns something other than None, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing came within {timeout} s")
+        time.sleep(interval)
+
+
+def utc(offset: dt.timedelta = dt.timedelta()) -> dt.datetime:
+    """Now plus an offset, whole seconds, timezone-aware."""
+    return (dt.datetime.now(dt.UTC) + offset).replace(microsecond=0)

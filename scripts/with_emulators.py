@@ -1,0 +1,216 @@
+"""Run a command against the Firebase emulator suite (Auth, Firestore, Functions), offline.
+
+Starts ``firebase emulators:start`` in a process group of its own, waits until the suite is ready,
+runs the command with the emulator variables set, then stops everything it started: SIGINT to the
+CLI (so it shuts the Firestore JVM down cleanly), SIGTERM/SIGKILL to the CLI's group (the Python
+workers it orphans), and a last check that nothing still listens on the suite's ports. Exits with
+the command's status. Never kills anything by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "demo-telehealth"
+READY_LINE = "All emulators ready"
+START_TIMEOUT = 180.0
+STOP_TIMEOUT = 30.0
+
+
+def suite_ports() -> dict[str, tuple[str, int]]:
+    """The emulators' host and port by name, read from firebase.json (the one place they are fixed)."""
+    emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
+    return {
+        name: (spec["host"], int(spec["port"]))
+        for name, spec in emulators.items()
+        if isinstance(spec, dict) and "port" in spec
+    }
+
+
+def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
+    """The variables clients and tests use to find the suite."""
+
+    def addr(name: str) -> str:
+        host, port = ports[name]
+        return f"{host}:{port}"
+
+    return {
+        "GCLOUD_PROJECT": PROJECT,
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "FIREBASE_PROJECT_ID": PROJECT,
+        "FIRESTORE_EMULATOR_HOST": addr("firestore"),
+        "FIREBASE_AUTH_EMULATOR_HOST": addr("auth"),
+        "FUNCTIONS_EMULATOR_HOST": addr("functions"),
+        "FIREBASE_EMULATOR_HUB": addr("hub"),
+    }
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    java_dir = (ROOT / ".cache" / "java-dir").read_text().strip()
+    env["PATH"] = f"{java_dir}{os.pathsep}{env.get('PATH', '')}"
+    marker = ROOT / ".cache" / "emulators-path"
+    if marker.is_file():
+        env["FIREBASE_EMULATORS_PATH"] = marker.read_text().strip()
+    scratch = ROOT / ".cache" / "home"
+    scratch.mkdir(parents=True, exist_ok=True)
+    # firebase-tools writes its configstore here, not into the user's home.
+    env["XDG_CONFIG_HOME"] = str(scratch / "config")
+    env.setdefault("JAVA_TOOL_OPTIONS", "-Xmx512m")
+    # Nothing outside this machine is reachable: keep the CLI from trying.
+    env["FIREBASE_CLI_DISABLE_UPDATE_CHECK"] = "true"
+    env.pop("FIRESTORE_EMULATOR_HOST", None)
+    env.pop("FIREBASE_AUTH_EMULATOR_HOST", None)
+    return env
+
+
+def listening_pids(ports: list[int]) -> dict[int, set[int]]:
+    """The pids listening on each of the given TCP ports, found by port via ``ss``, never by name."""
+    found: dict[int, set[int]] = {}
+    try:
+        out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError:
+        return found
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        port_text = fields[3].rsplit(":", 1)[-1]
+        if not port_text.isdigit() or int(port_text) not in ports:
+            continue
+        pids = found.setdefault(int(port_text), set())
+        for chunk in line.split("pid=")[1:]:
+            digits = chunk.split(",", 1)[0]
+            if digits.isdigit():
+                pids.add(int(digits))
+    return found
+
+
+def wait_ready(cli: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if cli.poll() is not None:
+            raise RuntimeError(f"the emulators exited during start (status {cli.returncode}); see {log}")
+        if READY_LINE in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the emulators were not ready within {START_TIMEOUT:.0f} s; see {log}")
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop(cli: subprocess.Popen[bytes], ports: list[int]) -> None:
+    pgid = cli.pid  # start_new_session makes the CLI the leader of its own group
+    if cli.poll() is None:
+        cli.send_signal(signal.SIGINT)
+        try:
+            cli.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            cli.terminate()
+            try:
+                cli.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                cli.kill()
+                cli.wait()
+    # The Python workers outlive the CLI in its group (firebase-tools issue 11069).
+    if signal_group(pgid, signal.SIGTERM):
+        deadline = time.monotonic() + 5
+        while group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if group_alive(pgid):
+            signal_group(pgid, signal.SIGKILL)
+    # The Firestore JVM runs in a group of its own; if the CLI could not stop it, find it by its port.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = {port: pids for port, pids in listening_pids(ports).items() if pids}
+        if not left:
+            return
+        for pids in left.values():
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGTERM if time.monotonic() < deadline - 5 else signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.3)
+    raise RuntimeError(f"ports still in use after stopping the emulators: {sorted(left)}")
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: scripts/with-emulators CMD [ARGS...]", file=sys.stderr)
+        return 2
+    ports = suite_ports()
+    port_numbers = [port for _, port in ports.values()]
+    busy = sorted(port for port, pids in listening_pids(port_numbers).items())
+    if busy:
+        print(f"with-emulators: ports already in use: {busy} (another emulator suite running?)", file=sys.stderr)
+        return 1
+    log_dir = ROOT / ".cache" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / "emulators.log"
+    firebase = ROOT / "node_modules" / ".bin" / "firebase"
+    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
+    started = time.monotonic()
+    with log.open("wb") as sink:
+        cli = subprocess.Popen(
+            command, cwd=ROOT, env=cli_env(), stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    status = 1
+    # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.
+    try:
+        wait_ready(cli, log)
+        print(f"with-emulators: suite ready in {time.monotonic() - started:.1f} s (log: {log.relative_to(ROOT)})",
+              file=sys.stderr, flush=True)
+        env = {**os.environ, **emulator_env(ports), "EMULATOR_LOG": str(log)}
+        child = subprocess.Popen(argv, env=env)
+        try:
+            status = child.wait()
+        except KeyboardInterrupt:
+            try:
+                status = child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                status = child.wait()
+            status = 130 if status in (0, -signal.SIGINT) else status
+    except KeyboardInterrupt:
+        status = 130
+    except RuntimeError as error:
+        print(f"with-emulators: {error}", file=sys.stderr)
+        tail = log.read_text(errors="replace").splitlines()[-30:]
+        print("\n".join(tail), file=sys.stderr)
+        status = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            stop(cli, port_numbers)
+        except RuntimeError as error:
+            print(f"with-emulators: {error}", file=sys.stderr)
+            status = status or 1
+        print("with-emulators: suite stopped", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

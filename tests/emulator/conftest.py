@@ -1,0 +1,41 @@
+"""Fixtures for tests that run against the emulator suite (only under scripts/with-emulators)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+
+import emulator_api as emu
+
+if "FIRESTORE_EMULATOR_HOST" not in os.environ or "FUNCTIONS_EMULATOR_HOST" not in os.environ:
+    pytest.exit("emulator tests run under the suite: scripts/with-emulators .venv/bin/pytest tests/emulator", 2)
+
+
+@pytest.fixture
+def db() -> Iterator[firestore.Client]:
+    """A clean Firestore and Auth emulator, and an admin client."""
+    emu.reset()
+    yield emu.admin_db()
+
+
+@pytest.fixture
+def people(db: firestore.Client) -> dict[str, emu.User]:
+    """A doctor, a patient, a stranger (all signed up in the Auth emulator)."""
+    return {
+        "doctor": emu.sign_up("doctor@test.example", "doctor-pass-1", "Dr. Who"),
+        "patient": emu.sign_up("patient@test.example", "patient-pass-1"),
+        "stranger": emu.sign_up("stranger@test.example", "stranger-pass-1"),
+    }
+
+
+def all_documents(db: firestore.Client) -> dict[str, dict[str, Any]]:
+    """Every document in every top-level collection, by path (to prove what was, or was not, written)."""
+    found: dict[str, dict[str, Any]] = {}
+    for collection in db.collections():
+        for snapshot in collection.stream():
+            found[snapshot.reference.path] = snapshot.to_dict() or {}
+    return found
