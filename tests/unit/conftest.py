@@ -1,0 +1,53 @@
+"""Shared fixtures for the fast tests: a frozen clock, configs, keys, an in-memory Firestore."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import pytest
+from mockfirestore import MockFirestore
+
+from telehealth.config import Settings, VideoConfig, build_settings
+
+# A fixed instant every test measures from: 2026-03-02 10:00:00 UTC.
+NOW = dt.datetime(2026, 3, 2, 10, 0, 0, tzinfo=dt.UTC)
+NOW_S = int(NOW.timestamp())
+HMAC_SECRET = "unit-test-hmac-secret-0123456789abcdef"  # 38 bytes
+DOCTOR, PATIENT, STRANGER = "uid-doctor-1", "uid-patient-1", "uid-stranger-1"
+
+
+def jitsi_config(**overrides: Any) -> VideoConfig:
+    base: dict[str, Any] = {"provider": "jitsi", "domain": "meet.clinic.test", "app_id": "clinic-app"}
+    return VideoConfig(**{**base, **overrides})
+
+
+def appointment(**overrides: Any) -> dict[str, Any]:
+    """A confirmed video appointment from NOW+5 min to NOW+35 min with a room."""
+    base: dict[str, Any] = {
+        "patientId": PATIENT,
+        "doctorId": DOCTOR,
+        "type": "video",
+        "status": "confirmed",
+        "startTime": NOW + dt.timedelta(minutes=5),
+        "endTime": NOW + dt.timedelta(minutes=35),
+        "video": {"roomName": "a" * 32, "provider": "jitsi", "roomUrl": "https://meet.clinic.test/" + "a" * 32},
+    }
+    base.update(overrides)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return build_settings(jitsi_config(), HMAC_SECRET)
+
+
+@pytest.fixture
+def db() -> MockFirestore:
+    return MockFirestore()
+
+
+def snapshot(db: MockFirestore) -> dict[str, Any]:
+    """A deep copy of everything in the in-memory Firestore, to compare before/after."""
+    return copy.deepcopy(db._data)

@@ -1,0 +1,153 @@
+"""The room lifecycle decision and room names, without Firestore."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from telehealth.rooms import (
+    ROOM_NAME_ALPHABET,
+    ROOM_NAME_LENGTH,
+    Action,
+    decide,
+    new_room_name,
+)
+
+STATUSES = ["pending", "confirmed", "cancelled", "completed"]
+TYPES = ["video", "in_person"]
+ROOM = "r" * 32
+
+
+def doc(status: str, kind: str = "video", room: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"status": status, "type": kind, "patientId": "p", "doctorId": "d"}
+    if room:
+        data["video"] = {"roomName": room}
+    return data
+
+
+def apply(stored: dict[str, Any], action: Action) -> dict[str, Any]:
+    """What the adapter's write does to a document, in memory."""
+    result = dict(stored)
+    if action in (Action.ASSIGN, Action.REPLACE):
+        result["video"] = {"roomName": new_room_name()}
+    elif action is Action.WITHDRAW:
+        result.pop("video", None)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(doc("pending"), doc("confirmed"), Action.ASSIGN, id="confirming a video visit assigns a room"),
+        pytest.param(None, doc("confirmed"), Action.ASSIGN, id="a visit created confirmed gets a room"),
+        pytest.param(doc("confirmed"), doc("confirmed", room=ROOM), Action.NOTHING, id="the trigger's own write"),
+        pytest.param(doc("pending"), doc("confirmed", room=ROOM), Action.NOTHING, id="a replayed confirmation"),
+        pytest.param(
+            doc("confirmed", room=ROOM), doc("cancelled", room=ROOM), Action.WITHDRAW, id="cancelling withdraws"
+        ),
+        pytest.param(doc("cancelled", room=ROOM), doc("cancelled"), Action.NOTHING, id="the withdrawal's own write"),
+        pytest.param(doc("cancelled"), doc("confirmed"), Action.ASSIGN, id="re-confirming assigns a new room"),
+        pytest.param(
+            doc("confirmed", room=ROOM), doc("completed", room=ROOM), Action.NOTHING, id="completing keeps the room"
+        ),
+        pytest.param(doc("pending"), doc("confirmed", "in_person"), Action.NOTHING, id="in-person visits get no room"),
+        pytest.param(
+            doc("confirmed", room=ROOM),
+            doc("confirmed", "in_person", room=ROOM),
+            Action.WITHDRAW,
+            id="turning a video visit in-person withdraws",
+        ),
+        pytest.param(doc("pending"), doc("pending"), Action.NOTHING, id="an irrelevant pending update"),
+        pytest.param(doc("confirmed", room=ROOM), None, Action.NOTHING, id="a deleted appointment"),
+    ],
+)
+def test_decision_for_an_event_on_the_stored_state(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, expected: Action
+) -> None:
+    assert decide(before, after, after) is expected
+
+
+def test_a_cancellation_that_lost_the_race_to_a_reconfirmation_still_retires_the_old_room() -> None:
+    # Stored: confirmed again, but still holding the room of the cancelled confirmation.
+    stored = doc("confirmed", room=ROOM)
+    assert decide(doc("confirmed", room=ROOM), doc("cancelled", room=ROOM), stored) is Action.REPLACE
+
+
+def test_a_replayed_cancellation_leaves_the_new_room_alone() -> None:
+    stored = doc("confirmed", room="n" * 32)
+    assert decide(doc("confirmed", room=ROOM), doc("cancelled", room=ROOM), stored) is Action.NOTHING
+
+
+def test_a_confirmation_that_arrives_after_a_cancellation_gives_no_room() -> None:
+    assert decide(doc("pending"), doc("confirmed"), doc("cancelled")) is Action.NOTHING
+
+
+def test_nothing_happens_to_a_document_that_is_gone() -> None:
+    assert decide(doc("pending"), doc("confirmed"), None) is Action.NOTHING
+
+
+CASES = [
+    (before_status, after_status, kind, has_room)
+    for before_status, after_status, kind, has_room in itertools.product(
+        [None, *STATUSES], STATUSES, TYPES, [False, True]
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("before_status", "after_status", "kind", "has_room"),
+    CASES,
+    ids=[f"{b or 'created'}->{a} {k} {'with' if r else 'without'} room" for b, a, k, r in CASES],
+)
+def test_every_transition_ends_with_a_room_exactly_when_the_visit_should_have_one(
+    before_status: str | None, after_status: str, kind: str, has_room: bool
+) -> None:
+    before = doc(before_status, kind, ROOM if has_room else None) if before_status else None
+    after = doc(after_status, kind, ROOM if has_room else None)
+    action = decide(before, after, after)
+    result = apply(after, action)
+
+    if kind == "video" and after_status == "confirmed":
+        assert "video" in result
+    elif kind == "video" and after_status == "completed":
+        assert ("video" in result) == has_room
+    else:
+        assert "video" not in result
+    # A room that is there and may stay is never replaced, and a second look changes nothing.
+    if has_room and "video" in result:
+        assert result["video"]["roomName"] == ROOM
+    assert decide(after, result, result) is Action.NOTHING
+
+
+def test_room_names_are_32_lowercase_base32_characters() -> None:
+    for _ in range(1000):
+        name = new_room_name()
+        assert len(name) == ROOM_NAME_LENGTH
+        assert set(name) <= ROOM_NAME_ALPHABET
+        assert name == name.lower()
+
+
+def test_room_names_carry_at_least_128_bits() -> None:
+    # 32 symbols of a 32-letter alphabet: 5 bits each.
+    assert ROOM_NAME_LENGTH * 5 >= 128
+    assert len(ROOM_NAME_ALPHABET) == 32
+
+
+def test_100k_room_names_are_all_distinct() -> None:
+    names = {new_room_name() for _ in range(100_000)}
+    assert len(names) == 100_000
+
+
+def test_room_names_come_from_the_secrets_module_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+
+    def fixed_bytes(count: int) -> bytes:
+        asked.append(count)
+        return bytes(range(count))
+
+    monkeypatch.setattr("telehealth.rooms.secrets.token_bytes", fixed_bytes)
+
+    assert new_room_name() == "aaaqeayeaudaocajbifqydiob4ibceqt"
+    assert asked == [20]

@@ -1,0 +1,188 @@
+"""The trigger's Firestore adapter against an in-memory Firestore: idempotent, minimal, only ``video``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import appointment, jitsi_config, snapshot
+from google.cloud.firestore import SERVER_TIMESTAMP
+from mockfirestore import MockFirestore
+from mockfirestore.document import DocumentReference
+
+from telehealth.rooms import Action
+from telehealth.store import apply_room_lifecycle
+
+CONFIG = jitsi_config()
+
+
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Every document write the code under test makes (transactional ones land here at commit)."""
+    seen: list[tuple[str, Any]] = []
+    for method in ("set", "update", "delete"):
+        original = getattr(DocumentReference, method)
+
+        def spy(self: DocumentReference, *args: Any, _original: Any = original, _method: str = method) -> Any:
+            seen.append((_method, args))
+            return _original(self, *args)
+
+        monkeypatch.setattr(DocumentReference, method, spy)
+    return seen
+
+
+def seed(db: MockFirestore, **fields: Any) -> dict[str, Any]:
+    data = appointment(**fields)
+    db.collection("appointments").document("a1").set(data)
+    return data
+
+
+def stored(db: MockFirestore) -> dict[str, Any]:
+    data: dict[str, Any] = db.collection("appointments").document("a1").get().to_dict()
+    return data
+
+
+def confirm(db: MockFirestore) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Confirm the pending appointment a1 as the doctor's client would; return the event's (before, after)."""
+    before = stored(db)
+    db.collection("appointments").document("a1").update({"status": "confirmed"})
+    return before, stored(db)
+
+
+def test_confirmation_writes_the_video_map_once_and_nothing_else(
+    db: MockFirestore, writes: list[tuple[str, Any]]
+) -> None:
+    seed(db, status="pending", video=None)
+    before, after = confirm(db)
+    writes.clear()
+
+    action = apply_room_lifecycle(db, "a1", before, after, CONFIG)
+
+    assert action is Action.ASSIGN
+    assert len(writes) == 1
+    video = stored(db)["video"]
+    assert set(video) == {"roomName", "assignedAt", "provider", "roomUrl"}
+    assert video["assignedAt"] is SERVER_TIMESTAMP
+    assert video["provider"] == "jitsi"
+    assert video["roomUrl"] == f"https://meet.clinic.test/{video['roomName']}"
+    assert {key: value for key, value in stored(db).items() if key != "video"} == after
+
+
+def test_a_redelivered_confirmation_changes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
+    seed(db, status="pending", video=None)
+    before, after = confirm(db)
+    apply_room_lifecycle(db, "a1", before, after, CONFIG)
+    first = snapshot(db)
+    writes.clear()
+
+    for _ in range(5):
+        assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+
+    assert writes == []
+    assert snapshot(db) == first
+
+
+def test_the_triggers_own_write_causes_no_further_write(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
+    seed(db, status="pending", video=None)
+    before, after = confirm(db)
+    apply_room_lifecycle(db, "a1", before, after, CONFIG)
+    with_room = stored(db)
+    writes.clear()
+
+    assert apply_room_lifecycle(db, "a1", after, with_room, CONFIG) is Action.NOTHING
+    assert writes == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"startTime": appointment()["startTime"].replace(hour=11)}, id="the doctor moves the time"),
+        pytest.param({"notes": "bring results"}, id="an unrelated field changes"),
+    ],
+)
+def test_an_irrelevant_update_to_a_confirmed_visit_writes_nothing(
+    db: MockFirestore, writes: list[tuple[str, Any]], change: dict[str, Any]
+) -> None:
+    before = seed(db)
+    db.collection("appointments").document("a1").update(change)
+    after = stored(db)
+    writes.clear()
+
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+    assert writes == []
+    assert stored(db)["video"] == before["video"]
+
+
+def test_an_update_to_a_pending_visit_writes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
+    before = seed(db, status="pending", video=None)
+    after = {**before, "endTime": before["endTime"].replace(hour=12)}
+    writes.clear()
+
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+    assert writes == []
+
+
+def test_cancellation_withdraws_the_room_and_keeps_every_other_field(
+    db: MockFirestore, writes: list[tuple[str, Any]]
+) -> None:
+    before = seed(db)
+    db.collection("appointments").document("a1").update({"status": "cancelled"})
+    after = stored(db)
+    writes.clear()
+
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.WITHDRAW
+
+    assert len(writes) == 1
+    assert "video" not in stored(db)
+    assert stored(db) == {key: value for key, value in after.items() if key != "video"}
+
+
+def test_reconfirmation_gets_a_new_room(db: MockFirestore) -> None:
+    before = seed(db)
+    old_room = before["video"]["roomName"]
+    ref = db.collection("appointments").document("a1")
+    ref.update({"status": "cancelled"})
+    cancelled = stored(db)
+    apply_room_lifecycle(db, "a1", before, cancelled, CONFIG)
+    withdrawn = stored(db)
+    ref.update({"status": "confirmed"})
+
+    assert apply_room_lifecycle(db, "a1", withdrawn, stored(db), CONFIG) is Action.ASSIGN
+    assert stored(db)["video"]["roomName"] != old_room
+
+
+def test_cancel_then_reconfirm_before_the_cancel_event_arrives_still_replaces_the_room(db: MockFirestore) -> None:
+    before = seed(db)
+    old_room = before["video"]["roomName"]
+    ref = db.collection("appointments").document("a1")
+    ref.update({"status": "cancelled"})
+    cancelled = stored(db)
+    ref.update({"status": "confirmed"})
+    reconfirmed = stored(db)
+
+    # The re-confirmation's event comes first and sees a room; the late cancellation event retires it.
+    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, CONFIG) is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, cancelled, CONFIG) is Action.REPLACE
+    assert stored(db)["video"]["roomName"] != old_room
+    assert stored(db)["status"] == "confirmed"
+
+
+def test_confirm_then_cancel_processed_late_ends_without_a_room(db: MockFirestore) -> None:
+    before = seed(db, status="pending", video=None)
+    before_confirm, confirmed = confirm(db)
+    db.collection("appointments").document("a1").update({"status": "cancelled"})
+    cancelled = stored(db)
+
+    # Events arrive after both writes, in either order: the stored (cancelled) state wins.
+    assert apply_room_lifecycle(db, "a1", confirmed, cancelled, CONFIG) is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before_confirm, confirmed, CONFIG) is Action.NOTHING
+    assert "video" not in stored(db)
+    assert before["patientId"] == stored(db)["patientId"]
+
+
+def test_an_event_for_a_deleted_appointment_writes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
+    before, after = appointment(status="pending", video=None), appointment(video=None)
+
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+    assert writes == []
+    assert db.collection("appointments").document("a1").get().exists is False
