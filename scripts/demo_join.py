@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-import jwt
-
 import emulator_api as emu
+import jwt
 from seed_demo import DOCTOR, PATIENT
 
 

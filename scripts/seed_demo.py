@@ -17,13 +17,26 @@ def appointments(doctor: str, patient: str) -> dict[str, dict[str, Any]]:
     hour, day = dt.timedelta(hours=1), dt.timedelta(days=1)
     base = {"patientId": patient, "doctorId": doctor, "type": "video"}
     return {
-        "demo-now": {**base, "status": "confirmed", "startTime": emu.utc(dt.timedelta(minutes=5)),
-                     "endTime": emu.utc(dt.timedelta(minutes=35))},
+        "demo-now": {
+            **base,
+            "status": "confirmed",
+            "startTime": emu.utc(dt.timedelta(minutes=5)),
+            "endTime": emu.utc(dt.timedelta(minutes=35)),
+        },
         "demo-pending": {**base, "status": "pending", "startTime": emu.utc(day), "endTime": emu.utc(day + hour / 2)},
-        "demo-in-person": {**base, "type": "in_person", "status": "confirmed", "startTime": emu.utc(hour),
-                           "endTime": emu.utc(hour * 1.5)},
-        "demo-next-week": {**base, "status": "confirmed", "startTime": emu.utc(7 * day),
-                           "endTime": emu.utc(7 * day + hour / 2)},
+        "demo-in-person": {
+            **base,
+            "type": "in_person",
+            "status": "confirmed",
+            "startTime": emu.utc(hour),
+            "endTime": emu.utc(hour * 1.5),
+        },
+        "demo-next-week": {
+            **base,
+            "status": "confirmed",
+            "startTime": emu.utc(7 * day),
+            "endTime": emu.utc(7 * day + hour / 2),
+        },
     }
 
 

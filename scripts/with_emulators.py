@@ -9,6 +9,7 @@ the command's status. Never kills anything by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -148,10 +149,8 @@ def stop(cli: subprocess.Popen[bytes], ports: list[int]) -> None:
             return
         for pids in left.values():
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM if time.monotonic() < deadline - 5 else signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         time.sleep(0.3)
     raise RuntimeError(f"ports still in use after stopping the emulators: {sorted(left)}")
 
@@ -174,15 +173,23 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     with log.open("wb") as sink:
         cli = subprocess.Popen(
-            command, cwd=ROOT, env=cli_env(), stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            command,
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     status = 1
     # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.
     try:
         wait_ready(cli, log)
-        print(f"with-emulators: suite ready in {time.monotonic() - started:.1f} s (log: {log.relative_to(ROOT)})",
-              file=sys.stderr, flush=True)
+        print(
+            f"with-emulators: suite ready in {time.monotonic() - started:.1f} s (log: {log.relative_to(ROOT)})",
+            file=sys.stderr,
+            flush=True,
+        )
         env = {**os.environ, **emulator_env(ports), "EMULATOR_LOG": str(log)}
         child = subprocess.Popen(argv, env=env)
         try:

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
+import emulator_api as emu
 import pytest
 from google.cloud import firestore
-
-import emulator_api as emu
 
 if "FIRESTORE_EMULATOR_HOST" not in os.environ or "FUNCTIONS_EMULATOR_HOST" not in os.environ:
     pytest.exit("emulator tests run under the suite: scripts/with-emulators .venv/bin/pytest tests/emulator", 2)
 
 
 @pytest.fixture
-def db() -> Iterator[firestore.Client]:
+def db() -> firestore.Client:
     """A clean Firestore and Auth emulator, and an admin client."""
     emu.reset()
-    yield emu.admin_db()
+    return emu.admin_db()
 
 
 @pytest.fixture

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 
-from google.cloud import firestore
-
 import emulator_api as emu
+from google.cloud import firestore
 
 
 def test_confirming_a_video_appointment_gives_it_a_room_and_the_patient_a_token(
     db: firestore.Client, people: dict[str, emu.User]
 ) -> None:
     ref = db.collection("appointments").document("smoke")
-    ref.set({
-        "patientId": people["patient"].uid, "doctorId": people["doctor"].uid, "type": "video",
-        "status": "pending", "startTime": emu.utc(dt.timedelta(minutes=5)),
-        "endTime": emu.utc(dt.timedelta(minutes=35)),
-    })
+    ref.set(
+        {
+            "patientId": people["patient"].uid,
+            "doctorId": people["doctor"].uid,
+            "type": "video",
+            "status": "pending",
+            "startTime": emu.utc(dt.timedelta(minutes=5)),
+            "endTime": emu.utc(dt.timedelta(minutes=35)),
+        }
+    )
     ref.update({"status": "confirmed"})
     video = emu.wait_for(lambda: (ref.get().to_dict() or {}).get("video"))
     assert len(video["roomName"]) == 32

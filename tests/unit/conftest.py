@@ -49,5 +49,12 @@ def db() -> MockFirestore:
 
 
 def snapshot(db: MockFirestore) -> dict[str, Any]:
-    """A deep copy of everything in the in-memory Firestore, to compare before/after."""
-    return copy.deepcopy(db._data)
+    """Every stored document by collection, deep-copied, to compare before/after.
+
+    mock-firestore leaves an empty dict behind when a missing document is read; that is no write.
+    """
+    return {
+        name: {key: copy.deepcopy(doc) for key, doc in docs.items() if doc != {}}
+        for name, docs in db._data.items()
+        if any(doc != {} for doc in docs.values())
+    }
