@@ -136,3 +136,70 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: flo
 def utc(offset: dt.timedelta = dt.timedelta()) -> dt.datetime:
     """Now plus an offset, whole seconds, timezone-aware."""
     return (dt.datetime.now(dt.UTC) + offset).replace(microsecond=0)
+
+
+def encode(value: Any) -> dict[str, Any]:
+    """A Python value as a Firestore REST ``Value``."""
+    if value is None:
+        return {"nullValue": None}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"integerValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, dt.datetime):
+        return {"timestampValue": value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")}
+    if isinstance(value, dict):
+        return {"mapValue": {"fields": {key: encode(item) for key, item in value.items()}}}
+    if isinstance(value, list):
+        return {"arrayValue": {"values": [encode(item) for item in value]}}
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+class UserFirestore:
+    """Firestore's REST API as a signed-in user (or signed out): security rules apply."""
+
+    def __init__(self, id_token: str | None) -> None:
+        self.headers = {"Authorization": f"Bearer {id_token}"} if id_token else {}
+        self.base = f"{firestore_base()}/v1/projects/{PROJECT}/databases/(default)/documents"
+
+    def get(self, path: str) -> int:
+        return _session.get(f"{self.base}/{path}", headers=self.headers).status_code
+
+    def list(self, collection: str) -> int:
+        return _session.get(f"{self.base}/{collection}", headers=self.headers).status_code
+
+    def query_equal(self, collection: str, field: str, value: Any) -> tuple[int, int]:
+        """Run ``where field == value``; returns (status, number of documents)."""
+        query = {
+            "structuredQuery": {
+                "from": [{"collectionId": collection}],
+                "where": {"fieldFilter": {"field": {"fieldPath": field}, "op": "EQUAL", "value": encode(value)}},
+            }
+        }
+        reply = _session.post(f"{self.base}:runQuery", json=query, headers=self.headers)
+        rows = reply.json() if reply.ok else []
+        return reply.status_code, sum(1 for row in rows if "document" in row)
+
+    def create(self, collection: str, doc_id: str, fields: dict[str, Any]) -> int:
+        body = {"fields": {key: encode(value) for key, value in fields.items()}}
+        return _session.post(
+            f"{self.base}/{collection}", params={"documentId": doc_id}, json=body, headers=self.headers
+        ).status_code
+
+    def update(self, path: str, fields: dict[str, Any], delete: tuple[str, ...] = ()) -> int:
+        """Change only the named fields (and delete those in ``delete``), as the SDKs' update() does."""
+        body = {"fields": {key: encode(value) for key, value in fields.items()}}
+        mask = [*fields, *delete]
+        return _session.patch(
+            f"{self.base}/{path}",
+            params=[("updateMask.fieldPaths", name) for name in mask] + [("currentDocument.exists", "true")],
+            json=body,
+            headers=self.headers,
+        ).status_code
+
+    def delete(self, path: str) -> int:
+        return _session.delete(f"{self.base}/{path}", headers=self.headers).status_code

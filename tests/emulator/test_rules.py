@@ -1,0 +1,245 @@
+"""firestore.rules, proven against the Firestore emulator by real users (Auth-emulator ID tokens over REST)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import emulator_api as emu
+import pytest
+import requests
+from google.cloud import firestore
+
+DAY, HALF_HOUR = dt.timedelta(days=1), dt.timedelta(minutes=30)
+ALLOW, DENY = 200, 403
+ROOM = {"roomName": "q" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "q" * 32}
+
+
+@pytest.fixture(scope="module")
+def users() -> dict[str, emu.User]:
+    emu.reset()
+    return {
+        "patient": emu.sign_up("rules-patient@test.example", "patient-pass-1"),
+        "doctor": emu.sign_up("rules-doctor@test.example", "doctor-pass-1"),
+        "stranger": emu.sign_up("rules-stranger@test.example", "stranger-pass-1"),
+    }
+
+
+@pytest.fixture
+def seeded(users: dict[str, emu.User]) -> firestore.Client:
+    """Fresh documents (not accounts) for each case: one appointment per status, seeded as admin."""
+    requests.delete(
+        f"{emu.firestore_base()}/emulator/v1/projects/{emu.PROJECT}/databases/(default)/documents", timeout=10
+    ).raise_for_status()
+    db = emu.admin_db()
+    batch = db.batch()
+    for status in ("pending", "confirmed", "cancelled", "completed"):
+        fields = base_fields(users) | {"status": status}
+        if status in ("confirmed", "completed"):
+            fields["video"] = ROOM
+        batch.set(db.collection("appointments").document(status), fields)
+    batch.set(db.collection("videoAccessLog").document("log1"), {"appointmentId": "confirmed", "outcome": "granted"})
+    batch.commit()
+    return db
+
+
+def base_fields(users: dict[str, emu.User]) -> dict[str, Any]:
+    start = emu.utc(DAY)
+    return {
+        "patientId": users["patient"].uid,
+        "doctorId": users["doctor"].uid,
+        "type": "video",
+        "status": "pending",
+        "startTime": start,
+        "endTime": start + HALF_HOUR,
+    }
+
+
+def new_booking(users: dict[str, emu.User], **changes: Any) -> dict[str, Any]:
+    fields = base_fields(users) | changes
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+Op = Callable[[emu.UserFirestore, dict[str, emu.User]], int]
+
+
+def query_own(field: str, who: str) -> Op:
+    return lambda fs, u: fs.query_equal("appointments", field, u[who].uid)[0]
+
+
+def create(**changes: Any) -> Op:
+    return lambda fs, u: fs.create("appointments", "new1", new_booking(u, **changes))
+
+
+def update(doc: str, **fields: Any) -> Op:
+    return lambda fs, u: fs.update(f"appointments/{doc}", fields)
+
+
+def move_times(doc: str, start_offset: dt.timedelta, length: dt.timedelta = HALF_HOUR) -> Op:
+    def op(fs: emu.UserFirestore, _: dict[str, emu.User]) -> int:
+        start = emu.utc(DAY + start_offset)
+        return fs.update(f"appointments/{doc}", {"startTime": start, "endTime": start + length})
+
+    return op
+
+
+MATRIX: list[tuple[str, str, Op, int]] = [
+    # Reads and queries
+    ("the patient reads their appointment", "patient", lambda fs, u: fs.get("appointments/pending"), ALLOW),
+    ("the doctor reads the appointment", "doctor", lambda fs, u: fs.get("appointments/confirmed"), ALLOW),
+    ("a stranger cannot read it", "stranger", lambda fs, u: fs.get("appointments/pending"), DENY),
+    ("a signed-out user cannot read it", "anon", lambda fs, u: fs.get("appointments/pending"), DENY),
+    ("the patient lists their own appointments", "patient", query_own("patientId", "patient"), ALLOW),
+    ("the doctor lists their own appointments", "doctor", query_own("doctorId", "doctor"), ALLOW),
+    ("an unfiltered list is denied", "patient", lambda fs, u: fs.list("appointments"), DENY),
+    ("a stranger cannot list the patient's", "stranger", query_own("patientId", "patient"), DENY),
+    ("a signed-out list is denied", "anon", lambda fs, u: fs.list("appointments"), DENY),
+    # Creation
+    ("the patient books a valid appointment", "patient", create(), ALLOW),
+    ("booking for another patient", "patient", create(patientId="someone-else"), DENY),
+    ("booking as the stranger for the patient", "stranger", create(), DENY),
+    ("booking already confirmed", "patient", create(status="confirmed"), DENY),
+    ("booking with a video field", "patient", create(video=ROOM), DENY),
+    (
+        "booking with start equal to end",
+        "patient",
+        lambda fs, u: fs.create("appointments", "new1", new_booking(u, endTime=base_fields(u)["startTime"])),
+        DENY,
+    ),
+    (
+        "booking that ends before it starts",
+        "patient",
+        lambda fs, u: fs.create(
+            "appointments", "new1", new_booking(u, endTime=base_fields(u)["startTime"] - HALF_HOUR)
+        ),
+        DENY,
+    ),
+    ("booking without an end time", "patient", create(endTime=None), DENY),
+    ("booking with a string start time", "patient", create(startTime="tomorrow at ten"), DENY),
+    (
+        "booking with oneself as the doctor",
+        "patient",
+        lambda fs, u: fs.create("appointments", "new1", new_booking(u, doctorId=u["patient"].uid)),
+        DENY,
+    ),
+    ("booking with an unknown extra field", "patient", create(priority="urgent"), DENY),
+    ("booking with an unknown type", "patient", create(type="phone"), DENY),
+    ("booking with a numeric doctor id", "patient", create(doctorId=42), DENY),
+    (
+        "booking in the past",
+        "patient",
+        lambda fs, u: fs.create(
+            "appointments", "new1", new_booking(u, startTime=emu.utc(-DAY), endTime=emu.utc(-DAY + HALF_HOUR))
+        ),
+        DENY,
+    ),
+    ("booking signed out", "anon", create(), DENY),
+    # Status moves
+    ("the doctor confirms a pending one", "doctor", update("pending", status="confirmed"), ALLOW),
+    ("the doctor cancels a pending one", "doctor", update("pending", status="cancelled"), ALLOW),
+    ("the doctor cancels a confirmed one", "doctor", update("confirmed", status="cancelled"), ALLOW),
+    ("the doctor completes a confirmed one", "doctor", update("confirmed", status="completed"), ALLOW),
+    ("the doctor cannot complete a pending one", "doctor", update("pending", status="completed"), DENY),
+    ("the doctor cannot re-confirm a cancelled one", "doctor", update("cancelled", status="confirmed"), DENY),
+    ("the doctor cannot reopen a completed one", "doctor", update("completed", status="confirmed"), DENY),
+    ("the doctor cannot set confirmed back to pending", "doctor", update("confirmed", status="pending"), DENY),
+    ("the doctor cannot invent a status", "doctor", update("pending", status="approved"), DENY),
+    ("the patient cannot confirm", "patient", update("pending", status="confirmed"), DENY),
+    ("the patient cancels a pending one", "patient", update("pending", status="cancelled"), ALLOW),
+    ("the patient cancels a confirmed one", "patient", update("confirmed", status="cancelled"), ALLOW),
+    ("the patient cannot complete", "patient", update("confirmed", status="completed"), DENY),
+    ("the patient cannot touch a completed one", "patient", update("completed", status="cancelled"), DENY),
+    ("a stranger cannot cancel", "stranger", update("pending", status="cancelled"), DENY),
+    ("a signed-out user cannot cancel", "anon", update("pending", status="cancelled"), DENY),
+    # Moving times
+    ("the doctor moves a pending one", "doctor", move_times("pending", dt.timedelta(hours=2)), ALLOW),
+    ("the doctor moves a confirmed one", "doctor", move_times("confirmed", dt.timedelta(hours=2)), ALLOW),
+    ("the doctor cannot move a cancelled one", "doctor", move_times("cancelled", dt.timedelta(hours=2)), DENY),
+    ("the doctor cannot move a completed one", "doctor", move_times("completed", dt.timedelta(hours=2)), DENY),
+    (
+        "the doctor cannot make it end before it starts",
+        "doctor",
+        move_times("pending", dt.timedelta(hours=2), -HALF_HOUR),
+        DENY,
+    ),
+    ("the patient cannot move times", "patient", move_times("pending", dt.timedelta(hours=2)), DENY),
+    # Server-only and fixed fields
+    ("the doctor cannot write video", "doctor", update("confirmed", video={"roomName": "mine"}), DENY),
+    ("the patient cannot give themselves a room", "patient", update("pending", video=ROOM), DENY),
+    (
+        "the doctor cannot delete video",
+        "doctor",
+        lambda fs, u: fs.update("appointments/confirmed", {}, ("video",)),
+        DENY,
+    ),
+    ("the doctor cannot change patientId", "doctor", update("pending", patientId="someone-else"), DENY),
+    (
+        "the patient cannot change doctorId",
+        "patient",
+        lambda fs, u: fs.update("appointments/pending", {"doctorId": u["stranger"].uid}),
+        DENY,
+    ),
+    ("the doctor cannot change the type", "doctor", update("pending", type="in_person"), DENY),
+    # Deletes
+    ("the patient cannot delete", "patient", lambda fs, u: fs.delete("appointments/pending"), DENY),
+    ("the doctor cannot delete", "doctor", lambda fs, u: fs.delete("appointments/confirmed"), DENY),
+    # The audit log and unnamed collections
+    ("the patient cannot read the audit log", "patient", lambda fs, u: fs.get("videoAccessLog/log1"), DENY),
+    ("the doctor cannot list the audit log", "doctor", lambda fs, u: fs.list("videoAccessLog"), DENY),
+    (
+        "nobody can write the audit log",
+        "patient",
+        lambda fs, u: fs.create("videoAccessLog", "x", {"outcome": "ok"}),
+        DENY,
+    ),
+    ("an unnamed collection is closed for writes", "patient", lambda fs, u: fs.create("notes", "n1", {"a": 1}), DENY),
+    ("an unnamed collection is closed for reads", "doctor", lambda fs, u: fs.get(f"users/{u['doctor'].uid}"), DENY),
+]
+
+
+@pytest.mark.parametrize(("actor", "op", "expected"), [m[1:] for m in MATRIX], ids=[m[0] for m in MATRIX])
+def test_rules_matrix(seeded: firestore.Client, users: dict[str, emu.User], actor: str, op: Op, expected: int) -> None:
+    fs = emu.UserFirestore(users[actor].id_token if actor != "anon" else None)
+    before = snapshot(seeded)
+
+    status = op(fs, users)
+
+    assert status == expected
+    if expected == DENY:
+        assert snapshot(seeded) == before, "a denied request changed data"
+
+
+def snapshot(db: firestore.Client) -> dict[str, Any]:
+    return {
+        f"{collection.id}/{doc.id}": doc.to_dict() for collection in db.collections() for doc in collection.stream()
+    }
+
+
+def test_the_matrix_has_at_least_40_cases() -> None:
+    assert len(MATRIX) >= 40
+
+
+def test_a_patient_listing_their_own_appointments_sees_exactly_theirs(
+    seeded: firestore.Client, users: dict[str, emu.User]
+) -> None:
+    status, count = emu.UserFirestore(users["patient"].id_token).query_equal(
+        "appointments", "patientId", users["patient"].uid
+    )
+    assert (status, count) == (ALLOW, 4)
+
+
+def test_the_doctors_allowed_confirm_is_what_fires_the_trigger(
+    seeded: firestore.Client, users: dict[str, emu.User]
+) -> None:
+    ref = seeded.collection("appointments").document("pending")
+    patient = emu.UserFirestore(users["patient"].id_token)
+    assert patient.update("appointments/pending", {"status": "confirmed"}) == DENY
+    assert patient.update("appointments/pending", {"video": ROOM}) == DENY
+    assert "video" not in (ref.get().to_dict() or {})
+
+    assert emu.UserFirestore(users["doctor"].id_token).update("appointments/pending", {"status": "confirmed"}) == ALLOW
+
+    video = emu.wait_for(lambda: (ref.get().to_dict() or {}).get("video"))
+    assert video["roomName"] != ROOM["roomName"]
+    assert len(video["roomName"]) == 32
