@@ -203,3 +203,17 @@ class UserFirestore:
 
     def delete(self, path: str) -> int:
         return _session.delete(f"{self.base}/{path}", headers=self.headers).status_code
+
+
+def finished_runs(function: str) -> int:
+    """How many runs of a function the Functions emulator has finished so far (read from its log)."""
+    log = os.environ.get("EMULATOR_LOG")
+    if not log:
+        raise RuntimeError("EMULATOR_LOG is not set: run under scripts/with-emulators")
+    with open(log, encoding="utf-8", errors="replace") as stream:
+        return sum(1 for line in stream if f'Finished "{REGION}-{function}"' in line)
+
+
+def wait_for_runs(function: str, at_least: int, timeout: float = 60.0) -> int:
+    """Block until the emulator has finished ``at_least`` runs of the function; a barrier, not a sleep."""
+    return wait_for(lambda: (lambda n: n if n >= at_least else None)(finished_runs(function)), timeout, 0.05)

@@ -1,0 +1,149 @@
+"""assign_video_room in the Functions emulator, fired by real Firestore writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import emulator_api as emu
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+TRIGGER = "assign_video_room"
+
+
+def pending(users: dict[str, emu.User], **changes: Any) -> dict[str, Any]:
+    start = emu.utc(dt.timedelta(hours=2))
+    fields = {
+        "patientId": users["patient"].uid,
+        "doctorId": users["doctor"].uid,
+        "type": "video",
+        "status": "pending",
+        "startTime": start,
+        "endTime": start + dt.timedelta(minutes=30),
+        "notes": "unicode stays intact: Ünïcødé ✓",
+    }
+    return fields | changes
+
+
+def video_of(ref: firestore.DocumentReference) -> dict[str, Any] | None:
+    video = (ref.get().to_dict() or {}).get("video")
+    return video if isinstance(video, dict) else None
+
+
+def without_video(ref: firestore.DocumentReference) -> dict[str, Any]:
+    data = ref.get().to_dict() or {}
+    data.pop("video", None)
+    return data
+
+
+def test_confirm_cancel_reconfirm_assigns_withdraws_and_assigns_a_new_room(
+    db: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    ref = db.collection("appointments").document("life")
+    ref.set(pending(people))
+    original = without_video(ref)
+
+    ref.update({"status": "confirmed"})
+    first = emu.wait_for(lambda: video_of(ref))
+    assert first["provider"] == "jitsi"
+    assert first["roomUrl"] == f"https://meet.example.test/{first['roomName']}"
+    assert isinstance(first["assignedAt"], dt.datetime)
+    assert without_video(ref) == original | {"status": "confirmed"}
+
+    ref.update({"status": "cancelled"})
+    emu.wait_for(lambda: True if video_of(ref) is None else None)
+    assert without_video(ref) == original | {"status": "cancelled"}
+
+    # Only a server may re-confirm a cancelled visit (the rules forbid clients); it gets a new room.
+    ref.update({"status": "confirmed"})
+    second = emu.wait_for(lambda: video_of(ref))
+    assert second["roomName"] != first["roomName"]
+
+
+def test_a_visit_created_confirmed_by_a_server_gets_a_room(db: firestore.Client, people: dict[str, emu.User]) -> None:
+    ref = db.collection("appointments").document("born-confirmed")
+    ref.set(pending(people, status="confirmed"))
+    assert len(emu.wait_for(lambda: video_of(ref))["roomName"]) == 32
+
+
+def test_replaying_the_same_update_five_times_changes_nothing(
+    db: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    ref = db.collection("appointments").document("replay")
+    ref.set(pending(people))
+    ref.update({"status": "confirmed"})
+    video = emu.wait_for(lambda: video_of(ref))
+    settled = ref.get()
+    runs = emu.finished_runs(TRIGGER)
+
+    for _ in range(5):
+        ref.update({"status": "confirmed"})
+    emu.wait_for_runs(TRIGGER, runs + 5)
+
+    assert video_of(ref) == video
+    # Same fields; update_time moved only because of our own five writes, not the trigger's.
+    assert ref.get().to_dict() == settled.to_dict()
+
+
+def test_an_irrelevant_update_causes_no_trigger_write(db: firestore.Client, people: dict[str, emu.User]) -> None:
+    ref = db.collection("appointments").document("irrelevant")
+    ref.set(pending(people, status="confirmed"))
+    emu.wait_for(lambda: video_of(ref))
+    runs = emu.wait_for_runs(TRIGGER, emu.finished_runs(TRIGGER))
+
+    result = ref.update({"notes": "moved to room 4"})
+    emu.wait_for_runs(TRIGGER, runs + 1)
+
+    assert ref.get().update_time == result.update_time
+
+
+def test_a_burst_of_300_confirmations_gives_300_distinct_rooms_and_changes_nothing_else(
+    db: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    ids = [f"burst-{n:03d}" for n in range(300)]
+    batch = db.batch()
+    for doc_id in ids:
+        batch.set(db.collection("appointments").document(doc_id), pending(people, notes=f"visit {doc_id}"))
+    batch.commit()
+    originals = {doc_id: without_video(db.collection("appointments").document(doc_id)) for doc_id in ids}
+
+    batch = db.batch()
+    for doc_id in ids:
+        batch.update(db.collection("appointments").document(doc_id), {"status": "confirmed"})
+    batch.commit()
+
+    def all_rooms() -> dict[str, str] | None:
+        rooms = {}
+        for snap in db.collection("appointments").where(filter=FieldFilter("status", "==", "confirmed")).stream():
+            video = (snap.to_dict() or {}).get("video")
+            if isinstance(video, dict):
+                rooms[snap.id] = video["roomName"]
+        return rooms if len(rooms) == len(ids) else None
+
+    rooms = emu.wait_for(all_rooms, timeout=120, interval=0.5)
+    assert len(set(rooms.values())) == 300
+    for doc_id in ids:
+        assert without_video(db.collection("appointments").document(doc_id)) == originals[doc_id] | {
+            "status": "confirmed"
+        }
+
+
+def test_confirm_and_cancel_racing_end_consistent_with_the_final_status(
+    db: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    refs = [db.collection("appointments").document(f"race-{n}") for n in range(20)]
+    for ref in refs:
+        ref.set(pending(people))
+    runs = emu.finished_runs(TRIGGER)
+    for ref in refs:
+        ref.update({"status": "confirmed"})
+        ref.update({"status": "cancelled"})
+    # Every write fires once: 2 per appointment, plus any writes of the trigger itself.
+    emu.wait_for_runs(TRIGGER, runs + 2 * len(refs))
+
+    def settled() -> bool | None:
+        return True if all(video_of(ref) is None for ref in refs) else None
+
+    emu.wait_for(settled, timeout=30)
+    assert all((ref.get().to_dict() or {})["status"] == "cancelled" for ref in refs)
