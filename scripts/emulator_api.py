@@ -217,3 +217,10 @@ def finished_runs(function: str) -> int:
 def wait_for_runs(function: str, at_least: int, timeout: float = 60.0) -> int:
     """Block until the emulator has finished ``at_least`` runs of the function; a barrier, not a sleep."""
     return wait_for(lambda: (lambda n: n if n >= at_least else None)(finished_runs(function)), timeout, 0.05)
+
+
+def set_background_triggers(enabled: bool) -> None:
+    """Pause or resume Firestore triggers in the Functions emulator (through the emulator hub)."""
+    hub = _host("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")
+    verb = "enable" if enabled else "disable"
+    _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()

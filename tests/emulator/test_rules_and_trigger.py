@@ -1,0 +1,36 @@
+"""The rules and the backend agree: a doctor's allowed confirm fires the trigger; a patient cannot get a room."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import emulator_api as emu
+from google.cloud import firestore
+
+
+def test_the_doctors_allowed_confirm_is_what_fires_the_trigger(
+    db: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    patient = emu.UserFirestore(people["patient"].id_token)
+    doctor = emu.UserFirestore(people["doctor"].id_token)
+    start = emu.utc(dt.timedelta(days=1))
+    booking = {
+        "patientId": people["patient"].uid,
+        "doctorId": people["doctor"].uid,
+        "type": "video",
+        "status": "pending",
+        "startTime": start,
+        "endTime": start + dt.timedelta(minutes=30),
+    }
+    assert patient.create("appointments", "booked", booking) == 200
+    ref = db.collection("appointments").document("booked")
+
+    assert patient.update("appointments/booked", {"status": "confirmed"}) == 403
+    assert patient.update("appointments/booked", {"video": {"roomName": "x" * 32}}) == 403
+    assert "video" not in (ref.get().to_dict() or {})
+
+    assert doctor.update("appointments/booked", {"status": "confirmed"}) == 200
+
+    video = emu.wait_for(lambda: (ref.get().to_dict() or {}).get("video"))
+    assert len(video["roomName"]) == 32
+    assert video["roomName"] != "x" * 32
