@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/scripts
 setup:
 	@scripts/setup
 
-dev: setup
+dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
 test: setup lint unit emulator-tests

@@ -155,7 +155,14 @@ def stop(cli: subprocess.Popen[bytes], ports: list[int]) -> None:
     raise RuntimeError(f"ports still in use after stopping the emulators: {sorted(left)}")
 
 
+def interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signum)
+
+
 def main(argv: list[str]) -> int:
+    # Explicit handlers: a shell's background job starts with SIGINT ignored, and CI may send SIGTERM.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     if not argv:
         print("usage: scripts/with-emulators CMD [ARGS...]", file=sys.stderr)
         return 2
@@ -195,6 +202,9 @@ def main(argv: list[str]) -> int:
         try:
             status = child.wait()
         except KeyboardInterrupt:
+            # A terminal's Ctrl-C reached the child too; a signal sent to us alone is passed on.
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGINT)
             try:
                 status = child.wait(timeout=10)
             except subprocess.TimeoutExpired:
