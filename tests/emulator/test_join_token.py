@@ -79,7 +79,13 @@ REFUSALS: list[Any] = [
     pytest.param("stranger", "visit", {}, "NOT_FOUND", None, None, id="a stranger"),
     pytest.param("patient", "missing", {}, "NOT_FOUND", None, None, id="an id that does not exist"),
     pytest.param(
-        "patient", "visit", {"type": "in_person"}, "FAILED_PRECONDITION", "not_video", "guest", id="in person"
+        "patient",
+        "visit",
+        {"type": "in_person", "video": None},
+        "FAILED_PRECONDITION",
+        "not_video",
+        "guest",
+        id="in person",
     ),
     pytest.param(
         "doctor",
