@@ -1,0 +1,46 @@
+"""Property-based fuzzing of get_join_token's payload through the handler: only the two expected answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import HMAC_SECRET, NOW_S, STRANGER, appointment, jitsi_config
+from fuzzing import payloads
+from hypothesis import HealthCheck, given, settings
+from mockfirestore import MockFirestore
+
+from telehealth import join
+from telehealth.access import is_document_id
+from telehealth.config import build_settings
+from telehealth.errors import VideoError, error_code
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=payloads)
+def test_any_payload_is_invalid_argument_or_not_found_and_writes_only_its_audit(payload: Any) -> None:
+    db = MockFirestore()
+    db.collection("appointments").document("a1").set(appointment())
+    try:
+        join.get_join_token(
+            db,
+            uid=STRANGER,
+            claims={},
+            data=payload,
+            settings=lambda: build_settings(jitsi_config(), HMAC_SECRET),
+            now=NOW_S,
+        )
+    except VideoError as refusal:
+        code = error_code(refusal)
+    else:
+        raise AssertionError("a stranger was granted a token")
+
+    well_formed = (
+        isinstance(payload, dict)
+        and isinstance(payload.get("appointmentId"), str)
+        and is_document_id(payload["appointmentId"])
+    )
+    assert code == ("not-found" if well_formed else "invalid-argument")
+    records = [doc.to_dict() for doc in db.collection("videoAccessLog").stream()]
+    assert len(records) == (1 if well_formed else 0)
+    assert db.collection("appointments").document("a1").get().to_dict() == appointment()
+    assert [doc.id for doc in db.collection("appointments").stream() if doc.to_dict()] == ["a1"]
