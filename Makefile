@@ -15,8 +15,8 @@ dev:
 test: setup lint unit emulator-tests
 
 lint:
-	.venv/bin/ruff check functions tests scripts
-	.venv/bin/ruff format --check functions tests scripts
+	.venv/bin/ruff check functions tests scripts bench
+	.venv/bin/ruff format --check functions tests scripts bench
 	.venv/bin/mypy
 
 unit:
@@ -24,6 +24,9 @@ unit:
 
 emulator-tests:
 	$(WITH_EMULATORS) .venv/bin/pytest -q -p no:cacheprovider tests/emulator
+
+bench:
+	$(WITH_EMULATORS) --config firebase.bench.json $(PY) scripts/bench.py
 
 clean:
 	rm -rf .cache .venv functions/venv node_modules

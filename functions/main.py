@@ -127,6 +127,7 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
     except Misconfigured as error:
         logger.error("video settings unusable; no room assigned", problem=error.problem)
         return
-    action = store.apply_room_lifecycle(_db(), event.params["appointmentId"], before, after, config)
+    written_at = change.after.update_time if change.after is not None else None
+    action = store.apply_room_lifecycle(_db(), event.params["appointmentId"], before, after, config, written_at)
     if action is not Action.NOTHING:
         logger.info("video room updated", action=action.value)

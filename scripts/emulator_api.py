@@ -224,3 +224,30 @@ def set_background_triggers(enabled: bool) -> None:
     hub = _host("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")
     verb = "enable" if enabled else "disable"
     _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()
+
+
+class OpCounter:
+    """Counts Firestore document reads and (successful) writes a client makes, at its RPC layer."""
+
+    def __init__(self, client: firestore.Client) -> None:
+        self.reads = 0
+        self.writes = 0
+        api = client._firestore_api
+        batch_get, commit = api.batch_get_documents, api.commit
+
+        def counted_batch_get(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get("request") or args[0]
+            self.reads += len(request.get("documents", []))
+            return batch_get(*args, **kwargs)
+
+        def counted_commit(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get("request") or args[0]
+            result = commit(*args, **kwargs)  # an aborted commit raises and is not counted
+            self.writes += len(request.get("writes", []))
+            return result
+
+        api.batch_get_documents = counted_batch_get
+        api.commit = counted_commit
+
+    def reset(self) -> None:
+        self.reads = self.writes = 0

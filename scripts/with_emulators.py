@@ -25,9 +25,9 @@ START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
 
 
-def suite_ports() -> dict[str, tuple[str, int]]:
-    """The emulators' host and port by name, read from firebase.json (the one place they are fixed)."""
-    emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
+def suite_ports(config: str) -> dict[str, tuple[str, int]]:
+    """The emulators' host and port by name, read from the firebase config (the one place they are fixed)."""
+    emulators = json.loads((ROOT / config).read_text())["emulators"]
     return {
         name: (spec["host"], int(spec["port"]))
         for name, spec in emulators.items()
@@ -163,10 +163,13 @@ def main(argv: list[str]) -> int:
     # Explicit handlers: a shell's background job starts with SIGINT ignored, and CI may send SIGTERM.
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+    config = "firebase.json"
+    if argv[:1] == ["--config"] and len(argv) >= 2:
+        config, argv = argv[1], argv[2:]
     if not argv:
-        print("usage: scripts/with-emulators CMD [ARGS...]", file=sys.stderr)
+        print("usage: scripts/with-emulators [--config firebase.bench.json] CMD [ARGS...]", file=sys.stderr)
         return 2
-    ports = suite_ports()
+    ports = suite_ports(config)
     port_numbers = [port for _, port in ports.values()]
     busy = sorted(port for port, pids in listening_pids(port_numbers).items())
     if busy:
@@ -177,6 +180,7 @@ def main(argv: list[str]) -> int:
     log = log_dir / "emulators.log"
     firebase = ROOT / "node_modules" / ".bin" / "firebase"
     command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
+    command += ["--config", config]
     started = time.monotonic()
     with log.open("wb") as sink:
         cli = subprocess.Popen(
@@ -197,7 +201,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
             flush=True,
         )
-        env = {**os.environ, **emulator_env(ports), "EMULATOR_LOG": str(log)}
+        env = {**os.environ, **emulator_env(ports), "EMULATOR_LOG": str(log), "EMULATOR_PGID": str(cli.pid)}
         child = subprocess.Popen(argv, env=env)
         try:
             status = child.wait()

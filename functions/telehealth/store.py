@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from google.api_core.exceptions import FailedPrecondition
 from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, transactional
 
 from .config import VideoConfig
@@ -27,28 +28,49 @@ def room_record(config: VideoConfig) -> dict[str, Any]:
     }
 
 
+def video_change(action: Action, config: VideoConfig) -> dict[str, Any]:
+    """The one field update an action makes: a fresh ``video`` map, or its deletion."""
+    if action is Action.WITHDRAW:
+        return {"video": DELETE_FIELD}
+    return {"video": room_record(config)}
+
+
 def apply_room_lifecycle(
-    db: Any, appointment_id: str, before: Doc | None, after: Doc | None, config: VideoConfig
+    db: Any,
+    appointment_id: str,
+    before: Doc | None,
+    after: Doc | None,
+    config: VideoConfig,
+    after_update_time: Any = None,
 ) -> Action:
     """Bring the stored appointment's ``video`` in line with its status; returns what was written.
 
-    The event alone decides whether anything could be needed (no I/O at all for the trigger's own
-    write or for irrelevant updates); the write itself is decided again from the stored document,
-    inside a transaction, so re-delivered, reordered and racing events converge on one room.
+    1. The event alone decides whether anything could be needed: the trigger's own write, replays of
+       it and irrelevant updates end here with no read and no write.
+    2. If the event says when ``after`` was written, one write with that update time as precondition:
+       it lands only if the stored document is still exactly ``after``, so the event's decision holds.
+    3. Otherwise, or if the document has moved on since, decide again from the stored document inside
+       a transaction; so re-delivered, reordered and racing events converge on one room.
     """
-    if decide(before, after, after) is Action.NOTHING:
+    planned = decide(before, after, after)
+    if planned is Action.NOTHING:
         return Action.NOTHING
     ref = db.collection(APPOINTMENTS).document(appointment_id)
+    if after_update_time is not None:
+        try:
+            ref.update(video_change(planned, config), option=db.write_option(last_update_time=after_update_time))
+        except FailedPrecondition:
+            pass  # written again since this event: the stored state decides, below
+        else:
+            return planned
 
     @transactional
     def write_if_needed(transaction: Any) -> Action:
         snapshot = next(iter(transaction.get(ref)), None)
         stored = snapshot.to_dict() if snapshot is not None and snapshot.exists else None
         action = decide(before, after, stored)
-        if action in (Action.ASSIGN, Action.REPLACE):
-            transaction.update(ref, {"video": room_record(config)})
-        elif action is Action.WITHDRAW:
-            transaction.update(ref, {"video": DELETE_FIELD})
+        if action is not Action.NOTHING:
+            transaction.update(ref, video_change(action, config))
         return action
 
     result: Action = write_if_needed(db.transaction())

@@ -66,25 +66,6 @@ def test_200_concurrent_calls_from_20_users_each_get_the_right_answer(db: firest
     assert len(logs) == 200
 
 
-class CountingCommits:
-    """Counts the documents that successful Commit RPCs write, by wrapping the real client's API."""
-
-    def __init__(self, client: firestore.Client) -> None:
-        self.writes = 0
-        self._lock = threading.Lock()
-        api = client._firestore_api
-        original = api.commit
-
-        def commit(*args: Any, **kwargs: Any) -> Any:
-            request = kwargs.get("request") or args[0]
-            result = original(*args, **kwargs)  # a commit that aborts (and is retried) raises here
-            with self._lock:
-                self.writes += len(request.get("writes", []))
-            return result
-
-        api.commit = commit
-
-
 def test_two_triggers_racing_on_the_same_event_write_one_room(
     db: firestore.Client, people: dict[str, emu.User]
 ) -> None:
@@ -98,7 +79,7 @@ def test_two_triggers_racing_on_the_same_event_write_one_room(
         ref.update({"status": "confirmed"})
         after = ref.get().to_dict()
         clients = [emu.admin_db() for _ in range(2)]
-        counters = [CountingCommits(client) for client in clients]
+        counters = [emu.OpCounter(client) for client in clients]
         start = threading.Barrier(2)
 
         def deliver(client: firestore.Client) -> Action:
@@ -175,3 +156,50 @@ def test_the_key_and_issued_tokens_never_reach_any_log(db: firestore.Client, peo
     audit = "\n".join(repr(snap.to_dict()) for snap in db.collection("videoAccessLog").stream())
     assert all(token not in audit for token in tokens)
     assert key not in audit
+
+
+def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
+    db: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    config = VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    old_room = {"roomName": "o" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "o" * 32}
+    confirmed = window_open(people["doctor"].uid, people["patient"].uid) | {"video": old_room}
+    emu.set_background_triggers(enabled=False)
+    try:
+        ref = db.collection("appointments").document("overtaken")
+        ref.set(confirmed)
+        cancelled_at = ref.update({"status": "cancelled"}).update_time
+        cancelled = ref.get().to_dict()
+        ref.update({"status": "confirmed"})  # a server re-confirms before the cancellation's event is handled
+        counter = emu.OpCounter(db)
+
+        action = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, config, cancelled_at)
+    finally:
+        emu.set_background_triggers(enabled=True)
+
+    # The conditional write was refused (the document moved on); the transaction replaced the dead room.
+    assert action is Action.REPLACE
+    assert (counter.reads, counter.writes) == (1, 1)
+    stored = ref.get().to_dict()
+    assert stored["status"] == "confirmed"
+    assert stored["video"]["roomName"] not in (old_room["roomName"], None)
+
+
+def test_a_current_event_writes_once_without_reading(db: firestore.Client, people: dict[str, emu.User]) -> None:
+    config = VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    pending = window_open(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
+    pending.pop("video")
+    emu.set_background_triggers(enabled=False)
+    try:
+        ref = db.collection("appointments").document("current")
+        ref.set(pending)
+        confirmed_at = ref.update({"status": "confirmed"}).update_time
+        counter = emu.OpCounter(db)
+
+        action = apply_room_lifecycle(db, "current", pending, pending | {"status": "confirmed"}, config, confirmed_at)
+    finally:
+        emu.set_background_triggers(enabled=True)
+
+    assert action is Action.ASSIGN
+    assert (counter.reads, counter.writes) == (0, 1)
+    assert len(ref.get().to_dict()["video"]["roomName"]) == 32

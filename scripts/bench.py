@@ -1,0 +1,419 @@
+"""`make bench`: how fast and how cheap the backend is, next to the floors it cannot beat.
+
+Runs under ``scripts/with-emulators --config firebase.bench.json`` (which also loads the bench-only
+no-op functions). Prints a table and writes ``artifacts/bench.json``. Figures, not pass/fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import emulator_api as emu
+import jwt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "functions"))
+
+from telehealth import join  # noqa: E402
+from telehealth.access import Grant  # noqa: E402
+from telehealth.config import VideoConfig, build_settings  # noqa: E402
+from telehealth.errors import VideoError  # noqa: E402
+from telehealth.store import apply_room_lifecycle  # noqa: E402
+from telehealth.tokens import claims_for, issue_token, participant_for  # noqa: E402
+
+ROUND_TRIPS = int(os.environ.get("BENCH_CALLS", "300"))
+TRIGGER_SAMPLES = int(os.environ.get("BENCH_TRIGGERS", "60"))
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "10"))
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {f"p{q}": round(percentile(samples, q) * 1000, 2) for q in (50, 95, 99)}
+
+
+def signing_key() -> str:
+    text = (ROOT / "functions" / ".secret.local").read_text()
+    return next(line.split("=", 1)[1] for line in text.splitlines() if line.startswith("VIDEO_SIGNING_KEY="))
+
+
+def demo_config() -> VideoConfig:
+    return VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+
+
+def appointment(doctor: str, patient: str, **changes: Any) -> dict[str, Any]:
+    fields = {
+        "patientId": patient,
+        "doctorId": doctor,
+        "type": "video",
+        "status": "confirmed",
+        "startTime": emu.utc(dt.timedelta(minutes=5)),
+        "endTime": emu.utc(dt.timedelta(minutes=35)),
+    }
+    return fields | changes
+
+
+def timed_calls(function: str, data: dict[str, Any], token: str, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        answer = emu.call(function, data, token)
+        samples.append(time.perf_counter() - started)
+        if not answer.ok:
+            raise RuntimeError(f"{function} failed during the bench: {answer.status}")
+    return samples
+
+
+def bench_round_trips(db: Any, patient: emu.User) -> dict[str, Any]:
+    data = {"appointmentId": "bench-join"}
+    for _ in range(20):  # warm both workers
+        emu.call("get_join_token", data, patient.id_token)
+        emu.call("bench_noop_call", data, patient.id_token)
+        emu.call("bench_read_write_call", data, patient.id_token)
+    join_samples: list[float] = []
+    noop_samples: list[float] = []
+    io_samples: list[float] = []
+    # Interleaved in small blocks so drift on the machine hits all alike.
+    for _ in range(ROUND_TRIPS // 20):
+        join_samples += timed_calls("get_join_token", data, patient.id_token, 20)
+        noop_samples += timed_calls("bench_noop_call", data, patient.id_token, 20)
+        io_samples += timed_calls("bench_read_write_call", data, patient.id_token, 20)
+    join_stats, noop_stats, io_stats = summary(join_samples), summary(noop_samples), summary(io_samples)
+    return {
+        "get_join_token_ms": join_stats,
+        "noop_callable_ms": noop_stats,
+        "read_write_callable_ms": io_stats,
+        "ratio_p50": round(join_stats["p50"] / noop_stats["p50"], 2),
+        "ratio_p50_vs_read_write": round(join_stats["p50"] / io_stats["p50"], 2),
+        "samples": len(join_samples),
+        "target_ratio": 1.3,
+    }
+
+
+def wait_until(probe: Callable[[], bool], since: float, timeout: float = 20.0) -> float:
+    """Seconds from ``since`` (taken just before the write) until ``probe`` holds; polls every 2 ms."""
+    while not probe():
+        if time.perf_counter() - since > timeout:
+            raise TimeoutError("no trigger write within the deadline")
+        time.sleep(0.002)
+    return time.perf_counter() - since
+
+
+def bench_triggers(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, Any]:
+    room_samples: list[float] = []
+    noop_samples: list[float] = []
+    for n in range(TRIGGER_SAMPLES + 5):
+        ref = db.collection("appointments").document(f"bench-confirm-{n}")
+        ref.set(appointment(doctor.uid, patient.uid, status="pending"))
+        noop = db.collection("benchNoop").document(f"n{n}")
+        started = time.perf_counter()
+        ref.update({"status": "confirmed"})
+        lag_room = wait_until(lambda ref=ref: "video" in (ref.get().to_dict() or {}), started)
+        started = time.perf_counter()
+        noop.set({"n": n})
+        lag_noop = wait_until(lambda noop=noop: bool((noop.get().to_dict() or {}).get("done")), started)
+        if n >= 5:  # the first few warm the workers
+            room_samples.append(lag_room)
+            noop_samples.append(lag_noop)
+    room, floor = summary(room_samples), summary(noop_samples)
+    return {
+        "confirm_to_room_ms": room,
+        "noop_trigger_write_ms": floor,
+        "ratio_p50": round(room["p50"] / floor["p50"], 2),
+        "samples": len(room_samples),
+        "target_ratio": 1.3,
+    }
+
+
+def cold_import(statement: str) -> float:
+    python = ROOT / "functions" / "venv" / "bin" / "python"
+    started = time.perf_counter()
+    subprocess.run([str(python), "-c", statement], cwd=ROOT / "functions", check=True, env=_plain_env())
+    return time.perf_counter() - started
+
+
+def _plain_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_EMULATOR_HOST")}
+    env["GCLOUD_PROJECT"] = emu.PROJECT
+    return env
+
+
+def bench_cold_start() -> dict[str, Any]:
+    statements = {
+        "functions_module": "import main",
+        "sdk_packages": "import firebase_functions, firebase_admin",
+        "sdk_with_trigger_modules": "import firebase_admin; from firebase_functions import https_fn, firestore_fn",
+    }
+    samples: dict[str, list[float]] = {name: [] for name in statements}
+    for statement in statements.values():
+        cold_import(statement)  # page cache and .pyc files warm; the process stays fresh each time
+    for _ in range(COLD_RUNS):
+        for name, statement in statements.items():
+            samples[name].append(cold_import(statement))
+    medians = {name: round(statistics.median(values) * 1000, 1) for name, values in samples.items()}
+    return {
+        "median_ms": medians,
+        "ratio_vs_sdk_packages": round(medians["functions_module"] / medians["sdk_packages"], 2),
+        "ratio_vs_sdk_with_trigger_modules": round(
+            medians["functions_module"] / medians["sdk_with_trigger_modules"], 2
+        ),
+        "runs": COLD_RUNS,
+        "target_ratio": 1.2,
+    }
+
+
+def bench_tokens() -> dict[str, Any]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    rsa_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    secret = "bench-hmac-secret-0123456789abcdef0123"  # noqa: S105 - a throwaway key for timing
+    providers = {
+        "jitsi": (VideoConfig(provider="jitsi", domain="meet.example.test", app_id="app"), secret),
+        "jaas": (VideoConfig(provider="jaas", app_id="vpaas-magic-cookie-1", key_id="k1"), rsa_pem),
+        "livekit": (VideoConfig(provider="livekit", domain="lk.example.test", app_id="APIkey"), secret),
+    }
+    now = int(time.time())
+    grant = Grant(role="guest", room_name="r" * 32, issued_at=now, not_before=now - 10, expires_at=now + 3600)
+    auth_claims = {"name": "Pat"}
+    results: dict[str, Any] = {}
+    for name, (config, key) in providers.items():
+        settings = build_settings(config, key)
+        claims = claims_for(grant, participant_for(grant, auth_claims, config), config)
+        headers = {"typ": "JWT"} | ({"kid": "vpaas-magic-cookie-1/k1"} if name == "jaas" else {})
+        algorithm = settings.signing_key.algorithm
+
+        def ours(settings: Any = settings) -> None:
+            issue_token(grant, auth_claims, settings)
+
+        def floor(
+            claims: Any = claims, headers: Any = headers, key: Any = settings.signing_key.key, alg: str = algorithm
+        ) -> None:
+            jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+        number = 2000 if algorithm == "HS256" else 200
+        ours_rate = number / min(timeit.repeat(ours, number=number, repeat=5))
+        floor_rate = number / min(timeit.repeat(floor, number=number, repeat=5))
+        results[name] = {
+            "tokens_per_s": round(ours_rate),
+            "pyjwt_encode_per_s": round(floor_rate),
+            "ratio": round(ours_rate / floor_rate, 2),
+        }
+    results["target_ratio_hs256"] = 0.5
+    return results
+
+
+def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, Any]:
+    """Firestore document reads and writes per join and per trigger event, counted at the RPC layer."""
+    client = emu.admin_db()
+    counter = emu.OpCounter(client)
+    config = demo_config()
+    settings = build_settings(config, signing_key())
+
+    emu.set_background_triggers(enabled=False)
+    try:
+        ref = client.collection("appointments").document("bench-ops")
+        before = appointment(doctor.uid, patient.uid, status="pending")
+        ref.set(before)
+        after = before | {"status": "confirmed"}
+        written = ref.update({"status": "confirmed"})
+
+        # As the trigger runs it: the event carries when `after` was written.
+        counter.reset()
+        apply_room_lifecycle(client, "bench-ops", before, after, config, written.update_time)
+        confirmation = {"reads": counter.reads, "writes": counter.writes}
+
+        # A stale event (the document was written again since): the transactional fallback.
+        stale = client.collection("appointments").document("bench-ops-stale")
+        stale_written = stale.set(after)
+        stale.update({"endTime": after["endTime"] + dt.timedelta(minutes=5)})
+        counter.reset()
+        apply_room_lifecycle(client, "bench-ops-stale", before, after, config, stale_written.update_time)
+        confirmation_stale = {"reads": counter.reads, "writes": counter.writes}
+
+        with_room = ref.get().to_dict()
+        counter.reset()
+        apply_room_lifecycle(client, "bench-ops", after, with_room, config)
+        own_write = {"reads": counter.reads, "writes": counter.writes}
+
+        moved = with_room | {"endTime": with_room["endTime"] + dt.timedelta(minutes=10)}
+        counter.reset()
+        apply_room_lifecycle(client, "bench-ops", with_room, moved, config)
+        irrelevant = {"reads": counter.reads, "writes": counter.writes}
+
+        counter.reset()
+        join.get_join_token(
+            client,
+            uid=patient.uid,
+            claims={},
+            data={"appointmentId": "bench-ops"},
+            settings=lambda: settings,
+            now=int(time.time()),
+        )
+        granted = {"reads": counter.reads, "writes": counter.writes}
+        counter.reset()
+        with contextlib.suppress(VideoError):  # the refusal is expected; only its cost is measured
+            join.get_join_token(
+                client,
+                uid="someone-else",
+                claims={},
+                data={"appointmentId": "bench-ops"},
+                settings=lambda: settings,
+                now=int(time.time()),
+            )
+        refused = {"reads": counter.reads, "writes": counter.writes}
+    finally:
+        emu.set_background_triggers(enabled=True)
+    return {
+        "per_join_granted": granted,
+        "per_join_refused": refused,
+        "per_confirmation": confirmation,
+        "per_confirmation_stale_event": confirmation_stale,
+        "per_trigger_own_write": own_write,
+        "per_irrelevant_update": irrelevant,
+        "targets": {"join": {"reads": 1, "writes": 1}, "confirmation": {"writes": 1}, "irrelevant": {"writes": 0}},
+    }
+
+
+def bench_memory() -> dict[str, Any]:
+    """Resident memory of the Python function workers in the emulator's process group."""
+    pgid = int(os.environ["EMULATOR_PGID"])
+    workers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[2]) != pgid or "functions-framework" not in cmdline:
+            continue
+        if not cmdline.split()[0].endswith("python3"):
+            continue
+        rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        environ = (entry / "environ").read_bytes().split(b"\0")
+        target = next(
+            (item.split(b"=", 1)[1].decode() for item in environ if item.startswith(b"FUNCTION_TARGET=")), "?"
+        )
+        workers.append((target, round(rss_kb / 1024, 1)))
+    ours = [rss for target, rss in workers if not target.startswith("bench_")]
+    return {
+        "workers": sorted(workers),
+        "ours_max_mib": max(ours, default=0.0),
+        "ours_total_mib": round(sum(ours), 1),
+        "all_total_mib": round(sum(rss for _, rss in workers), 1),
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    rt, tr, cold, tok, ops, mem = (
+        results["round_trip"],
+        results["trigger"],
+        results["cold_start"],
+        results["tokens"],
+        results["operations"],
+        results["memory"],
+    )
+    rows = [
+        (
+            "get_join_token round trip p50/p95/p99 (ms)",
+            "{p50} / {p95} / {p99}".format(**rt["get_join_token_ms"]),
+            "no-op callable {p50} / {p95} / {p99}".format(**rt["noop_callable_ms"]),
+            f"{rt['ratio_p50']}x (target <= 1.3x)",
+        ),
+        (
+            "",
+            "",
+            "1 read + 1 write callable {p50} / {p95} / {p99}".format(**rt["read_write_callable_ms"]),
+            f"{rt['ratio_p50_vs_read_write']}x",
+        ),
+        (
+            "confirm -> room visible p50/p95 (ms)",
+            "{p50} / {p95}".format(**tr["confirm_to_room_ms"]),
+            "no-op trigger write {p50} / {p95}".format(**tr["noop_trigger_write_ms"]),
+            f"{tr['ratio_p50']}x (target <= 1.3x)",
+        ),
+        (
+            "cold import (median ms)",
+            f"{cold['median_ms']['functions_module']}",
+            f"firebase_functions+firebase_admin {cold['median_ms']['sdk_packages']}; "
+            f"+https_fn/firestore_fn {cold['median_ms']['sdk_with_trigger_modules']}",
+            f"{cold['ratio_vs_sdk_packages']}x / {cold['ratio_vs_sdk_with_trigger_modules']}x (target <= 1.2x)",
+        ),
+    ]
+    for name in ("jitsi", "jaas", "livekit"):
+        rows.append(
+            (
+                f"tokens/s {name}",
+                str(tok[name]["tokens_per_s"]),
+                f"PyJWT encode {tok[name]['pyjwt_encode_per_s']}",
+                f"{tok[name]['ratio']}x (target >= 0.5x HS256)",
+            )
+        )
+    for key, label in (
+        ("per_join_granted", "join (granted)"),
+        ("per_join_refused", "join (refused)"),
+        ("per_confirmation", "confirmation"),
+        ("per_confirmation_stale_event", "confirmation, stale event (transaction)"),
+        ("per_trigger_own_write", "trigger's own write event"),
+        ("per_irrelevant_update", "irrelevant update"),
+    ):
+        rows.append(
+            (f"Firestore ops per {label}", f"{ops[key]['reads']} read(s), {ops[key]['writes']} write(s)", "", "")
+        )
+    ours_workers = ", ".join(f"{target} {rss}" for target, rss in mem["workers"] if not target.startswith("bench_"))
+    rows.append(("warm worker RSS (MiB)", ours_workers, f"all workers incl. bench: {mem['all_total_mib']}", ""))
+    width = [max(len(row[i]) for row in rows) for i in range(4)]
+    header = ("measure", "ours", "floor", "ratio")
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True))]
+    lines.append("-+-".join("-" * w for w in width))
+    lines += [" | ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    emu.reset()
+    db = emu.admin_db()
+    doctor = emu.sign_up("bench-doctor@test.example", "bench-pass-1", "Dr. Bench")
+    patient = emu.sign_up("bench-patient@test.example", "bench-pass-1")
+    db.collection("appointments").document("bench-join").set(
+        appointment(doctor.uid, patient.uid, video={"roomName": "b" * 32})
+    )
+    results: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cores": os.cpu_count()}
+    results["round_trip"] = bench_round_trips(db, patient)
+    results["trigger"] = bench_triggers(db, doctor, patient)
+    results["memory"] = bench_memory()
+    results["operations"] = bench_operations(db, doctor, patient)
+    results["tokens"] = bench_tokens()
+    results["cold_start"] = bench_cold_start()
+    out = ROOT / "artifacts" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\n(written to {out.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
