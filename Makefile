@@ -23,7 +23,7 @@ unit:
 	.venv/bin/pytest -q tests/unit
 
 emulator-tests:
-	$(WITH_EMULATORS) .venv/bin/pytest -q -p no:cacheprovider tests/emulator
+	$(WITH_EMULATORS) scripts/emulator-tests
 
 bench:
 	$(WITH_EMULATORS) --config firebase.bench.json $(PY) scripts/bench.py

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import seed_demo
+import web_server
 
 
 def follow(log: Path) -> None:
@@ -26,7 +27,10 @@ def follow(log: Path) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     print(seed_demo.describe(seed_demo.seed()))
+    server = web_server.start()
     print()
+    print(f"Demo page: http://127.0.0.1:{server.server_address[1]}/  (sign in as the doctor in one window,")
+    print("the patient in another; the doctor confirms demo-pending, the patient's Join appears)")
     print("Emulators: Auth 127.0.0.1:9099, Firestore 127.0.0.1:8080, Functions 127.0.0.1:5001")
     print("Functions: get_join_token (callable), assign_video_room (Firestore trigger)")
     print("Press Ctrl-C to stop everything. Function logs follow:\n", flush=True)
@@ -34,6 +38,9 @@ def main() -> int:
         follow(Path(os.environ["EMULATOR_LOG"]))
     except KeyboardInterrupt:
         return 0
+    finally:
+        server.shutdown()
+        server.server_close()
     return 0
 
 

@@ -1,0 +1,99 @@
+// The demo page in headless Chromium (Debian's, driven by playwright-core): a doctor and a patient, two contexts.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { doc, setDoc, Timestamp } from "firebase/firestore";
+import { signedInClient, resetEmulators } from "./emulators.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const port = Number(process.env.WEB_PORT ?? 5181);
+const pageUrl = `http://127.0.0.1:${port}/`;
+const artifacts = path.join(root, "artifacts");
+const CHROMIUM_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+];
+
+let server, browser, people;
+
+async function waitForServer() {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${pageUrl}config.json`)).ok) return;
+    } catch { /* not listening yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the demo page server did not start");
+}
+
+before(async () => {
+  server = spawn(path.join(root, ".venv/bin/python"), [path.join(root, "scripts/web_server.py"), String(port)], {
+    stdio: "ignore",
+  });
+  await waitForServer();
+  await resetEmulators();
+  const doctor = await signedInClient("web-doctor@test.example", "web-doctor-1", "Dr. Browser");
+  const patient = await signedInClient("web-patient@test.example", "web-patient-1");
+  const soon = (n) => Timestamp.fromMillis(Date.now() + n * 60_000);
+  await setDoc(doc(patient.db, "appointments", "web-visit"), {
+    patientId: patient.uid, doctorId: doctor.uid, type: "video", status: "pending",
+    startTime: soon(5), endTime: soon(35),
+  });
+  people = { doctor, patient };
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const client of Object.values(people ?? {})) await client.close();
+  server?.kill("SIGTERM");
+});
+
+async function signIn(email, password) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(pageUrl);
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("#sign-in");
+  await page.waitForSelector("#session:not([hidden])");
+  return page;
+}
+
+test("the doctor confirms, the patient's page shows Join, the patient joins and sees the room", async () => {
+  const doctorPage = await signIn("web-doctor@test.example", "web-doctor-1");
+  const patientPage = await signIn("web-patient@test.example", "web-patient-1");
+  const doctorRow = doctorPage.locator('tr[data-id="web-visit"]');
+  const patientRow = patientPage.locator('tr[data-id="web-visit"]');
+  await doctorRow.waitFor();
+  assert.equal(await patientRow.locator('[data-role="status"]').textContent(), "pending");
+  assert.equal(await patientRow.getByRole("button", { name: "Join" }).count(), 0);
+
+  await doctorRow.getByRole("button", { name: "Confirm" }).click();
+
+  const join = patientRow.getByRole("button", { name: "Join" });
+  await join.waitFor({ timeout: 15_000 });
+  assert.equal(await patientRow.locator('[data-role="status"]').textContent(), "confirmed");
+  await join.click();
+  await patientPage.waitForSelector("#meeting:not([hidden])");
+  const offline = patientPage.locator("#meeting-offline");
+  await offline.filter({ hasText: "cannot be reached" }).waitFor({ timeout: 15_000 });
+
+  const room = await patientPage.locator("#meeting-room").textContent();
+  assert.match(room, /^[a-z2-7]{32}$/);
+  assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
+  assert.match(await offline.textContent(), new RegExp(`room ${room}`));
+  mkdirSync(artifacts, { recursive: true });
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
+
+  // The doctor joins the same room as moderator.
+  await doctorRow.getByRole("button", { name: "Join" }).click();
+  await doctorPage.waitForSelector("#meeting:not([hidden])");
+  assert.equal(await doctorPage.locator("#meeting-room").textContent(), room);
+  assert.equal(await doctorPage.locator("#meeting-role").textContent(), "moderator");
+});

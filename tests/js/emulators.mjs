@@ -1,0 +1,65 @@
+// Shared set-up for the JavaScript client tests: Firebase apps wired to the running emulator suite.
+import { initializeApp, deleteApp } from "firebase/app";
+import { getAuth, connectAuthEmulator, createUserWithEmailAndPassword, updateProfile } from "firebase/auth";
+import { getFirestore, connectFirestoreEmulator, terminate } from "firebase/firestore";
+import { getFunctions, connectFunctionsEmulator } from "firebase/functions";
+
+export const projectId = process.env.GCLOUD_PROJECT ?? "demo-telehealth";
+
+function hostPort(variable, fallback) {
+  const [host, port] = (process.env[variable] ?? fallback).split(":");
+  return { host, port: Number(port) };
+}
+
+let counter = 0;
+
+/** A signed-in user with their own Firebase app (as on their own device). */
+export async function signedInClient(email, password, displayName) {
+  const app = initializeApp({ apiKey: "demo-key", projectId, authDomain: `${projectId}.firebaseapp.com` },
+    `client-${++counter}-${email}`);
+  const auth = getAuth(app);
+  const a = hostPort("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099");
+  connectAuthEmulator(auth, `http://${a.host}:${a.port}`, { disableWarnings: true });
+  const db = getFirestore(app);
+  const f = hostPort("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080");
+  connectFirestoreEmulator(db, f.host, f.port);
+  const functions = getFunctions(app, "us-central1");
+  const fn = hostPort("FUNCTIONS_EMULATOR_HOST", "127.0.0.1:5001");
+  connectFunctionsEmulator(functions, fn.host, fn.port);
+  const { user } = await createUserWithEmailAndPassword(auth, email, password);
+  if (displayName) {
+    await updateProfile(user, { displayName });
+    await user.getIdToken(true);
+  }
+  return {
+    app, auth, db, functions, uid: user.uid,
+    async close() {
+      await terminate(db);
+      await deleteApp(app);
+    },
+  };
+}
+
+/** Empty the Firestore and Auth emulators. */
+export async function resetEmulators() {
+  const f = hostPort("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080");
+  const a = hostPort("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099");
+  for (const url of [
+    `http://${f.host}:${f.port}/emulator/v1/projects/${projectId}/databases/(default)/documents`,
+    `http://${a.host}:${a.port}/emulator/v1/projects/${projectId}/accounts`,
+  ]) {
+    const reply = await fetch(url, { method: "DELETE" });
+    if (!reply.ok) throw new Error(`reset failed: ${reply.status}`);
+  }
+}
+
+/** Resolve with the first value `probe` returns that is not undefined, or reject at the deadline. */
+export function within(ms, label, start) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label}: nothing within ${ms} ms`)), ms);
+    start((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}

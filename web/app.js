@@ -1,0 +1,196 @@
+// Demo client: the same SDK calls a clinic's web app makes. Bundled by esbuild (scripts/setup) into .cache/web.
+import { initializeApp } from "firebase/app";
+import { getAuth, connectAuthEmulator, signInWithEmailAndPassword, signOut, onAuthStateChanged } from "firebase/auth";
+import {
+  getFirestore, connectFirestoreEmulator, collection, query, where, onSnapshot, doc, updateDoc,
+} from "firebase/firestore";
+import { getFunctions, connectFunctionsEmulator, httpsCallable } from "firebase/functions";
+
+const DEMO = {
+  doctor: ["doctor@demo.test", "demo-doctor-1"],
+  patient: ["patient@demo.test", "demo-patient-1"],
+};
+const REASONS = {
+  not_video: "This is not a video appointment.",
+  not_confirmed: "The doctor has not confirmed this appointment.",
+  room_not_ready: "The room is being prepared…",
+  too_early: "Too early: the room opens at",
+  too_late: "This consultation's join window has closed.",
+};
+const JITSI_SCRIPT_TIMEOUT_MS = 5000;
+
+const config = await (await fetch("/config.json")).json();
+const app = initializeApp({ apiKey: "demo-key", projectId: config.projectId, authDomain: "localhost" });
+const auth = getAuth(app);
+connectAuthEmulator(auth, `http://${config.auth}`, { disableWarnings: true });
+const db = getFirestore(app);
+const [fsHost, fsPort] = config.firestore.split(":");
+connectFirestoreEmulator(db, fsHost, Number(fsPort));
+const functions = getFunctions(app, "us-central1");
+const [fnHost, fnPort] = config.functions.split(":");
+connectFunctionsEmulator(functions, fnHost, Number(fnPort));
+const getJoinToken = httpsCallable(functions, "get_join_token");
+
+const $ = (id) => document.getElementById(id);
+const notice = (text) => { $("notice").textContent = text; };
+const rows = new Map();
+let unsubscribers = [];
+
+document.querySelectorAll("[data-demo]").forEach((button) => {
+  button.addEventListener("click", () => {
+    [$("email").value, $("password").value] = DEMO[button.dataset.demo];
+  });
+});
+
+$("sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await signInWithEmailAndPassword(auth, $("email").value, $("password").value);
+    notice("");
+  } catch (error) {
+    notice(`Sign-in failed (${error.code}).`);
+  }
+});
+$("sign-out").addEventListener("click", () => signOut(auth));
+
+onAuthStateChanged(auth, (user) => {
+  unsubscribers.forEach((stop) => stop());
+  unsubscribers = [];
+  rows.clear();
+  render();
+  $("sign-in-form").hidden = Boolean(user);
+  $("session").hidden = !user;
+  $("meeting").hidden = true;
+  if (!user) return;
+  $("who").textContent = user.email;
+  // Two filtered listeners: the rules allow a list only when it is filtered on the caller's own id.
+  for (const field of ["patientId", "doctorId"]) {
+    const own = query(collection(db, "appointments"), where(field, "==", user.uid));
+    unsubscribers.push(onSnapshot(own, (snapshot) => {
+      snapshot.docChanges().forEach((change) => {
+        if (change.type === "removed") rows.delete(change.doc.id);
+        else rows.set(change.doc.id, { id: change.doc.id, ...change.doc.data() });
+      });
+      render();
+    }, (error) => notice(`Listening failed (${error.code}).`)));
+  }
+});
+
+function actionsFor(appointment, uid) {
+  const isDoctor = appointment.doctorId === uid;
+  const actions = [];
+  if (isDoctor && appointment.status === "pending") actions.push(["Confirm", "confirmed"]);
+  if (isDoctor && appointment.status === "confirmed") actions.push(["Complete", "completed"]);
+  if (["pending", "confirmed"].includes(appointment.status)) actions.push(["Cancel", "cancelled"]);
+  return actions;
+}
+
+function render() {
+  const uid = auth.currentUser?.uid;
+  const body = $("appointments");
+  body.replaceChildren();
+  const sorted = [...rows.values()].sort((a, b) => a.startTime.toMillis() - b.startTime.toMillis());
+  for (const appointment of sorted) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = appointment.id;
+    const cells = [
+      appointment.id,
+      appointment.type,
+      appointment.status,
+      appointment.startTime.toDate().toLocaleString(),
+      appointment.doctorId === uid ? "doctor" : "patient",
+    ];
+    for (const text of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    tr.children[2].className = `status-${appointment.status}`;
+    tr.children[2].dataset.role = "status";
+    const buttons = document.createElement("td");
+    for (const [label, status] of actionsFor(appointment, uid)) {
+      buttons.append(button(label, () => updateDoc(doc(db, "appointments", appointment.id), { status })
+        .catch((error) => notice(`${label} failed (${error.code}).`))));
+    }
+    if (appointment.status === "confirmed" && appointment.video?.roomName) {
+      buttons.append(button("Join", () => join(appointment.id)));
+    }
+    tr.append(buttons);
+    body.append(tr);
+  }
+}
+
+function button(label, onClick) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.textContent = label;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+async function join(appointmentId, attempt = 0) {
+  notice("Getting your join token…");
+  let answer;
+  try {
+    answer = (await getJoinToken({ appointmentId })).data;
+  } catch (error) {
+    const reason = error.details?.reason;
+    if (reason === "room_not_ready" && attempt < 5) {
+      notice(REASONS.room_not_ready);
+      setTimeout(() => join(appointmentId, attempt + 1), 1000);
+      return;
+    }
+    if (reason === "too_early") notice(`${REASONS.too_early} ${new Date(error.details.opensAt * 1000).toLocaleString()}.`);
+    else notice(REASONS[reason] ?? `Could not join (${error.code}).`);
+    return;
+  }
+  notice("");
+  showMeeting(answer);
+}
+
+function loadScript(url, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    const timer = setTimeout(() => { script.remove(); reject(new Error("timeout")); }, timeoutMs);
+    script.src = url;
+    script.onload = () => { clearTimeout(timer); resolve(); };
+    script.onerror = () => { clearTimeout(timer); script.remove(); reject(new Error("unreachable")); };
+    document.head.append(script);
+  });
+}
+
+async function showMeeting(answer) {
+  $("meeting").hidden = false;
+  $("meeting-room").textContent = answer.roomName;
+  $("meeting-role").textContent = answer.role;
+  $("meeting-expires").textContent = new Date(answer.expiresAt * 1000).toLocaleString();
+  $("meeting-offline").hidden = true;
+  $("jitsi").hidden = true;
+  $("jitsi").replaceChildren();
+  const url = new URL(answer.roomUrl);
+  if (answer.provider === "livekit") {
+    offline(`LiveKit: connect your LiveKit client to ${answer.serverUrl} with this token.`);
+    return;
+  }
+  $("meeting-offline").hidden = false;
+  $("meeting-offline").textContent = `Connecting to ${url.host}…`;
+  try {
+    await loadScript(`https://${url.host}/external_api.js`, JITSI_SCRIPT_TIMEOUT_MS);
+  } catch {
+    offline(`The video service at ${url.host} cannot be reached from this machine, so the meeting cannot open `
+      + `here. Your token for room ${answer.roomName} is valid until `
+      + `${new Date(answer.expiresAt * 1000).toLocaleTimeString()}.`);
+    return;
+  }
+  $("meeting-offline").hidden = true;
+  $("jitsi").hidden = false;
+  // JaaS rooms are "<AppID>/<room>" on 8x8.vc; self-hosted Jitsi rooms are the bare name.
+  new window.JitsiMeetExternalAPI(url.host, {
+    roomName: url.pathname.slice(1), jwt: answer.token, parentNode: $("jitsi"), width: "100%", height: "100%",
+  });
+}
+
+function offline(text) {
+  $("meeting-offline").hidden = false;
+  $("meeting-offline").textContent = text;
+}
