@@ -65,6 +65,11 @@ def cli_env() -> dict[str, str]:
     # firebase-tools writes its configstore here, not into the user's home.
     env["XDG_CONFIG_HOME"] = str(scratch / "config")
     env.setdefault("JAVA_TOOL_OPTIONS", "-Xmx512m")
+    # The Functions emulator starts extra Python workers for concurrent requests, each on a port
+    # that portfinder picked at the same moment: two can pick the same one, and requests then reach
+    # the wrong function ("Connection in use", EventConversionException). One request at a time
+    # avoids that race; set FUNCTIONS_EMULATOR_PARALLEL yourself to try more.
+    env.setdefault("FUNCTIONS_EMULATOR_PARALLEL", "1")
     # Nothing outside this machine is reachable: keep the CLI from trying.
     env["FIREBASE_CLI_DISABLE_UPDATE_CHECK"] = "true"
     env.pop("FIRESTORE_EMULATOR_HOST", None)
