@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import lru_cache
 from typing import Any
 
 from firebase_admin import App, get_app, initialize_app
@@ -66,23 +67,53 @@ def _db() -> Any:
 
 
 def current_config() -> VideoConfig:
-    """The plain params as a validated config; raises Misconfigured when they are unusable."""
+    """The plain params as a validated config, built once per distinct set of values."""
     try:
-        return VideoConfig(
-            provider=parse_provider(PROVIDER.value),
-            domain=DOMAIN.value.strip(),
-            app_id=APP_ID.value.strip(),
-            key_id=KEY_ID.value.strip(),
-            jitsi_subject=JITSI_SUB.value.strip(),
-            jitsi_audience=JITSI_AUD.value.strip(),
-            opens_minutes_before=OPENS_MIN.value,
-            closes_minutes_after=CLOSES_MIN.value,
-            token_ttl_minutes=TTL_MIN.value,
-            include_email=TOKEN_EMAIL.value,
-            doctor_features=parse_features(DOCTOR_FEATURES.value),
+        values = (
+            PROVIDER.value,
+            DOMAIN.value,
+            APP_ID.value,
+            KEY_ID.value,
+            JITSI_SUB.value,
+            JITSI_AUD.value,
+            OPENS_MIN.value,
+            CLOSES_MIN.value,
+            TTL_MIN.value,
+            TOKEN_EMAIL.value,
+            DOCTOR_FEATURES.value,
         )
     except ValueError:
         raise Misconfigured("a numeric or boolean VIDEO_* param does not parse") from None
+    return _config_from(*values)
+
+
+@lru_cache(maxsize=4)
+def _config_from(
+    provider: str,
+    domain: str,
+    app_id: str,
+    key_id: str,
+    jitsi_sub: str,
+    jitsi_aud: str,
+    opens: int,
+    closes: int,
+    ttl: int,
+    email: bool,
+    features: str,
+) -> VideoConfig:
+    return VideoConfig(
+        provider=parse_provider(provider),
+        domain=domain.strip(),
+        app_id=app_id.strip(),
+        key_id=key_id.strip(),
+        jitsi_subject=jitsi_sub.strip(),
+        jitsi_audience=jitsi_aud.strip(),
+        opens_minutes_before=opens,
+        closes_minutes_after=closes,
+        token_ttl_minutes=ttl,
+        include_email=email,
+        doctor_features=parse_features(features),
+    )
 
 
 def current_settings() -> Settings:
