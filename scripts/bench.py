@@ -47,25 +47,8 @@ def summary(samples: list[float]) -> dict[str, float]:
     return {f"p{q}": round(percentile(samples, q) * 1000, 2) for q in (50, 95, 99)}
 
 
-def signing_key() -> str:
-    text = (ROOT / "functions" / ".secret.local").read_text()
-    return next(line.split("=", 1)[1] for line in text.splitlines() if line.startswith("VIDEO_SIGNING_KEY="))
-
-
 def demo_config() -> VideoConfig:
     return VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
-
-
-def appointment(doctor: str, patient: str, **changes: Any) -> dict[str, Any]:
-    fields = {
-        "patientId": patient,
-        "doctorId": doctor,
-        "type": "video",
-        "status": "confirmed",
-        "startTime": emu.utc(dt.timedelta(minutes=5)),
-        "endTime": emu.utc(dt.timedelta(minutes=35)),
-    }
-    return fields | changes
 
 
 def timed_calls(function: str, data: dict[str, Any], token: str, count: int) -> list[float]:
@@ -119,7 +102,7 @@ def bench_triggers(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, An
     noop_samples: list[float] = []
     for n in range(TRIGGER_SAMPLES + 5):
         ref = db.collection("appointments").document(f"bench-confirm-{n}")
-        ref.set(appointment(doctor.uid, patient.uid, status="pending"))
+        ref.set(emu.video_appointment(doctor.uid, patient.uid, status="pending"))
         noop = db.collection("benchNoop").document(f"n{n}")
         started = time.perf_counter()
         ref.update({"status": "confirmed"})
@@ -231,12 +214,12 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
     client = emu.admin_db()
     counter = emu.OpCounter(client)
     config = demo_config()
-    settings = build_settings(config, signing_key())
+    settings = build_settings(config, emu.local_signing_key())
 
     emu.set_background_triggers(enabled=False)
     try:
         ref = client.collection("appointments").document("bench-ops")
-        before = appointment(doctor.uid, patient.uid, status="pending")
+        before = emu.video_appointment(doctor.uid, patient.uid, status="pending")
         ref.set(before)
         after = before | {"status": "confirmed"}
         written = ref.update({"status": "confirmed"})
@@ -402,7 +385,7 @@ def main() -> int:
     doctor = emu.sign_up("bench-doctor@test.example", "bench-pass-1", "Dr. Bench")
     patient = emu.sign_up("bench-patient@test.example", "bench-pass-1")
     db.collection("appointments").document("bench-join").set(
-        appointment(doctor.uid, patient.uid, video={"roomName": "b" * 32})
+        emu.video_appointment(doctor.uid, patient.uid, video={"roomName": "b" * 32})
     )
     results: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cores": os.cpu_count()}
     results["round_trip"] = bench_round_trips(db, patient)

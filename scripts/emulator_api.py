@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -251,3 +252,28 @@ class OpCounter:
 
     def reset(self) -> None:
         self.reads = self.writes = 0
+
+
+def local_signing_key() -> str:
+    """The VIDEO_SIGNING_KEY the emulator's functions use (from functions/.secret.local)."""
+    secret_file = Path(__file__).resolve().parent.parent / "functions" / ".secret.local"
+    for line in secret_file.read_text().splitlines():
+        if line.startswith("VIDEO_SIGNING_KEY="):
+            return line.split("=", 1)[1]
+    raise RuntimeError("no VIDEO_SIGNING_KEY in functions/.secret.local; run scripts/setup")
+
+
+def video_appointment(doctor: str, patient: str, **changes: Any) -> dict[str, Any]:
+    """A confirmed video appointment whose join window is open now (5 to 35 minutes from now).
+
+    ``changes`` override fields; a value of None removes the field.
+    """
+    fields = {
+        "patientId": patient,
+        "doctorId": doctor,
+        "type": "video",
+        "status": "confirmed",
+        "startTime": utc(dt.timedelta(minutes=5)),
+        "endTime": utc(dt.timedelta(minutes=35)),
+    } | changes
+    return {key: value for key, value in fields.items() if value is not None}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from pathlib import Path
 from typing import Any
 
 import emulator_api as emu
@@ -13,27 +12,11 @@ import pytest
 from conftest import all_documents
 from google.cloud import firestore
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def signing_key() -> str:
-    for line in (ROOT / "functions" / ".secret.local").read_text().splitlines():
-        if line.startswith("VIDEO_SIGNING_KEY="):
-            return line.split("=", 1)[1]
-    raise AssertionError("no VIDEO_SIGNING_KEY in functions/.secret.local")
-
 
 def seed(db: firestore.Client, people: dict[str, emu.User], doc_id: str, **changes: Any) -> dict[str, Any]:
     """An appointment written as admin with its room already in place (no trigger write follows)."""
-    fields = {
-        "patientId": people["patient"].uid,
-        "doctorId": people["doctor"].uid,
-        "type": "video",
-        "status": "confirmed",
-        "startTime": emu.utc(dt.timedelta(minutes=5)),
-        "endTime": emu.utc(dt.timedelta(minutes=35)),
-        "video": {"roomName": "k" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "k" * 32},
-    } | changes
+    room = {"roomName": "k" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "k" * 32}
+    fields = emu.video_appointment(people["doctor"].uid, people["patient"].uid, video=room) | changes
     fields = {key: value for key, value in fields.items() if value is not None}
     db.collection("appointments").document(doc_id).set(fields)
     return fields
@@ -57,7 +40,7 @@ def test_each_participant_gets_a_signed_token_for_the_room_with_their_role(
     assert set(result) == {"token", "roomName", "roomUrl", "provider", "role", "expiresAt"}
     assert (result["role"], result["provider"], result["roomName"]) == (role, "jitsi", "k" * 32)
     assert result["roomUrl"] == "https://meet.example.test/" + "k" * 32
-    claims = jwt.decode(result["token"], signing_key(), algorithms=["HS256"], audience="jitsi")
+    claims = jwt.decode(result["token"], emu.local_signing_key(), algorithms=["HS256"], audience="jitsi")
     assert claims["room"] == "k" * 32
     assert claims["sub"] == "meet.example.test"
     assert claims["iss"] == "telehealth-demo"

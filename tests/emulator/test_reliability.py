@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -25,15 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def window_open(doctor: str, patient: str) -> dict[str, Any]:
-    return {
-        "patientId": patient,
-        "doctorId": doctor,
-        "type": "video",
-        "status": "confirmed",
-        "startTime": emu.utc(dt.timedelta(minutes=5)),
-        "endTime": emu.utc(dt.timedelta(minutes=35)),
-        "video": {"roomName": "m" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "m" * 32},
-    }
+    room = {"roomName": "m" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "m" * 32}
+    return emu.video_appointment(doctor, patient, video=room)
 
 
 def test_200_concurrent_calls_from_20_users_each_get_the_right_answer(db: firestore.Client) -> None:
@@ -131,11 +123,6 @@ def people_once() -> dict[str, emu.User]:
     return {"stranger": stranger}
 
 
-def signing_key() -> str:
-    text = (ROOT / "functions" / ".secret.local").read_text()
-    return next(line.split("=", 1)[1] for line in text.splitlines() if line.startswith("VIDEO_SIGNING_KEY="))
-
-
 def test_the_key_and_issued_tokens_never_reach_any_log(db: firestore.Client, people: dict[str, emu.User]) -> None:
     db.collection("appointments").document("logged").set(window_open(people["doctor"].uid, people["patient"].uid))
     tokens = []
@@ -148,7 +135,7 @@ def test_the_key_and_issued_tokens_never_reach_any_log(db: firestore.Client, peo
     text = "\n".join(path.read_text(errors="replace") for path in logs if path.is_file())
 
     assert "join granted" in text  # the log does hold our lines: the scan below reads the right file
-    key = signing_key()
+    key = emu.local_signing_key()
     assert key not in text
     for token in tokens:
         assert token not in text

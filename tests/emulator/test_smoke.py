@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import emulator_api as emu
 from google.cloud import firestore
 
@@ -12,16 +10,7 @@ def test_confirming_a_video_appointment_gives_it_a_room_and_the_patient_a_token(
     db: firestore.Client, people: dict[str, emu.User]
 ) -> None:
     ref = db.collection("appointments").document("smoke")
-    ref.set(
-        {
-            "patientId": people["patient"].uid,
-            "doctorId": people["doctor"].uid,
-            "type": "video",
-            "status": "pending",
-            "startTime": emu.utc(dt.timedelta(minutes=5)),
-            "endTime": emu.utc(dt.timedelta(minutes=35)),
-        }
-    )
+    ref.set(emu.video_appointment(people["doctor"].uid, people["patient"].uid, status="pending"))
     ref.update({"status": "confirmed"})
     video = emu.wait_for(lambda: (ref.get().to_dict() or {}).get("video"))
     assert len(video["roomName"]) == 32
