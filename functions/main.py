@@ -159,6 +159,6 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         logger.error("video settings unusable; no room assigned", problem=error.problem)
         return
     written_at = change.after.update_time if change.after is not None else None
-    action = store.apply_room_lifecycle(_db(), event.params["appointmentId"], before, after, config, written_at)
-    if action is not Action.NOTHING:
-        logger.info("video room updated", action=action.value)
+    outcome = store.apply_room_lifecycle(_db(), event.params["appointmentId"], before, after, config, written_at)
+    if outcome.action is not Action.NOTHING:
+        logger.info("video room updated", action=outcome.action.value, via=outcome.via)

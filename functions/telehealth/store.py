@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from google.api_core.exceptions import FailedPrecondition
@@ -28,6 +29,14 @@ def room_record(config: VideoConfig) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class RoomWrite:
+    """What the trigger did for one event, and how: ``via`` is ``event``, ``precondition`` or ``transaction``."""
+
+    action: Action
+    via: str
+
+
 def video_change(action: Action, config: VideoConfig) -> dict[str, Any]:
     """The one field update an action makes: a fresh ``video`` map, or its deletion."""
     if action is Action.WITHDRAW:
@@ -42,8 +51,8 @@ def apply_room_lifecycle(
     after: Doc | None,
     config: VideoConfig,
     after_update_time: Any = None,
-) -> Action:
-    """Bring the stored appointment's ``video`` in line with its status; returns what was written.
+) -> RoomWrite:
+    """Bring the stored appointment's ``video`` in line with its status; returns what was written, and how.
 
     1. The event alone decides whether anything could be needed: the trigger's own write, replays of
        it and irrelevant updates end here with no read and no write.
@@ -54,7 +63,7 @@ def apply_room_lifecycle(
     """
     planned = decide(before, after, after)
     if planned is Action.NOTHING:
-        return Action.NOTHING
+        return RoomWrite(Action.NOTHING, "event")
     ref = db.collection(APPOINTMENTS).document(appointment_id)
     if after_update_time is not None:
         try:
@@ -62,7 +71,7 @@ def apply_room_lifecycle(
         except FailedPrecondition:
             pass  # written again since this event: the stored state decides, below
         else:
-            return planned
+            return RoomWrite(planned, "precondition")
 
     @transactional
     def write_if_needed(transaction: Any) -> Action:
@@ -74,7 +83,7 @@ def apply_room_lifecycle(
         return action
 
     result: Action = write_if_needed(db.transaction())
-    return result
+    return RoomWrite(result, "transaction")
 
 
 def read_appointment(db: Any, appointment_id: str) -> dict[str, Any] | None:

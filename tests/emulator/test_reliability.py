@@ -76,13 +76,13 @@ def test_two_triggers_racing_on_the_same_event_write_one_room(
 
         def deliver(client: firestore.Client) -> Action:
             start.wait()
-            return apply_room_lifecycle(client, "raced", before, after, config)
+            return apply_room_lifecycle(client, "raced", before, after, config).action
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             actions = list(pool.map(deliver, clients))
         room = ref.get().to_dict()["video"]["roomName"]
         for _ in range(5):
-            assert apply_room_lifecycle(clients[0], "raced", before, after, config) is Action.NOTHING
+            assert apply_room_lifecycle(clients[0], "raced", before, after, config).action is Action.NOTHING
     finally:
         emu.set_background_triggers(enabled=True)
 
@@ -160,12 +160,12 @@ def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
         ref.update({"status": "confirmed"})  # a server re-confirms before the cancellation's event is handled
         counter = emu.OpCounter(db)
 
-        action = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, config, cancelled_at)
+        outcome = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, config, cancelled_at)
     finally:
         emu.set_background_triggers(enabled=True)
 
     # The conditional write was refused (the document moved on); the transaction replaced the dead room.
-    assert action is Action.REPLACE
+    assert (outcome.action, outcome.via) == (Action.REPLACE, "transaction")
     assert (counter.reads, counter.writes) == (1, 1)
     stored = ref.get().to_dict()
     assert stored["status"] == "confirmed"
@@ -183,10 +183,10 @@ def test_a_current_event_writes_once_without_reading(db: firestore.Client, peopl
         confirmed_at = ref.update({"status": "confirmed"}).update_time
         counter = emu.OpCounter(db)
 
-        action = apply_room_lifecycle(db, "current", pending, pending | {"status": "confirmed"}, config, confirmed_at)
+        outcome = apply_room_lifecycle(db, "current", pending, pending | {"status": "confirmed"}, config, confirmed_at)
     finally:
         emu.set_background_triggers(enabled=True)
 
-    assert action is Action.ASSIGN
+    assert (outcome.action, outcome.via) == (Action.ASSIGN, "precondition")
     assert (counter.reads, counter.writes) == (0, 1)
     assert len(ref.get().to_dict()["video"]["roomName"]) == 32

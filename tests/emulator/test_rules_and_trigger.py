@@ -14,14 +14,13 @@ def test_the_doctors_allowed_confirm_is_what_fires_the_trigger(
     patient = emu.UserFirestore(people["patient"].id_token)
     doctor = emu.UserFirestore(people["doctor"].id_token)
     start = emu.utc(dt.timedelta(days=1))
-    booking = {
-        "patientId": people["patient"].uid,
-        "doctorId": people["doctor"].uid,
-        "type": "video",
-        "status": "pending",
-        "startTime": start,
-        "endTime": start + dt.timedelta(minutes=30),
-    }
+    booking = emu.video_appointment(
+        people["doctor"].uid,
+        people["patient"].uid,
+        status="pending",
+        startTime=start,
+        endTime=start + dt.timedelta(minutes=30),
+    )
     assert patient.create("appointments", "booked", booking) == 200
     ref = db.collection("appointments").document("booked")
 

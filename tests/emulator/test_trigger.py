@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from typing import Any
 
 import emulator_api as emu
@@ -13,17 +15,8 @@ TRIGGER = "assign_video_room"
 
 
 def pending(users: dict[str, emu.User], **changes: Any) -> dict[str, Any]:
-    start = emu.utc(dt.timedelta(hours=2))
-    fields = {
-        "patientId": users["patient"].uid,
-        "doctorId": users["doctor"].uid,
-        "type": "video",
-        "status": "pending",
-        "startTime": start,
-        "endTime": start + dt.timedelta(minutes=30),
-        "notes": "unicode stays intact: Ünïcødé ✓",
-    }
-    return fields | changes
+    notes = {"notes": "unicode stays intact: Ünïcødé ✓"}
+    return emu.video_appointment(users["doctor"].uid, users["patient"].uid, status="pending", **notes) | changes
 
 
 def video_of(ref: firestore.DocumentReference) -> dict[str, Any] | None:
@@ -59,6 +52,32 @@ def test_confirm_cancel_reconfirm_assigns_withdraws_and_assigns_a_new_room(
     ref.update({"status": "confirmed"})
     second = emu.wait_for(lambda: video_of(ref))
     assert second["roomName"] != first["roomName"]
+
+
+def room_writes_logged() -> list[dict[str, Any]]:
+    """The trigger's structured "video room updated" lines in the emulator log, parsed."""
+    found = []
+    with open(os.environ["EMULATOR_LOG"], encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if '"message": "video room updated"' in line:
+                found.append(json.loads(line[line.index("{") :]))
+    return found
+
+
+def test_a_current_confirmation_is_one_conditional_write_without_a_transaction(
+    db: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    ref = db.collection("appointments").document("one-write")
+    ref.set(pending(people))
+    logged = len(room_writes_logged())
+
+    ref.update({"status": "confirmed"})
+    emu.wait_for(lambda: video_of(ref))
+    emu.wait_for(lambda: True if len(room_writes_logged()) > logged else None)
+
+    assert room_writes_logged()[logged:] == [
+        {"severity": "INFO", "action": "assign", "via": "precondition", "message": "video room updated"}
+    ]
 
 
 def test_a_visit_created_confirmed_by_a_server_gets_a_room(db: firestore.Client, people: dict[str, emu.User]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +260,3 @@ def test_the_window_follows_the_configured_minutes(db: MockFirestore) -> None:
         now=END_S - 60,
     )
     assert result["expiresAt"] == END_S
-
-
-def test_frozen_clock_matches_the_seeded_times() -> None:
-    assert appointment()["startTime"] == NOW + dt.timedelta(minutes=5)

@@ -56,9 +56,10 @@ def test_confirmation_writes_the_video_map_once_and_nothing_else(
     before, after = confirm(db)
     writes.clear()
 
-    action = apply_room_lifecycle(db, "a1", before, after, CONFIG)
+    outcome = apply_room_lifecycle(db, "a1", before, after, CONFIG)
 
-    assert action is Action.ASSIGN
+    # Without the event's update time (mock-firestore has no preconditions) the transaction decides.
+    assert (outcome.action, outcome.via) == (Action.ASSIGN, "transaction")
     assert len(writes) == 1
     video = stored(db)["video"]
     assert set(video) == {"roomName", "assignedAt", "provider", "roomUrl"}
@@ -76,7 +77,7 @@ def test_a_redelivered_confirmation_changes_nothing(db: MockFirestore, writes: l
     writes.clear()
 
     for _ in range(5):
-        assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+        assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
 
     assert writes == []
     assert snapshot(db) == first
@@ -89,7 +90,7 @@ def test_the_triggers_own_write_causes_no_further_write(db: MockFirestore, write
     with_room = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", after, with_room, CONFIG) is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", after, with_room, CONFIG).action is Action.NOTHING
     assert writes == []
 
 
@@ -108,7 +109,7 @@ def test_an_irrelevant_update_to_a_confirmed_visit_writes_nothing(
     after = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
     assert writes == []
     assert stored(db)["video"] == before["video"]
 
@@ -118,7 +119,7 @@ def test_an_update_to_a_pending_visit_writes_nothing(db: MockFirestore, writes: 
     after = {**before, "endTime": before["endTime"].replace(hour=12)}
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
     assert writes == []
 
 
@@ -130,7 +131,7 @@ def test_cancellation_withdraws_the_room_and_keeps_every_other_field(
     after = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.WITHDRAW
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.WITHDRAW
 
     assert len(writes) == 1
     assert "video" not in stored(db)
@@ -147,7 +148,7 @@ def test_reconfirmation_gets_a_new_room(db: MockFirestore) -> None:
     withdrawn = stored(db)
     ref.update({"status": "confirmed"})
 
-    assert apply_room_lifecycle(db, "a1", withdrawn, stored(db), CONFIG) is Action.ASSIGN
+    assert apply_room_lifecycle(db, "a1", withdrawn, stored(db), CONFIG).action is Action.ASSIGN
     assert stored(db)["video"]["roomName"] != old_room
 
 
@@ -161,8 +162,8 @@ def test_cancel_then_reconfirm_before_the_cancel_event_arrives_still_replaces_th
     reconfirmed = stored(db)
 
     # The re-confirmation's event comes first and sees a room; the late cancellation event retires it.
-    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, CONFIG) is Action.NOTHING
-    assert apply_room_lifecycle(db, "a1", before, cancelled, CONFIG) is Action.REPLACE
+    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, cancelled, CONFIG).action is Action.REPLACE
     assert stored(db)["video"]["roomName"] != old_room
     assert stored(db)["status"] == "confirmed"
 
@@ -174,8 +175,8 @@ def test_confirm_then_cancel_processed_late_ends_without_a_room(db: MockFirestor
     cancelled = stored(db)
 
     # Events arrive after both writes, in either order: the stored (cancelled) state wins.
-    assert apply_room_lifecycle(db, "a1", confirmed, cancelled, CONFIG) is Action.NOTHING
-    assert apply_room_lifecycle(db, "a1", before_confirm, confirmed, CONFIG) is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", confirmed, cancelled, CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before_confirm, confirmed, CONFIG).action is Action.NOTHING
     assert "video" not in stored(db)
     assert before["patientId"] == stored(db)["patientId"]
 
@@ -183,6 +184,6 @@ def test_confirm_then_cancel_processed_late_ends_without_a_room(db: MockFirestor
 def test_an_event_for_a_deleted_appointment_writes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
     before, after = appointment(status="pending", video=None), appointment(video=None)
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG) is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
     assert writes == []
     assert db.collection("appointments").document("a1").get().exists is False
