@@ -1,7 +1,7 @@
 // Shared set-up for the JavaScript client tests: Firebase apps wired to the running emulator suite.
 import { initializeApp, deleteApp } from "firebase/app";
 import { getAuth, connectAuthEmulator, createUserWithEmailAndPassword, updateProfile } from "firebase/auth";
-import { getFirestore, connectFirestoreEmulator, terminate } from "firebase/firestore";
+import { getFirestore, connectFirestoreEmulator, terminate, doc, onSnapshot } from "firebase/firestore";
 import { getFunctions, connectFunctionsEmulator } from "firebase/functions";
 
 export const projectId = process.env.GCLOUD_PROJECT ?? "demo-telehealth";
@@ -53,13 +53,25 @@ export async function resetEmulators() {
   }
 }
 
-/** Resolve with the first value `probe` returns that is not undefined, or reject at the deadline. */
-export function within(ms, label, start) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label}: nothing within ${ms} ms`)), ms);
-    start((value) => {
+/**
+ * Start listening to an appointment as `client`, before the write that should give it a room.
+ * `room` resolves with the room name (or rejects at the deadline); the listener is always removed,
+ * so it can never outlive its test (e.g. fire with permission-denied after a later sign-out).
+ */
+export function listenForRoom(client, appointmentId, ms = 30_000) {
+  let stop = () => {};
+  const room = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no room on ${appointmentId} within ${ms} ms`)), ms);
+    stop = onSnapshot(doc(client.db, "appointments", appointmentId), (snap) => {
+      const name = snap.data()?.video?.roomName;
+      if (name) {
+        clearTimeout(timer);
+        resolve(name);
+      }
+    }, (error) => {
       clearTimeout(timer);
-      resolve(value);
+      reject(error);
     });
   });
+  return { room: room.finally(() => stop()) };
 }

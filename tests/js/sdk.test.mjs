@@ -1,9 +1,9 @@
 // The official Firebase JS SDK (modular) against the emulators: what a web app really does.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { doc, setDoc, updateDoc, onSnapshot, Timestamp, collection, query, where, getDocs } from "firebase/firestore";
+import { doc, setDoc, updateDoc, Timestamp, collection, query, where, getDocs } from "firebase/firestore";
 import { httpsCallable } from "firebase/functions";
-import { signedInClient, resetEmulators, within } from "./emulators.mjs";
+import { signedInClient, resetEmulators, listenForRoom } from "./emulators.mjs";
 
 let patient, doctor, stranger;
 const minutes = (n) => Timestamp.fromMillis(Date.now() + n * 60_000);
@@ -28,17 +28,10 @@ function book(id, fields = {}) {
 
 test("book, confirm, see the room arrive live, and join as guest and moderator", async () => {
   await book("js-visit");
-  let unsubscribe;
-  const roomArrived = within(15_000, "room via onSnapshot", (done) => {
-    unsubscribe = onSnapshot(doc(patient.db, "appointments", "js-visit"), (snap) => {
-      const room = snap.data()?.video?.roomName;
-      if (room) done(room);
-    });
-  });
+  const { room } = listenForRoom(patient, "js-visit");
 
   await updateDoc(doc(doctor.db, "appointments", "js-visit"), { status: "confirmed" });
-  const roomName = await roomArrived;
-  unsubscribe();
+  const roomName = await room;
   assert.match(roomName, /^[a-z2-7]{32}$/);
 
   const asPatient = await httpsCallable(patient.functions, "get_join_token")({ appointmentId: "js-visit" });
@@ -78,13 +71,9 @@ test("a pending appointment is functions/failed-precondition with reason not_con
 
 test("too early carries opensAt in details", async () => {
   await book("js-later", { startTime: minutes(24 * 60), endTime: minutes(24 * 60 + 30) });
+  const { room } = listenForRoom(patient, "js-later");
   await updateDoc(doc(doctor.db, "appointments", "js-later"), { status: "confirmed" });
-  const ready = within(15_000, "room for js-later", (done) => {
-    const stop = onSnapshot(doc(patient.db, "appointments", "js-later"), (snap) => {
-      if (snap.data()?.video?.roomName) { stop(); done(true); }
-    });
-  });
-  await ready;
+  await room;
   await assert.rejects(
     httpsCallable(patient.functions, "get_join_token")({ appointmentId: "js-later" }),
     (error) => error.code === "functions/failed-precondition" && error.details?.reason === "too_early"
