@@ -1,4 +1,4 @@
-"""Deploy entry: params and the secret, one-time set-up, and the two public functions.
+"""Deploy entry: params and the secret, one-time set-up, and the public functions.
 
 Each handler only adapts: it reads the request, calls the core in ``telehealth``, and maps domain
 errors to ``HttpsError``. Params are read with ``.value`` at call time, never at import.
@@ -6,19 +6,22 @@ errors to ``HttpsError``. Params are read with ``.value`` at call time, never at
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import traceback
 from functools import lru_cache
 from typing import Any
 
-from firebase_admin import App, get_app, initialize_app
+from firebase_admin import App, app_check, auth, get_app, initialize_app
 from firebase_functions import firestore_fn, https_fn, logger, params
 from firebase_functions.core import Change, init
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
 from telehealth import join, store
 from telehealth.config import Settings, VideoConfig, build_settings, parse_features, parse_provider
-from telehealth.errors import Misconfigured, VideoError, error_code
+from telehealth.errors import Misconfigured, Unauthenticated, VideoError, error_code
+from telehealth.ratelimit import RateLimiter
 from telehealth.rooms import Action
 
 SIGNING_KEY = params.SecretParam("VIDEO_SIGNING_KEY", description="HMAC secret (jitsi, livekit) or RSA PEM (jaas)")
@@ -33,6 +36,11 @@ CLOSES_MIN = params.IntParam("VIDEO_JOIN_CLOSES_MIN", default=30, description="j
 TTL_MIN = params.IntParam("VIDEO_TOKEN_TTL_MIN", default=60, description="longest token lifetime")
 TOKEN_EMAIL = params.BoolParam("VIDEO_TOKEN_EMAIL", default=False, description="put the caller's email in tokens")
 DOCTOR_FEATURES = params.StringParam("VIDEO_DOCTOR_FEATURES", default="", description="Jitsi features for the doctor")
+JOIN_RATE = params.IntParam("VIDEO_JOIN_RATE_PER_MIN", default=20, description="joins per account per minute")
+ENFORCE_APP_CHECK = params.BoolParam("VIDEO_ENFORCE_APP_CHECK", default=False, description="refuse without App Check")
+APP_CHECK_REPLAY = params.BoolParam("VIDEO_APP_CHECK_REPLAY", default=False, description="consume limited-use tokens")
+AUDIT_DAYS = params.IntParam("VIDEO_AUDIT_RETENTION_DAYS", default=2190, description="days an audit record is kept")
+MAX_INSTANCES = params.IntParam("VIDEO_MAX_INSTANCES", default=10, description="instances per function, at most")
 
 _clients: dict[str, Any] = {}
 _set_up_lock = threading.Lock()
@@ -125,14 +133,63 @@ def _https_error(error: VideoError) -> https_fn.HttpsError:
     return https_fn.HttpsError(https_fn.FunctionsErrorCode(error_code(error)), error.message, error.details())
 
 
-@https_fn.on_call(secrets=[SIGNING_KEY])
+@lru_cache(maxsize=2)
+def _limiter(per_minute: int) -> RateLimiter:
+    # One limiter per instance (per distinct limit): its windows live in this instance's memory.
+    return RateLimiter(per_minute)
+
+
+def _bearer_token(req: https_fn.CallableRequest[Any], header: str) -> str:
+    value: str = req.raw_request.headers.get(header, "")
+    return value.removeprefix("Bearer ")
+
+
+def _session_is_live(req: https_fn.CallableRequest[Any]) -> bool:
+    """Check revocation and disabled accounts now, with the Auth API (the SDK's own check does neither)."""
+    try:
+        auth.verify_id_token(_bearer_token(req, "Authorization"), check_revoked=True)
+    except (auth.RevokedIdTokenError, auth.UserDisabledError, auth.UserNotFoundError):
+        return False
+    return True
+
+
+def _app_check_passes(req: https_fn.CallableRequest[Any]) -> bool:
+    """App Check as the params ask: off, required (the SDK verified ``req.app``), or required and unused."""
+    if not ENFORCE_APP_CHECK.value:
+        return True
+    if req.app is None:  # no token, or one the SDK refused (forged, expired, another project's)
+        return False
+    if not APP_CHECK_REPLAY.value:
+        return True
+    claims = app_check.verify_token(_bearer_token(req, "X-Firebase-AppCheck"), consume=True)
+    return claims.get("already_consumed") is False
+
+
+def _join_policy(req: https_fn.CallableRequest[Any]) -> join.JoinPolicy:
+    try:
+        per_minute, retention_days = JOIN_RATE.value, AUDIT_DAYS.value
+    except ValueError:
+        raise Misconfigured("VIDEO_JOIN_RATE_PER_MIN or VIDEO_AUDIT_RETENTION_DAYS does not parse") from None
+    if per_minute < 1 or retention_days < 1:
+        raise Misconfigured("VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1")
+    return join.JoinPolicy(
+        settings=current_settings,
+        session_is_live=lambda: _session_is_live(req),
+        app_check_passes=lambda: _app_check_passes(req),
+        limiter=_limiter(per_minute),
+        audit_retention_days=retention_days,
+    )
+
+
+@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
 def get_join_token(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """Hand the appointment's doctor or patient a short-lived token for its room."""
-    uid = req.auth.uid if req.auth is not None else None
-    claims = req.auth.token if req.auth is not None else {}
+    caller = join.Caller(req.auth.uid, req.auth.token) if req.auth is not None and req.auth.uid else None
     try:
+        if caller is None:
+            raise Unauthenticated()
         result = join.get_join_token(
-            _db(), uid=uid, claims=claims, data=req.data, settings=current_settings, now=int(time.time())
+            _db(), caller=caller, data=req.data, policy=_join_policy(req), now=int(time.time())
         )
     except Misconfigured as error:
         logger.error("video settings unusable; refusing every join", problem=error.problem)
@@ -141,24 +198,55 @@ def get_join_token(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
         logger.info("join refused", reason=refusal.reason)
         raise _https_error(refusal) from None
     except Exception as error:  # noqa: BLE001 - anything else is INTERNAL, with no text for the client
-        logger.error("join failed", error=type(error).__name__)
+        logger.error("join failed", error=type(error).__name__, traceback=_traceback_without_values())
         raise https_fn.HttpsError(https_fn.FunctionsErrorCode.INTERNAL, "INTERNAL") from None
     logger.info("join granted", role=result["role"], provider=result["provider"])
     return result
 
 
-@firestore_fn.on_document_written(document="appointments/{appointmentId}")
+def _traceback_without_values() -> str:
+    """The current exception's stack (files, lines, functions), without its message: that could hold data."""
+    return "".join(traceback.format_tb(sys.exc_info()[2]))
+
+
+def _retried(function: Any) -> Any:
+    """Turn on redelivery of failed events for a Firestore trigger.
+
+    firebase-functions 0.6 has no ``retry`` option for ``firestore_fn`` (its manifest always says
+    ``retry: false``; firebase-functions-python issue 165), so set it on the declared endpoint.
+    """
+    function.__firebase_endpoint__.eventTrigger["retry"] = True
+    return function
+
+
+@_retried
+@firestore_fn.on_document_written(document="appointments/{appointmentId}", max_instances=MAX_INSTANCES)
 def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | None]]) -> None:
-    """Give a confirmed video appointment its room; withdraw it when the appointment is cancelled."""
+    """Give a confirmed video appointment its room; withdraw it when the appointment leaves confirmed.
+
+    Any failure raises, so the event is delivered again (``retry=True``); the work is idempotent.
+    """
     change = event.data
+    appointment_id = event.params["appointmentId"]
     before = change.before.to_dict() if change.before is not None else None
     after = change.after.to_dict() if change.after is not None else None
-    try:
-        config = current_config()
-    except Misconfigured as error:
-        logger.error("video settings unusable; no room assigned", problem=error.problem)
-        return
     written_at = change.after.update_time if change.after is not None else None
-    outcome = store.apply_room_lifecycle(_db(), event.params["appointmentId"], before, after, config, written_at)
+    try:
+        outcome = store.apply_room_lifecycle(_db(), appointment_id, before, after, current_config, written_at)
+    except Misconfigured as error:
+        logger.error(
+            "video settings unusable; no room assigned, the event will be retried",
+            appointmentId=appointment_id,
+            problem=error.problem,
+        )
+        raise
+    except Exception as error:
+        logger.error(
+            "room lifecycle failed; the event will be retried",
+            appointmentId=appointment_id,
+            error=type(error).__name__,
+            traceback=_traceback_without_values(),
+        )
+        raise
     if outcome.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.action.value, via=outcome.via)

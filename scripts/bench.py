@@ -29,6 +29,7 @@ from telehealth import join  # noqa: E402
 from telehealth.access import Grant  # noqa: E402
 from telehealth.config import VideoConfig, build_settings  # noqa: E402
 from telehealth.errors import VideoError  # noqa: E402
+from telehealth.ratelimit import RateLimiter  # noqa: E402
 from telehealth.store import apply_room_lifecycle  # noqa: E402
 from telehealth.tokens import claims_for, issue_token, participant_for  # noqa: E402
 
@@ -181,12 +182,13 @@ def bench_tokens() -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, (config, key) in providers.items():
         settings = build_settings(config, key)
-        claims = claims_for(grant, participant_for(grant, auth_claims, config), config)
+        who = participant_for(grant, auth_claims, None, config)
+        claims = claims_for(grant, who, config)
         headers = {"typ": "JWT"} | ({"kid": "vpaas-magic-cookie-1/k1"} if name == "jaas" else {})
         algorithm = settings.signing_key.algorithm
 
-        def ours(settings: Any = settings) -> None:
-            issue_token(grant, auth_claims, settings)
+        def ours(settings: Any = settings, who: Any = who) -> None:
+            issue_token(grant, who, settings)
 
         def floor(
             claims: Any = claims, headers: Any = headers, key: Any = settings.signing_key.key, alg: str = algorithm
@@ -226,7 +228,7 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
 
         # As the trigger runs it: the event carries when `after` was written.
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops", before, after, config, written.update_time)
+        apply_room_lifecycle(client, "bench-ops", before, after, lambda: config, written.update_time)
         confirmation = {"reads": counter.reads, "writes": counter.writes}
 
         # A stale event (the document was written again since): the transactional fallback.
@@ -234,44 +236,47 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
         stale_written = stale.set(after)
         stale.update({"endTime": after["endTime"] + dt.timedelta(minutes=5)})
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops-stale", before, after, config, stale_written.update_time)
+        apply_room_lifecycle(client, "bench-ops-stale", before, after, lambda: config, stale_written.update_time)
         confirmation_stale = {"reads": counter.reads, "writes": counter.writes}
 
         with_room = ref.get().to_dict()
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops", after, with_room, config)
+        apply_room_lifecycle(client, "bench-ops", after, with_room, lambda: config)
         own_write = {"reads": counter.reads, "writes": counter.writes}
 
         moved = with_room | {"endTime": with_room["endTime"] + dt.timedelta(minutes=10)}
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops", with_room, moved, config)
+        apply_room_lifecycle(client, "bench-ops", with_room, moved, lambda: config)
         irrelevant = {"reads": counter.reads, "writes": counter.writes}
 
-        counter.reset()
-        join.get_join_token(
-            client,
-            uid=patient.uid,
-            claims={},
-            data={"appointmentId": "bench-ops"},
+        # In process, with the session and App Check seams open: only Firestore is counted here.
+        policy = join.JoinPolicy(
             settings=lambda: settings,
-            now=int(time.time()),
+            session_is_live=lambda: True,
+            app_check_passes=lambda: True,
+            limiter=RateLimiter(10**6),
         )
-        granted = {"reads": counter.reads, "writes": counter.writes}
-        counter.reset()
-        with contextlib.suppress(VideoError):  # the refusal is expected; only its cost is measured
-            join.get_join_token(
-                client,
-                uid="someone-else",
-                claims={},
-                data={"appointmentId": "bench-ops"},
-                settings=lambda: settings,
-                now=int(time.time()),
-            )
-        refused = {"reads": counter.reads, "writes": counter.writes}
+
+        def counted_join(uid: str, claims: dict[str, Any]) -> dict[str, int]:
+            counter.reset()
+            with contextlib.suppress(VideoError):  # refusals are expected for some callers; only cost counts
+                join.get_join_token(
+                    client,
+                    caller=join.Caller(uid, claims),
+                    data={"appointmentId": "bench-ops"},
+                    policy=policy,
+                    now=int(time.time()),
+                )
+            return {"reads": counter.reads, "writes": counter.writes}
+
+        granted = counted_join(patient.uid, {})
+        granted_doctor = counted_join(doctor.uid, {"role": "doctor"})
+        refused = counted_join("someone-else", {})
     finally:
         emu.set_background_triggers(enabled=True)
     return {
         "per_join_granted": granted,
+        "per_join_granted_doctor": granted_doctor,
         "per_join_refused": refused,
         "per_confirmation": confirmation,
         "per_confirmation_stale_event": confirmation_stale,
@@ -382,7 +387,7 @@ def table(results: dict[str, Any]) -> str:
 def main() -> int:
     emu.reset()
     db = emu.admin_db()
-    doctor = emu.sign_up("bench-doctor@test.example", "bench-pass-1", "Dr. Bench")
+    doctor = emu.make_doctor("bench-doctor@test.example", "bench-pass-1", "Dr. Bench")
     patient = emu.sign_up("bench-patient@test.example", "bench-pass-1")
     db.collection("appointments").document("bench-join").set(
         emu.video_appointment(doctor.uid, patient.uid, video={"roomName": "b" * 32})

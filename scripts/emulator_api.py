@@ -69,6 +69,19 @@ def sign_up(email: str, password: str, display_name: str | None = None) -> User:
     return User(uid=data["localId"], email=email, id_token=data["idToken"])
 
 
+def make_doctor(email: str, password: str, name: str, specialty: str | None = None) -> User:
+    """Make an account an active clinic doctor with the admin command's own code, then sign in again
+    (a fresh ID token carries the new claim). Creates the account first if it does not exist."""
+    import clinic  # scripts/clinic.py; imported here so that the demo's other users never load the Admin SDK
+
+    try:
+        sign_in(email, password)
+    except requests.HTTPError:
+        sign_up(email, password)
+    clinic.Clinic(clinic.resolve_target(PROJECT)).add_doctor(email, name, specialty)
+    return sign_in(email, password)
+
+
 def sign_in(email: str, password: str) -> User:
     reply = _session.post(
         f"{auth_base()}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=any",

@@ -42,7 +42,8 @@ def appointments(doctor: str, patient: str) -> dict[str, dict[str, Any]]:
 
 def seed() -> dict[str, Any]:
     emu.reset()
-    doctor = emu.sign_up(*DOCTOR)
+    # The doctor is made one by the clinic's admin command (scripts/clinic add-doctor), as in production.
+    doctor = emu.make_doctor(*DOCTOR, specialty="General practice")
     patient = emu.sign_up(*PATIENT)
     db = emu.admin_db()
     docs = appointments(doctor.uid, patient.uid)
@@ -61,7 +62,7 @@ def seed() -> dict[str, Any]:
 def describe(seeded: dict[str, Any]) -> str:
     lines = [
         "Demo data is in the emulators (project demo-telehealth):",
-        f"  doctor   {DOCTOR[0]} / {DOCTOR[1]}   uid {seeded['doctor'].uid}",
+        f"  doctor   {DOCTOR[0]} / {DOCTOR[1]}   uid {seeded['doctor'].uid}  (added with scripts/clinic add-doctor)",
         f"  patient  {PATIENT[0]} / {PATIENT[1]}  uid {seeded['patient'].uid}",
         "  appointments:",
         "    demo-now        confirmed video, join window open now (room assigned by the trigger)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -14,8 +15,13 @@ from .rooms import room_of
 Role = Literal["moderator", "guest"]
 
 MAX_APPOINTMENT_ID_LENGTH = 128
+# The one appointment id format (firestore.rules mirrors it at creation): Firestore's auto-ids are 20 of these.
+APPOINTMENT_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_APPOINTMENT_ID_LENGTH}}}")
 # Seconds `nbf` lies in the past, so that a clock running a little fast here locks nobody out.
 NOT_BEFORE_SKEW = 10
+# A token must have at least this long to live, or it could die in transit (Jitsi allows no leeway on `exp`).
+MIN_TOKEN_SECONDS = 60
+DOCTOR_ROLE_CLAIM = "doctor"
 
 
 def parse_appointment_id(data: Any) -> str:
@@ -23,24 +29,40 @@ def parse_appointment_id(data: Any) -> str:
     if not isinstance(data, Mapping):
         raise InvalidArgument()
     value = data.get("appointmentId")
-    if not isinstance(value, str) or not is_document_id(value):
+    if not is_appointment_id(value):
         raise InvalidArgument()
-    return value
+    return str(value)
 
 
-def is_document_id(value: str) -> bool:
-    """A usable Firestore document id: 1 to 128 characters, no '/', not '.'/'..', not ``__x__``, no control codes."""
-    if not 0 < len(value) <= MAX_APPOINTMENT_ID_LENGTH:
+def is_appointment_id(value: Any) -> bool:
+    """An appointment id: 1 to 128 ASCII letters, digits, ``-`` or ``_`` (nothing else, no look-alikes).
+
+    Ids of the form ``__x__`` are reserved by Firestore (no document can have one), so they are refused too.
+    """
+    if not isinstance(value, str) or APPOINTMENT_ID.fullmatch(value) is None:
         return False
-    if "/" in value or value in (".", "..") or (value.startswith("__") and value.endswith("__")):
-        return False
-    return all(ch.isprintable() for ch in value)
+    return not (len(value) >= 4 and value.startswith("__") and value.endswith("__"))
 
 
-def role_of(appointment: Mapping[str, Any], uid: str) -> Role | None:
-    """The caller's role on the appointment: the doctor moderates, the patient is a guest."""
+def claims_doctor(claims: Mapping[str, Any]) -> bool:
+    """The caller's ID token carries the clinic's doctor claim (set only by ``scripts/clinic``)."""
+    return claims.get("role") == DOCTOR_ROLE_CLAIM
+
+
+def is_active_doctor(claims: Mapping[str, Any], entry: Mapping[str, Any] | None) -> bool:
+    """A doctor in the clinic's sense: the claim and an active ``doctors/{uid}`` entry, both server-written."""
+    return claims_doctor(claims) and entry is not None and entry.get("active") is True
+
+
+def role_of(
+    appointment: Mapping[str, Any], uid: str, claims: Mapping[str, Any], doctor_entry: Mapping[str, Any] | None
+) -> Role | None:
+    """The caller's role: the appointment's active doctor moderates, its patient is a guest, anyone else none.
+
+    A uid that is the appointment's ``doctorId`` but not an active doctor gets no role, like a stranger.
+    """
     if appointment.get("doctorId") == uid:
-        return "moderator"
+        return "moderator" if is_active_doctor(claims, doctor_entry) else None
     if appointment.get("patientId") == uid:
         return "guest"
     return None
@@ -78,9 +100,8 @@ class Grant:
     expires_at: int
 
 
-def decide_join(appointment: Mapping[str, Any] | None, uid: str, now: int, config: VideoConfig) -> Grant:
-    """Grant or refuse a join; refusals raise the domain error the contract names, in its order."""
-    role = role_of(appointment, uid) if appointment is not None else None
+def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: int, config: VideoConfig) -> Grant:
+    """Grant or refuse a join for a caller holding ``role``; refusals raise the contract's errors, in its order."""
     if appointment is None or role is None:
         raise AppointmentNotFound()
     if appointment.get("type") != "video":
@@ -95,7 +116,7 @@ def decide_join(appointment: Mapping[str, Any] | None, uid: str, now: int, confi
         raise NotJoinable("bad_schedule")
     if now < window.opens_at:
         raise NotJoinable("too_early", opensAt=window.opens_at)
-    if now >= window.closes_at:
+    if now > window.closes_at - MIN_TOKEN_SECONDS:
         raise NotJoinable("too_late", closesAt=window.closes_at)
     return Grant(
         role=role,

@@ -56,6 +56,17 @@ class NotJoinable(VideoError):
         return {"reason": self.reason, **self.extra}
 
 
+class RateLimited(VideoError):
+    """The account asked for more joins than the per-minute limit allows."""
+
+    message = "Too many requests; try again shortly."
+    default_reason = "rate_limited"
+
+    def details(self) -> dict[str, Any] | None:
+        """``retryAfter``: whole seconds until the next call can pass."""
+        return {"retryAfter": self.extra["retryAfter"]}
+
+
 class Misconfigured(VideoError):
     """The server's video settings are missing or unsafe; every join fails closed."""
 
@@ -77,6 +88,7 @@ ERROR_CODES: dict[type[VideoError], str] = {
     InvalidArgument: "invalid-argument",
     AppointmentNotFound: "not-found",
     NotJoinable: "failed-precondition",
+    RateLimited: "resource-exhausted",
     Misconfigured: "internal",
 }
 

@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from . import store
-from .access import Grant, decide_join, parse_appointment_id, role_of
+from .access import Grant, Role, claims_doctor, decide_join, parse_appointment_id, role_of
 from .config import Settings
-from .errors import Unauthenticated, VideoError
-from .tokens import issue_token
+from .errors import RateLimited, Unauthenticated, VideoError
+from .ratelimit import RateLimiter
+from .tokens import issue_token, participant_for
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in caller as the functions SDK verified them: the uid and the ID token's claims."""
+
+    uid: str
+    claims: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class JoinPolicy:
+    """The seams of a join that are not the video settings: each is a parameter, so tests control it."""
+
+    settings: Callable[[], Settings]
+    # True while the caller's session stands: not revoked, account not disabled (an Auth API call).
+    session_is_live: Callable[[], bool]
+    # True when App Check is off, or the request carries a valid (and, with replay protection, unused) token.
+    app_check_passes: Callable[[], bool]
+    limiter: RateLimiter
+    audit_retention_days: int = store.DEFAULT_AUDIT_RETENTION_DAYS
 
 
 def join_response(grant: Grant, token: str, settings: Settings) -> dict[str, Any]:
@@ -28,50 +51,73 @@ def join_response(grant: Grant, token: str, settings: Settings) -> dict[str, Any
     return response
 
 
-def get_join_token(
-    db: Any,
-    *,
-    uid: str | None,
-    claims: Mapping[str, Any],
-    data: Any,
-    settings: Callable[[], Settings],
-    now: int,
-) -> dict[str, Any]:
-    """Answer one join request; every request with a well-formed id leaves exactly one audit record.
-
-    Reads: one (the appointment). Writes: one (the audit record), done before the token is returned
-    so that no grant ever leaves without its record.
-    """
-    if uid is None:
+def _rate_limited(db: Any, caller: Caller, data: Any, policy: JoinPolicy, now: int) -> RateLimited:
+    """The refusal for a caller over the limit, with at most one audit record per account and minute."""
+    verdict = policy.limiter.verdict(caller.uid, now)
+    if verdict.first_refusal_this_minute:
         try:
-            appointment_id = parse_appointment_id(data)
+            appointment_id: str | None = parse_appointment_id(data)
         except VideoError:
-            raise Unauthenticated() from None
+            appointment_id = None
         store.record_access(
-            db, appointment_id=appointment_id, uid=None, role=None, outcome="denied", reason="unauthenticated"
+            db,
+            appointment_id=appointment_id,
+            uid=caller.uid,
+            role=None,
+            outcome="denied",
+            reason="rate_limited",
+            now=now,
+            retention_days=policy.audit_retention_days,
+            # One id per account and minute: a second instance refusing the same minute writes nothing.
+            record_id=f"rate_limited-{verdict.minute}-{caller.uid}",
         )
+    return RateLimited(retryAfter=verdict.retry_after)
+
+
+def get_join_token(db: Any, *, caller: Caller | None, data: Any, policy: JoinPolicy, now: int) -> dict[str, Any]:
+    """Answer one join request.
+
+    Signed out: refused with no Firestore operation. Over the rate limit: refused with no read (and
+    one audit record per account and limited minute). Otherwise every request with a well-formed id
+    leaves exactly one audit record, written before a token is returned.
+    Reads: the appointment (1), plus the caller's directory entry in the same round trip when the
+    caller holds the doctor claim (2). Writes: the audit record (1).
+    """
+    if caller is None:
         raise Unauthenticated()
+    if not policy.limiter.allow(caller.uid, now):
+        raise _rate_limited(db, caller, data, policy, now)
     appointment_id = parse_appointment_id(data)
-    role = None
+    role: Role | None = None
+
+    def audit(outcome: str, reason: str, expires_at: int | None = None) -> None:
+        store.record_access(
+            db,
+            appointment_id=appointment_id,
+            uid=caller.uid,
+            role=role,
+            outcome=outcome,
+            reason=reason,
+            now=now,
+            retention_days=policy.audit_retention_days,
+            expires_at=expires_at,
+        )
+
     try:
         # Fail closed before reading anything when the server cannot sign.
-        current = settings()
-        appointment = store.read_appointment(db, appointment_id)
-        role = role_of(appointment, uid) if appointment is not None else None
-        grant = decide_join(appointment, uid, now, current.config)
-        token = issue_token(grant, claims, current)
+        current = policy.settings()
+        if not policy.app_check_passes():
+            raise Unauthenticated("app_check")
+        if not policy.session_is_live():
+            raise Unauthenticated("session_revoked")
+        doctor_uid = caller.uid if claims_doctor(caller.claims) else None
+        appointment, doctor_entry = store.read_join_context(db, appointment_id, doctor_uid)
+        if appointment is not None:
+            role = role_of(appointment, caller.uid, caller.claims, doctor_entry)
+        grant = decide_join(appointment, role, now, current.config)
+        token = issue_token(grant, participant_for(grant, caller.claims, doctor_entry, current.config), current)
     except VideoError as refusal:
-        store.record_access(
-            db, appointment_id=appointment_id, uid=uid, role=role, outcome="denied", reason=refusal.reason
-        )
+        audit("denied", refusal.reason)
         raise
-    store.record_access(
-        db,
-        appointment_id=appointment_id,
-        uid=uid,
-        role=grant.role,
-        outcome="granted",
-        reason="ok",
-        expires_at=grant.expires_at,
-    )
+    audit("granted", "ok", grant.expires_at)
     return join_response(grant, token, current)

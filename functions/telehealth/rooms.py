@@ -28,7 +28,7 @@ class Action(enum.Enum):
 
     NOTHING = "nothing"
     ASSIGN = "assign"  # confirmed video appointment without a room
-    REPLACE = "replace"  # the stored room was withdrawn by a cancellation that raced a re-confirmation
+    REPLACE = "replace"  # the stored room was seen on a room-less state by an event that raced a re-confirmation
     WITHDRAW = "withdraw"  # a room on an appointment that must not have one
 
 
@@ -57,11 +57,15 @@ def may_keep_room(doc: Doc | None) -> bool:
     return doc is not None and doc.get("type") == "video" and doc.get("status") in ROOM_KEEPING_STATUSES
 
 
-def withdrawn_room(before: Doc | None, after: Doc | None) -> str | None:
-    """The room an event shows being withdrawn: it left ``confirmed`` for a state that keeps no room."""
-    if after is not None and needs_room(before) and not may_keep_room(after):
-        return room_of(before)
-    return None
+def retired_rooms(before: Doc | None, after: Doc | None) -> frozenset[str]:
+    """Rooms an event shows on a state that keeps no room: they are never valid again, whatever follows.
+
+    That is the room of ``before`` and of ``after`` when ``after`` is a state without a room
+    (cancelled, pending, not video): e.g. confirmed -> cancelled, or completed -> in_person.
+    """
+    if after is None or may_keep_room(after):
+        return frozenset()
+    return frozenset(room for room in (room_of(before), room_of(after)) if room is not None)
 
 
 def decide(before: Doc | None, after: Doc | None, stored: Doc | None) -> Action:
@@ -72,8 +76,8 @@ def decide(before: Doc | None, after: Doc | None, stored: Doc | None) -> Action:
     if needs_room(stored):
         if room is None:
             return Action.ASSIGN
-        # A cancellation's room must never come back, even if a re-confirmation got in first.
-        if room == withdrawn_room(before, after):
+        # A room seen on a room-less state must never come back, even if a re-confirmation got in first.
+        if room in retired_rooms(before, after):
             return Action.REPLACE
         return Action.NOTHING
     if may_keep_room(stored) or "video" not in stored:

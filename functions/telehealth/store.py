@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from google.api_core.exceptions import FailedPrecondition
+from google.api_core.exceptions import Conflict
 from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, transactional
 
 from .config import VideoConfig
 from .rooms import Action, decide, new_room_name
 
 APPOINTMENTS = "appointments"
+DOCTORS = "doctors"
 ACCESS_LOG = "videoAccessLog"
+DEFAULT_AUDIT_RETENTION_DAYS = 2190
 
 Doc = Mapping[str, Any]
 
@@ -37,11 +40,11 @@ class RoomWrite:
     via: str
 
 
-def video_change(action: Action, config: VideoConfig) -> dict[str, Any]:
-    """The one field update an action makes: a fresh ``video`` map, or its deletion."""
+def video_change(action: Action, config: Callable[[], VideoConfig]) -> dict[str, Any]:
+    """The one field update an action makes: a fresh ``video`` map, or its deletion (which needs no config)."""
     if action is Action.WITHDRAW:
         return {"video": DELETE_FIELD}
-    return {"video": room_record(config)}
+    return {"video": room_record(config())}
 
 
 def apply_room_lifecycle(
@@ -49,7 +52,7 @@ def apply_room_lifecycle(
     appointment_id: str,
     before: Doc | None,
     after: Doc | None,
-    config: VideoConfig,
+    config: Callable[[], VideoConfig],
     after_update_time: Any = None,
 ) -> RoomWrite:
     """Bring the stored appointment's ``video`` in line with its status; returns what was written, and how.
@@ -58,8 +61,11 @@ def apply_room_lifecycle(
        it and irrelevant updates end here with no read and no write.
     2. If the event says when ``after`` was written, one write with that update time as precondition:
        it lands only if the stored document is still exactly ``after``, so the event's decision holds.
-    3. Otherwise, or if the document has moved on since, decide again from the stored document inside
-       a transaction; so re-delivered, reordered and racing events converge on one room.
+    3. Otherwise, or if that write fails for any reason, decide again from the stored document inside
+       a transaction; so re-delivered, reordered and racing events converge on one room. If the
+       transaction fails too, the error propagates and the event is retried.
+
+    ``config`` is called only to assign a room: a withdrawal works even when the video params do not.
     """
     planned = decide(before, after, after)
     if planned is Action.NOTHING:
@@ -68,8 +74,10 @@ def apply_room_lifecycle(
     if after_update_time is not None:
         try:
             ref.update(video_change(planned, config), option=db.write_option(last_update_time=after_update_time))
-        except FailedPrecondition:
-            pass  # written again since this event: the stored state decides, below
+        except Exception:  # noqa: BLE001, S110 - any failure: the transaction decides, and raises if it fails too
+            # Most often FailedPrecondition (written again since this event); also ids the event's update
+            # time does not round-trip for (InvalidArgument "Invalid base version") and transient errors.
+            pass
         else:
             return RoomWrite(planned, "precondition")
 
@@ -86,26 +94,53 @@ def apply_room_lifecycle(
     return RoomWrite(result, "transaction")
 
 
-def read_appointment(db: Any, appointment_id: str) -> dict[str, Any] | None:
-    """The appointment's fields, or None when there is no such document."""
-    snapshot = db.collection(APPOINTMENTS).document(appointment_id).get()
-    if not snapshot.exists:
+def _fields(snapshot: Any) -> dict[str, Any] | None:
+    if snapshot is None or not snapshot.exists:
         return None
     data: dict[str, Any] = snapshot.to_dict() or {}
     return data
 
 
+def read_appointment(db: Any, appointment_id: str) -> dict[str, Any] | None:
+    """The appointment's fields, or None when there is no such document."""
+    return _fields(db.collection(APPOINTMENTS).document(appointment_id).get())
+
+
+def read_join_context(
+    db: Any, appointment_id: str, doctor_uid: str | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The appointment and, for a caller with the doctor claim, their directory entry: one round trip.
+
+    A caller without the claim cannot be the doctor, so only the appointment is read (1 read); with
+    the claim, both documents come back in one batched get (2 reads).
+    """
+    appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
+    if doctor_uid is None:
+        return _fields(appointment_ref.get()), None
+    doctor_ref = db.collection(DOCTORS).document(doctor_uid)
+    # get_all answers in no promised order: match the snapshots by path.
+    found = {snapshot.reference.path: snapshot for snapshot in db.get_all([appointment_ref, doctor_ref])}
+    return _fields(found.get(appointment_ref.path)), _fields(found.get(doctor_ref.path))
+
+
 def record_access(
     db: Any,
     *,
-    appointment_id: str,
+    appointment_id: str | None,
     uid: str | None,
     role: str | None,
     outcome: str,
     reason: str,
+    now: int,
+    retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
     expires_at: int | None = None,
-) -> None:
-    """Write one ``videoAccessLog`` record; it never holds a token or a secret."""
+    record_id: str | None = None,
+) -> bool:
+    """Write one ``videoAccessLog`` record; it never holds a token or a secret.
+
+    ``expireAt`` (the TTL policy's field) is ``now`` plus the retention. With ``record_id`` the record
+    is created only if no record has that id yet (returns False then): at most one per id, on any instance.
+    """
     record: dict[str, Any] = {
         "appointmentId": appointment_id,
         "uid": uid,
@@ -113,7 +148,15 @@ def record_access(
         "outcome": outcome,
         "reason": reason,
         "at": SERVER_TIMESTAMP,
+        "expireAt": dt.datetime.fromtimestamp(now, dt.UTC) + dt.timedelta(days=retention_days),
     }
     if expires_at is not None:
         record["expiresAt"] = expires_at
-    db.collection(ACCESS_LOG).document().set(record)
+    if record_id is None:
+        db.collection(ACCESS_LOG).document().set(record)
+        return True
+    try:
+        db.collection(ACCESS_LOG).document(record_id).create(record)
+    except Conflict:
+        return False
+    return True

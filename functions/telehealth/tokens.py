@@ -8,6 +8,7 @@ unless the email param turns it on. Participant identities are the role's neutra
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,16 +32,32 @@ class Participant:
     email: str | None = None
 
 
-def participant_for(grant: Grant, auth_claims: Mapping[str, Any], config: VideoConfig) -> Participant:
-    """The participant for a grant: display name from the ID token's ``name``, else a neutral one."""
-    name = auth_claims.get("name")
-    if not isinstance(name, str) or not name.strip():
-        name = DEFAULT_NAMES[grant.role]
-    email = auth_claims.get("email") if config.include_email else None
+def clean_display_name(raw: Any) -> str | None:
+    """A name fit for a meeting: control and format characters (Unicode Cc, Cf) gone, at most 80 characters."""
+    if not isinstance(raw, str):
+        return None
+    kept = "".join(ch for ch in raw if unicodedata.category(ch) not in ("Cc", "Cf"))
+    name = " ".join(kept.split())[:MAX_DISPLAY_NAME].strip()
+    return name or None
+
+
+def participant_for(
+    grant: Grant, auth_claims: Mapping[str, Any], doctor_entry: Mapping[str, Any] | None, config: VideoConfig
+) -> Participant:
+    """How the caller appears: the doctor's name from the clinic's directory, the patient's from the ID token.
+
+    The email goes in only when the param allows it and the ID token says the address is verified.
+    """
+    if grant.role == "moderator":
+        name = clean_display_name(doctor_entry.get("displayName") if doctor_entry else None)
+    else:
+        name = clean_display_name(auth_claims.get("name"))
+    email = auth_claims.get("email")
+    verified = auth_claims.get("email_verified") is True
     return Participant(
         identity=IDENTITIES[grant.role],
-        display_name=name.strip()[:MAX_DISPLAY_NAME],
-        email=email if isinstance(email, str) and email else None,
+        display_name=name or DEFAULT_NAMES[grant.role],
+        email=email if config.include_email and verified and isinstance(email, str) and email else None,
     )
 
 
@@ -128,7 +145,6 @@ def sign(claims: Mapping[str, Any], settings: Settings) -> str:
     return jwt.encode(dict(claims), settings.signing_key.key, algorithm=settings.signing_key.algorithm, headers=headers)  # type: ignore[arg-type]
 
 
-def issue_token(grant: Grant, auth_claims: Mapping[str, Any], settings: Settings) -> str:
+def issue_token(grant: Grant, who: Participant, settings: Settings) -> str:
     """The signed join token for a grant."""
-    who = participant_for(grant, auth_claims, settings.config)
     return sign(claims_for(grant, who, settings.config), settings)

@@ -22,9 +22,9 @@ def db() -> firestore.Client:
 
 @pytest.fixture
 def people(db: firestore.Client) -> dict[str, emu.User]:
-    """A doctor, a patient, a stranger (all signed up in the Auth emulator)."""
+    """A clinic doctor (claim and directory entry), a patient, a stranger (all in the Auth emulator)."""
     return {
-        "doctor": emu.sign_up("doctor@test.example", "doctor-pass-1", "Dr. Who"),
+        "doctor": emu.make_doctor("doctor@test.example", "doctor-pass-1", "Dr. Who"),
         "patient": emu.sign_up("patient@test.example", "patient-pass-1"),
         "stranger": emu.sign_up("stranger@test.example", "stranger-pass-1"),
     }

@@ -15,7 +15,7 @@ from fuzzing import json_payloads
 from google.cloud import firestore
 from hypothesis import HealthCheck, given, settings
 
-from telehealth.access import is_document_id
+from telehealth.access import is_appointment_id
 from telehealth.config import VideoConfig
 from telehealth.rooms import Action
 from telehealth.store import apply_room_lifecycle
@@ -29,7 +29,7 @@ def window_open(doctor: str, patient: str) -> dict[str, Any]:
 
 
 def test_200_concurrent_calls_from_20_users_each_get_the_right_answer(db: firestore.Client) -> None:
-    doctors = [emu.sign_up(f"load-doctor-{n}@test.example", "pass-load-1") for n in range(5)]
+    doctors = [emu.make_doctor(f"load-doctor-{n}@test.example", "pass-load-1", f"Dr. Load {n}") for n in range(5)]
     patients = [emu.sign_up(f"load-patient-{n}@test.example", "pass-load-1") for n in range(5)]
     strangers = [emu.sign_up(f"load-stranger-{n}@test.example", "pass-load-1") for n in range(10)]
     for n in range(5):
@@ -76,13 +76,13 @@ def test_two_triggers_racing_on_the_same_event_write_one_room(
 
         def deliver(client: firestore.Client) -> Action:
             start.wait()
-            return apply_room_lifecycle(client, "raced", before, after, config).action
+            return apply_room_lifecycle(client, "raced", before, after, lambda: config).action
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             actions = list(pool.map(deliver, clients))
         room = ref.get().to_dict()["video"]["roomName"]
         for _ in range(5):
-            assert apply_room_lifecycle(clients[0], "raced", before, after, config).action is Action.NOTHING
+            assert apply_room_lifecycle(clients[0], "raced", before, after, lambda: config).action is Action.NOTHING
     finally:
         emu.set_background_triggers(enabled=True)
 
@@ -105,7 +105,7 @@ def test_hostile_payloads_over_http_are_invalid_argument_or_not_found_never_inte
     well_formed = (
         isinstance(payload, dict)
         and isinstance(payload.get("appointmentId"), str)
-        and is_document_id(payload["appointmentId"])
+        and is_appointment_id(payload["appointmentId"])
     )
     assert answer.status == ("NOT_FOUND" if well_formed else "INVALID_ARGUMENT")
     after = all_documents(db)
@@ -117,7 +117,7 @@ def test_hostile_payloads_over_http_are_invalid_argument_or_not_found_never_inte
 def people_once() -> dict[str, emu.User]:
     emu.reset()
     stranger = emu.sign_up("fuzz-stranger@test.example", "stranger-pass-1")
-    doctor = emu.sign_up("fuzz-doctor@test.example", "doctor-pass-1")
+    doctor = emu.make_doctor("fuzz-doctor@test.example", "doctor-pass-1", "Dr. Fuzz")
     patient = emu.sign_up("fuzz-patient@test.example", "patient-pass-1")
     emu.admin_db().collection("appointments").document("a1").set(window_open(doctor.uid, patient.uid))
     return {"stranger": stranger}
@@ -160,7 +160,7 @@ def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
         ref.update({"status": "confirmed"})  # a server re-confirms before the cancellation's event is handled
         counter = emu.OpCounter(db)
 
-        outcome = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, config, cancelled_at)
+        outcome = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, lambda: config, cancelled_at)
     finally:
         emu.set_background_triggers(enabled=True)
 
@@ -183,7 +183,9 @@ def test_a_current_event_writes_once_without_reading(db: firestore.Client, peopl
         confirmed_at = ref.update({"status": "confirmed"}).update_time
         counter = emu.OpCounter(db)
 
-        outcome = apply_room_lifecycle(db, "current", pending, pending | {"status": "confirmed"}, config, confirmed_at)
+        outcome = apply_room_lifecycle(
+            db, "current", pending, pending | {"status": "confirmed"}, lambda: config, confirmed_at
+        )
     finally:
         emu.set_background_triggers(enabled=True)
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { doc, setDoc, Timestamp } from "firebase/firestore";
-import { signedInClient, resetEmulators } from "./emulators.mjs";
+import { signedInClient, resetEmulators, makeDoctor } from "./emulators.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const port = Number(process.env.WEB_PORT ?? 5181);
@@ -37,7 +37,7 @@ before(async () => {
   });
   await waitForServer();
   await resetEmulators();
-  const doctor = await signedInClient("web-doctor@test.example", "web-doctor-1", "Dr. Browser");
+  const doctor = await makeDoctor(await signedInClient("web-doctor@test.example", "web-doctor-1"), "Dr. Browser");
   const patient = await signedInClient("web-patient@test.example", "web-patient-1");
   const soon = (n) => Timestamp.fromMillis(Date.now() + n * 60_000);
   await setDoc(doc(patient.db, "appointments", "web-visit"), {

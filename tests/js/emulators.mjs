@@ -3,6 +3,10 @@ import { initializeApp, deleteApp } from "firebase/app";
 import { getAuth, connectAuthEmulator, createUserWithEmailAndPassword, updateProfile } from "firebase/auth";
 import { getFirestore, connectFirestoreEmulator, terminate, doc, onSnapshot } from "firebase/firestore";
 import { getFunctions, connectFunctionsEmulator } from "firebase/functions";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const clinicCommand = fileURLToPath(new URL("../../scripts/clinic", import.meta.url));
 
 export const projectId = process.env.GCLOUD_PROJECT ?? "demo-telehealth";
 
@@ -32,12 +36,22 @@ export async function signedInClient(email, password, displayName) {
     await user.getIdToken(true);
   }
   return {
-    app, auth, db, functions, uid: user.uid,
+    app, auth, db, functions, uid: user.uid, email,
     async close() {
       await terminate(db);
       await deleteApp(app);
     },
   };
+}
+
+/**
+ * Make a signed-in client's account an active doctor the only way there is: the clinic's admin
+ * command (scripts/clinic, Admin SDK), then refresh the ID token so it carries the new claim.
+ */
+export async function makeDoctor(client, name) {
+  execFileSync(clinicCommand, ["add-doctor", "--email", client.email, "--name", name], { stdio: "pipe" });
+  await client.auth.currentUser.getIdToken(true);
+  return client;
 }
 
 /** Empty the Firestore and Auth emulators. */

@@ -1,9 +1,9 @@
 // The official Firebase JS SDK (modular) against the emulators: what a web app really does.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { doc, setDoc, updateDoc, Timestamp, collection, query, where, getDocs } from "firebase/firestore";
+import { doc, getDoc, setDoc, updateDoc, Timestamp, collection, query, where, getDocs } from "firebase/firestore";
 import { httpsCallable } from "firebase/functions";
-import { signedInClient, resetEmulators, listenForRoom } from "./emulators.mjs";
+import { signedInClient, resetEmulators, listenForRoom, makeDoctor } from "./emulators.mjs";
 
 let patient, doctor, stranger;
 const minutes = (n) => Timestamp.fromMillis(Date.now() + n * 60_000);
@@ -11,7 +11,7 @@ const minutes = (n) => Timestamp.fromMillis(Date.now() + n * 60_000);
 before(async () => {
   await resetEmulators();
   patient = await signedInClient("js-patient@test.example", "patient-pass-1");
-  doctor = await signedInClient("js-doctor@test.example", "doctor-pass-1", "Dr. Script");
+  doctor = await makeDoctor(await signedInClient("js-doctor@test.example", "doctor-pass-1"), "Dr. Script");
   stranger = await signedInClient("js-stranger@test.example", "stranger-pass-1");
 });
 
@@ -78,6 +78,36 @@ test("too early carries opensAt in details", async () => {
     httpsCallable(patient.functions, "get_join_token")({ appointmentId: "js-later" }),
     (error) => error.code === "functions/failed-precondition" && error.details?.reason === "too_early"
       && Number.isInteger(error.details.opensAt),
+  );
+});
+
+test("an ordinary account cannot be booked as a doctor, act as one, or get a moderator token", async () => {
+  // The attack from the review: account A names account B (not a clinic doctor) as doctorId.
+  const impostor = await signedInClient("js-impostor@test.example", "impostor-pass-1", "Dr. Fake");
+  try {
+    await assert.rejects(book("js-fake", { doctorId: impostor.uid }), { code: "permission-denied" });
+    // Even on a booking a server wrote, the impostor can neither confirm nor get a token.
+    await book("js-real");
+    await assert.rejects(
+      updateDoc(doc(impostor.db, "appointments", "js-real"), { status: "confirmed" }),
+      { code: "permission-denied" },
+    );
+    await assert.rejects(
+      httpsCallable(impostor.functions, "get_join_token")({ appointmentId: "js-real" }),
+      (error) => error.code === "functions/not-found" && error.details === undefined,
+    );
+  } finally {
+    await impostor.close();
+  }
+});
+
+test("the directory is readable by signed-in users and writable by none", async () => {
+  const entry = await getDoc(doc(patient.db, "doctors", doctor.uid));
+  assert.equal(entry.data().displayName, "Dr. Script");
+  assert.equal(entry.data().active, true);
+  await assert.rejects(
+    setDoc(doc(patient.db, "doctors", patient.uid), { displayName: "Me", active: true }),
+    { code: "permission-denied" },
   );
 });
 

@@ -7,7 +7,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from mockfirestore import MockFirestore
+from mockfirestore import AlreadyExists, MockFirestore
+from mockfirestore.document import DocumentReference
 
 from telehealth.config import Settings, VideoConfig, build_settings
 
@@ -16,6 +17,20 @@ NOW = dt.datetime(2026, 3, 2, 10, 0, 0, tzinfo=dt.UTC)
 NOW_S = int(NOW.timestamp())
 HMAC_SECRET = "unit-test-hmac-secret-0123456789abcdef"  # 38 bytes
 DOCTOR, PATIENT, STRANGER = "uid-doctor-1", "uid-patient-1", "uid-stranger-1"
+DOCTOR_CLAIMS = {"role": "doctor"}
+DOCTOR_ENTRY = {"displayName": "Dr. Ada", "active": True, "specialty": "General practice"}
+
+
+def _create(self: DocumentReference, data: dict[str, Any]) -> None:
+    """``create`` as Firestore does it: only when the document does not exist yet."""
+    if self.get().exists:
+        raise AlreadyExists(f"Document already exists: {self.path}")
+    self.set(data)
+
+
+# mock-firestore lacks two things the real client has and store.py uses: a reference's path and create().
+DocumentReference.path = property(lambda self: "/".join(self._path))  # type: ignore[attr-defined]
+DocumentReference.create = _create  # type: ignore[attr-defined]
 
 
 def jitsi_config(**overrides: Any) -> VideoConfig:
@@ -45,7 +60,10 @@ def settings() -> Settings:
 
 @pytest.fixture
 def db() -> MockFirestore:
-    return MockFirestore()
+    """An in-memory Firestore with the clinic's doctor in the directory."""
+    fake = MockFirestore()
+    fake.collection("doctors").document(DOCTOR).set(dict(DOCTOR_ENTRY))
+    return fake
 
 
 def snapshot(db: MockFirestore) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from mockfirestore import MockFirestore
 
 from telehealth import join
-from telehealth.access import is_document_id
+from telehealth.access import is_appointment_id
 from telehealth.config import build_settings
 from telehealth.errors import VideoError, error_code
+from telehealth.ratelimit import RateLimiter
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,10 +24,14 @@ def test_any_payload_is_invalid_argument_or_not_found_and_writes_only_its_audit(
     try:
         join.get_join_token(
             db,
-            uid=STRANGER,
-            claims={},
+            caller=join.Caller(STRANGER, {"role": "doctor"}),
             data=payload,
-            settings=lambda: build_settings(jitsi_config(), HMAC_SECRET),
+            policy=join.JoinPolicy(
+                settings=lambda: build_settings(jitsi_config(), HMAC_SECRET),
+                session_is_live=lambda: True,
+                app_check_passes=lambda: True,
+                limiter=RateLimiter(1000),
+            ),
             now=NOW_S,
         )
     except VideoError as refusal:
@@ -37,7 +42,7 @@ def test_any_payload_is_invalid_argument_or_not_found_and_writes_only_its_audit(
     well_formed = (
         isinstance(payload, dict)
         and isinstance(payload.get("appointmentId"), str)
-        and is_document_id(payload["appointmentId"])
+        and is_appointment_id(payload["appointmentId"])
     )
     assert code == ("not-found" if well_formed else "invalid-argument")
     records = [doc.to_dict() for doc in db.collection("videoAccessLog").stream()]

@@ -1,23 +1,52 @@
-"""The deploy entry's adapters: params to settings, domain errors to HttpsError, nothing leaking into logs."""
+"""The deploy entry through the functions SDK's own HTTP wrapper: params, identity, App Check, errors, logs.
+
+Requests are real Flask requests handed to the decorated function, as the functions framework does.
+Two outside services are replaced offline: the Auth API's ID-token check (a table of fake tokens, so
+revocation and disabled accounts can be said) and App Check's key set (a locally generated RSA key,
+as ``shared/second-round-facts.md`` describes), plus App Check's consume endpoint for replays.
+"""
 
 from __future__ import annotations
 
-import inspect
+import datetime as dt
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import flask
+import google.auth.credentials
+import jwt
 import pytest
-from conftest import DOCTOR, HMAC_SECRET, STRANGER, appointment
-from firebase_functions import https_fn
+from conftest import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, PATIENT, STRANGER, appointment, snapshot
+from cryptography.hazmat.primitives.asymmetric import rsa
+from firebase_admin import app_check, auth, credentials, get_app
 from mockfirestore import MockFirestore
 
 import main
 from telehealth.errors import Misconfigured
 
+PROJECT = "demo-telehealth"
 DEMO_PARAMS = {
     "VIDEO_PROVIDER": "jitsi",
     "VIDEO_DOMAIN": "meet.clinic.test",
     "VIDEO_APP_ID": "clinic-app",
+    "GOOGLE_CLOUD_PROJECT": PROJECT,
 }
+# Fake ID tokens: "<uid>" or "<uid>:revoked" / "<uid>:disabled" / "<uid>:deleted".
+ACCOUNTS = {DOCTOR: DOCTOR_CLAIMS, PATIENT: {"name": "Pat"}, STRANGER: {}}
+
+
+def fake_verify_id_token(token: str, app: Any = None, check_revoked: bool = False, **_: Any) -> dict[str, Any]:
+    uid, _, state = token.partition(":")
+    if uid not in ACCOUNTS:
+        raise auth.InvalidIdTokenError("not a token of this test", cause=None, http_response=None)
+    if check_revoked and state == "revoked":
+        raise auth.RevokedIdTokenError("revoked")
+    if check_revoked and state == "disabled":
+        raise auth.UserDisabledError("disabled")
+    if check_revoked and state == "deleted":
+        raise auth.UserNotFoundError("deleted")
+    return {"uid": uid, "sub": uid, **ACCOUNTS[uid]}
 
 
 @pytest.fixture
@@ -25,77 +54,130 @@ def db(monkeypatch: pytest.MonkeyPatch) -> MockFirestore:
     for name, value in DEMO_PARAMS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("VIDEO_SIGNING_KEY", HMAC_SECRET)
+    monkeypatch.setattr(auth, "verify_id_token", fake_verify_id_token)
+    main._limiter.cache_clear()
     fake = MockFirestore()
+    fake.collection("doctors").document(DOCTOR).set({"displayName": "Dr. Ada", "active": True})
+    fake.collection("appointments").document("a1").set(open_now())
     monkeypatch.setitem(main._clients, "db", fake)
     return fake
 
 
-def call(data: Any, uid: str | None) -> Any:
-    auth = https_fn.AuthData(uid, {"uid": uid}) if uid else None
-    request: https_fn.CallableRequest[Any] = https_fn.CallableRequest(data=data, raw_request=None, auth=auth)  # type: ignore[arg-type]
-    # Past the SDK's HTTP and CORS wrappers to our handler, as the SDK calls it after parsing the request.
-    return inspect.unwrap(main.get_join_token)(request)
+def open_now(**fields: Any) -> dict[str, Any]:
+    """The conftest appointment, moved so that its join window is open at the real clock's now."""
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
+    return appointment(startTime=start, endTime=start + dt.timedelta(minutes=30), **fields)
 
 
-def test_the_handler_grants_with_the_contracts_fields(db: MockFirestore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(main.time, "time", lambda: appointment()["startTime"].timestamp())
-    db.collection("appointments").document("a1").set(appointment())
+def call(data: Any, id_token: str | None, app_check_token: str | None = None, body: Any = None) -> dict[str, Any]:
+    """POST a callable request through the SDK's wrapper; the JSON answer (``result`` or ``error``)."""
+    headers = {"Content-Type": "application/json"}
+    if id_token:
+        headers["Authorization"] = f"Bearer {id_token}"
+    if app_check_token:
+        headers["X-Firebase-AppCheck"] = app_check_token
+    with flask.Flask("test").test_request_context(
+        "/", method="POST", json=body if body is not None else {"data": data}, headers=headers
+    ):
+        response = main.get_join_token(flask.request)
+        answer: dict[str, Any] = response.get_json()
+    return answer
 
-    result = call({"appointmentId": "a1"}, DOCTOR)
 
-    assert set(result) == {"token", "roomName", "roomUrl", "provider", "role", "expiresAt"}
-    assert result["role"] == "moderator"
+def error_of(answer: dict[str, Any]) -> tuple[str, Any]:
+    return answer["error"]["status"], answer["error"].get("details")
+
+
+def audit(db: MockFirestore) -> list[dict[str, Any]]:
+    return [doc.to_dict() for doc in db.collection("videoAccessLog").stream()]
+
+
+def test_the_doctor_and_the_patient_get_their_roles(db: MockFirestore) -> None:
+    doctor, patient = call({"appointmentId": "a1"}, DOCTOR)["result"], call({"appointmentId": "a1"}, PATIENT)["result"]
+    assert set(doctor) == {"token", "roomName", "roomUrl", "provider", "role", "expiresAt"}
+    assert (doctor["role"], patient["role"]) == ("moderator", "guest")
+    names = [
+        jwt.decode(r["token"], options={"verify_signature": False})["context"]["user"]["name"]
+        for r in (doctor, patient)
+    ]
+    assert names == ["Dr. Ada", "Pat"]
 
 
 def test_a_refusal_becomes_an_https_error_with_its_code_and_details(db: MockFirestore) -> None:
-    db.collection("appointments").document("a1").set(appointment(status="pending", video=None))
-
-    with pytest.raises(https_fn.HttpsError) as caught:
-        call({"appointmentId": "a1"}, DOCTOR)
-
-    assert caught.value.code is https_fn.FunctionsErrorCode.FAILED_PRECONDITION
-    assert caught.value.details == {"reason": "not_confirmed"}
+    db.collection("appointments").document("a1").set(open_now(status="pending", video=None))
+    assert error_of(call({"appointmentId": "a1"}, DOCTOR)) == ("FAILED_PRECONDITION", {"reason": "not_confirmed"})
 
 
 def test_not_found_carries_no_details(db: MockFirestore) -> None:
-    db.collection("appointments").document("a1").set(appointment())
-    with pytest.raises(https_fn.HttpsError) as caught:
-        call({"appointmentId": "a1"}, STRANGER)
-    assert (caught.value.code, caught.value.details) == (https_fn.FunctionsErrorCode.NOT_FOUND, None)
+    assert error_of(call({"appointmentId": "a1"}, STRANGER)) == ("NOT_FOUND", None)
+
+
+@pytest.mark.parametrize("body", [{"data": {"appointmentId": "a1"}}, {"data": "a1"}, {"data": None}])
+def test_signed_out_is_unauthenticated_and_touches_nothing(db: MockFirestore, body: Any) -> None:
+    before = snapshot(db)
+    answer = call(None, None, body=body)
+    assert error_of(answer) == ("UNAUTHENTICATED", None)
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("state", ["revoked", "disabled", "deleted"])
+def test_a_revoked_disabled_or_deleted_account_is_unauthenticated_at_once(db: MockFirestore, state: str) -> None:
+    answer = call({"appointmentId": "a1"}, f"{DOCTOR}:{state}")
+    assert error_of(answer) == ("UNAUTHENTICATED", None)
+    assert [(r["uid"], r["reason"]) for r in audit(db)] == [(DOCTOR, "session_revoked")]
+
+
+def test_an_invalid_id_token_is_refused_by_the_sdk_before_our_code(db: MockFirestore) -> None:
+    before = snapshot(db)
+    assert error_of(call({"appointmentId": "a1"}, "someone-made-this-up")) == ("UNAUTHENTICATED", None)
+    assert snapshot(db) == before
+
+
+def test_the_rate_limit_answers_resource_exhausted_with_retry_after(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_JOIN_RATE_PER_MIN", "2")
+    answers = [call({"appointmentId": "a1"}, PATIENT) for _ in range(4)]
+    assert ["result" in a for a in answers] == [True, True, False, False]
+    status, details = error_of(answers[2])
+    assert status == "RESOURCE_EXHAUSTED"
+    assert details == {"retryAfter": 60}
+    assert sorted(r["reason"] for r in audit(db)) == ["ok", "ok", "rate_limited"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_an_unusable_rate_param_fails_closed(db: MockFirestore, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("VIDEO_JOIN_RATE_PER_MIN", value)
+    assert error_of(call({"appointmentId": "a1"}, PATIENT)) == ("INTERNAL", None)
 
 
 def test_a_weak_key_is_internal_and_the_log_names_the_problem_not_the_key(
     db: MockFirestore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("VIDEO_SIGNING_KEY", "short-but-secret")
-    db.collection("appointments").document("a1").set(appointment())
-
-    with pytest.raises(https_fn.HttpsError) as caught:
-        call({"appointmentId": "a1"}, DOCTOR)
-
-    assert caught.value.code is https_fn.FunctionsErrorCode.INTERNAL
-    assert caught.value.details is None
-    assert "short-but-secret" not in caught.value.message
+    answer = call({"appointmentId": "a1"}, DOCTOR)
+    assert error_of(answer) == ("INTERNAL", None)
+    assert "short-but-secret" not in repr(answer)
     logs = capsys.readouterr()
     assert "too short for HS256" in logs.out + logs.err
     assert "short-but-secret" not in logs.out + logs.err
 
 
-def test_an_unexpected_failure_is_internal_with_no_text_for_the_client_or_the_log(
+def test_an_unexpected_failure_is_internal_and_logs_its_class_and_stack_not_its_text(
     db: MockFirestore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(*_: Any, **__: Any) -> None:
-        raise RuntimeError("backend said: patient Jane Doe, token eyJabc")
+        # Built at run time, so that the stack's source lines (code, never data) cannot hold it.
+        raise RuntimeError("backend said: patient " + "Jane" + " Doe, token " + "eyJ" + "abc")
 
-    monkeypatch.setattr("telehealth.store.read_appointment", broken)
-
-    with pytest.raises(https_fn.HttpsError) as caught:
-        call({"appointmentId": "a1"}, DOCTOR)
-
-    assert (caught.value.code, caught.value.message) == (https_fn.FunctionsErrorCode.INTERNAL, "INTERNAL")
+    monkeypatch.setattr("telehealth.store.read_join_context", broken)
+    answer = call({"appointmentId": "a1"}, DOCTOR)
+    assert answer["error"] == {"status": "INTERNAL", "message": "INTERNAL"}
     logs = capsys.readouterr()
     assert "RuntimeError" in logs.out + logs.err
+    assert "in broken" in logs.out + logs.err  # the stack, down to the failing function
     assert "Jane Doe" not in logs.out + logs.err
+    assert "eyJabc" not in logs.out + logs.err
 
 
 def test_the_config_is_built_once_per_distinct_set_of_params(db: MockFirestore) -> None:
@@ -109,3 +191,114 @@ def test_a_non_numeric_time_param_fails_closed(db: MockFirestore, monkeypatch: p
     with pytest.raises(Misconfigured) as caught:
         main.current_config()
     assert "fifteen" not in caught.value.problem
+
+
+def test_every_function_declares_max_instances_from_its_param_and_the_trigger_retries() -> None:
+    for function in (main.get_join_token, main.assign_video_room):
+        assert function.__firebase_endpoint__.maxInstances == "{{ params.VIDEO_MAX_INSTANCES }}"
+    assert main.assign_video_room.__firebase_endpoint__.eventTrigger["retry"] is True
+
+
+class _AnonymousCredential(credentials.Base):  # type: ignore[misc]
+    """Stands in for Application Default Credentials, which a machine without a Google account lacks."""
+
+    def get_credential(self) -> google.auth.credentials.Credentials:
+        return google.auth.credentials.AnonymousCredentials()
+
+
+class AppCheckWorld:
+    """A local App Check: our RSA key stands in for its key set, and a set of seen tokens for its consume API."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.consumed: set[str] = set()
+        self.consume_calls = 0
+
+    def token(self, key: rsa.RSAPrivateKey | None = None, **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": "https://firebaseappcheck.googleapis.com/123456",
+            "aud": ["projects/123456", f"projects/{PROJECT}"],
+            "sub": "1:123456:web:clinicapp",
+            "iat": now,
+            "exp": now + 3600,
+        } | overrides
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "local-key"})
+
+    def consume(self, method: str, url: str, json: dict[str, Any]) -> dict[str, Any]:
+        assert (method, url) == (
+            "post",
+            f"https://firebaseappcheck.googleapis.com/v1beta/projects/{PROJECT}:verifyAppCheckToken",
+        )
+        self.consume_calls += 1
+        token = json["app_check_token"]
+        already = token in self.consumed
+        self.consumed.add(token)
+        return {"alreadyConsumed": already}
+
+
+@pytest.fixture
+def world(db: MockFirestore, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppCheckWorld]:
+    here = AppCheckWorld()
+    app = get_app()
+    monkeypatch.setattr(app, "_credential", _AnonymousCredential())
+    app._services.pop("_app_check", None)  # a fresh service on the stand-in credential
+    service = app_check._get_app_check_service(app)
+
+    class Found:
+        key = here.key.public_key()
+
+    monkeypatch.setattr(service._jwks_client, "get_signing_key_from_jwt", lambda _token: Found())
+    monkeypatch.setattr(service._http_client, "body", here.consume)
+    yield here
+    app._services.pop("_app_check", None)
+
+
+def test_app_check_off_lets_a_request_without_a_token_through(world: AppCheckWorld) -> None:
+    assert call({"appointmentId": "a1"}, PATIENT)["result"]["role"] == "guest"
+
+
+APP_CHECK_REFUSALS = [
+    pytest.param(lambda w: None, id="no token"),
+    pytest.param(lambda w: w.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), id="forged"),
+    pytest.param(lambda w: w.token(exp=int(time.time()) - 10), id="expired"),
+    pytest.param(lambda w: w.token(aud=["projects/999", "projects/another-project"]), id="another project's app"),
+    pytest.param(lambda w: w.token(iss="https://attacker.example/123456"), id="wrong issuer"),
+]
+
+
+@pytest.mark.parametrize("make", APP_CHECK_REFUSALS)
+def test_app_check_enforced_refuses_bad_tokens_as_unauthenticated(
+    db: MockFirestore, world: AppCheckWorld, monkeypatch: pytest.MonkeyPatch, make: Any
+) -> None:
+    monkeypatch.setenv("VIDEO_ENFORCE_APP_CHECK", "true")
+    answer = call({"appointmentId": "a1"}, PATIENT, make(world))
+    assert error_of(answer) == ("UNAUTHENTICATED", None)
+    assert [(r["uid"], r["reason"]) for r in audit(db)] == [(PATIENT, "app_check")]
+
+
+def test_app_check_enforced_lets_a_valid_token_through_without_consuming_it(
+    world: AppCheckWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_ENFORCE_APP_CHECK", "true")
+    token = world.token()
+    assert call({"appointmentId": "a1"}, PATIENT, token)["result"]["role"] == "guest"
+    assert call({"appointmentId": "a1"}, PATIENT, token)["result"]["role"] == "guest"
+    assert world.consume_calls == 0
+
+
+def test_replay_protection_consumes_a_token_and_refuses_its_replay(
+    db: MockFirestore, world: AppCheckWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_ENFORCE_APP_CHECK", "true")
+    monkeypatch.setenv("VIDEO_APP_CHECK_REPLAY", "true")
+    token = world.token()
+    first = call({"appointmentId": "a1"}, PATIENT, token)
+    replay = call({"appointmentId": "a1"}, PATIENT, token)
+    fresh = call({"appointmentId": "a1"}, PATIENT, world.token(jti="another"))
+
+    assert first["result"]["role"] == "guest"
+    assert error_of(replay) == ("UNAUTHENTICATED", None)
+    assert fresh["result"]["role"] == "guest"
+    assert world.consume_calls == 3
+    assert sorted(r["reason"] for r in audit(db)) == ["app_check", "ok", "ok"]

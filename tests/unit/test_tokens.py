@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from livekit.api import TokenVerifier
 
 from telehealth.access import Grant
-from telehealth.config import VideoConfig, build_settings, load_signing_key
+from telehealth.config import Settings, VideoConfig, build_settings, load_signing_key
 from telehealth.errors import Misconfigured
-from telehealth.tokens import issue_token
+from telehealth.tokens import issue_token, participant_for
 
 ROOM = "abcdefghijklmnopqrstuvwxyz234567"
 FEATURES = {"recording", "livestreaming", "transcription", "outbound-call"}
@@ -23,6 +23,11 @@ FEATURES = {"recording", "livestreaming", "transcription", "outbound-call"}
 
 def grant(role: str = "guest", now: int = NOW_S) -> Grant:
     return Grant(role=role, room_name=ROOM, issued_at=now, not_before=now - 10, expires_at=now + 3600)  # type: ignore[arg-type]
+
+
+def issue(g: Grant, claims: dict[str, Any], settings: Settings, entry: dict[str, Any] | None = None) -> str:
+    """A token as a join issues it: the participant from the claims (and the directory entry), then signed."""
+    return issue_token(g, participant_for(g, claims, entry, settings.config), settings)
 
 
 def pem(key: Any) -> str:
@@ -47,7 +52,7 @@ def livekit_config() -> VideoConfig:
 
 @pytest.mark.parametrize("role", ["moderator", "guest"])
 def test_jitsi_token_claims_and_types(role: str) -> None:
-    token = issue_token(grant(role), {}, build_settings(jitsi_config(), HMAC_SECRET))
+    token = issue(grant(role), {}, build_settings(jitsi_config(), HMAC_SECRET))
 
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(token, HMAC_SECRET, algorithms=["HS256"], audience="jitsi", options={"verify_exp": False})
@@ -72,8 +77,8 @@ def test_jitsi_doctor_features_apply_to_the_doctor_only() -> None:
     settings = build_settings(jitsi_config(doctor_features=frozenset({"recording"})), HMAC_SECRET)
     options = {"verify_signature": False}
 
-    doctor = jwt.decode(issue_token(grant("moderator"), {}, settings), options=options)
-    patient = jwt.decode(issue_token(grant("guest"), {}, settings), options=options)
+    doctor = jwt.decode(issue(grant("moderator"), {}, settings), options=options)
+    patient = jwt.decode(issue(grant("guest"), {}, settings), options=options)
 
     assert doctor["context"]["features"]["recording"] == "true"
     assert doctor["context"]["features"]["livestreaming"] == "false"
@@ -82,17 +87,17 @@ def test_jitsi_doctor_features_apply_to_the_doctor_only() -> None:
 
 def test_jitsi_subject_and_audience_follow_their_params() -> None:
     config = jitsi_config(jitsi_subject="meet.jitsi", jitsi_audience="clinic-aud")
-    token = issue_token(grant(), {}, build_settings(config, HMAC_SECRET))
+    token = issue(grant(), {}, build_settings(config, HMAC_SECRET))
     claims = jwt.decode(token, HMAC_SECRET, algorithms=["HS256"], audience="clinic-aud", options={"verify_exp": False})
     assert (claims["sub"], claims["aud"]) == ("meet.jitsi", "clinic-aud")
 
 
 def test_display_name_comes_from_the_id_token_and_email_only_when_enabled() -> None:
-    claims_in = {"name": "  Dr. Ada Lovelace ", "email": "ada@clinic.test"}
+    claims_in = {"name": "  Dr. Ada Lovelace ", "email": "ada@clinic.test", "email_verified": True}
     options = {"verify_signature": False}
-    without = jwt.decode(issue_token(grant(), claims_in, build_settings(jitsi_config(), HMAC_SECRET)), options=options)
+    without = jwt.decode(issue(grant(), claims_in, build_settings(jitsi_config(), HMAC_SECRET)), options=options)
     with_email = jwt.decode(
-        issue_token(grant(), claims_in, build_settings(jitsi_config(include_email=True), HMAC_SECRET)),
+        issue(grant(), claims_in, build_settings(jitsi_config(include_email=True), HMAC_SECRET)),
         options=options,
     )
     assert without["context"]["user"]["name"] == "Dr. Ada Lovelace"
@@ -104,7 +109,7 @@ def test_display_name_comes_from_the_id_token_and_email_only_when_enabled() -> N
 @pytest.mark.parametrize("role", ["moderator", "guest"])
 def test_jaas_token_is_rs256_with_the_appid_kid(rsa_key: rsa.RSAPrivateKey, role: str) -> None:
     settings = build_settings(jaas_config(), pem(rsa_key))
-    token = issue_token(grant(role), {}, settings)
+    token = issue(grant(role), {}, settings)
 
     assert jwt.get_unverified_header(token) == {
         "alg": "RS256",
@@ -131,7 +136,7 @@ def test_jaas_token_is_rs256_with_the_appid_kid(rsa_key: rsa.RSAPrivateKey, role
 @pytest.mark.parametrize(("role", "admin"), [("moderator", True), ("guest", False)])
 def test_livekit_token_verifies_with_the_official_verifier(role: str, admin: bool) -> None:
     now = int(time.time())  # the official verifier checks exp against the real clock
-    token = issue_token(grant(role, now), {}, build_settings(livekit_config(), HMAC_SECRET))
+    token = issue(grant(role, now), {}, build_settings(livekit_config(), HMAC_SECRET))
 
     claims = TokenVerifier("APIclinic", HMAC_SECRET).verify(token)
 
@@ -148,7 +153,7 @@ def test_livekit_token_verifies_with_the_official_verifier(role: str, admin: boo
 
 
 def test_livekit_token_fails_verification_with_another_secret() -> None:
-    token = issue_token(grant("guest", int(time.time())), {}, build_settings(livekit_config(), HMAC_SECRET))
+    token = issue(grant("guest", int(time.time())), {}, build_settings(livekit_config(), HMAC_SECRET))
     with pytest.raises(jwt.InvalidSignatureError):
         TokenVerifier("APIclinic", "another-secret-that-is-long-enough-000").verify(token)
 

@@ -56,7 +56,7 @@ def test_confirmation_writes_the_video_map_once_and_nothing_else(
     before, after = confirm(db)
     writes.clear()
 
-    outcome = apply_room_lifecycle(db, "a1", before, after, CONFIG)
+    outcome = apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG)
 
     # Without the event's update time (mock-firestore has no preconditions) the transaction decides.
     assert (outcome.action, outcome.via) == (Action.ASSIGN, "transaction")
@@ -72,12 +72,12 @@ def test_confirmation_writes_the_video_map_once_and_nothing_else(
 def test_a_redelivered_confirmation_changes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
     seed(db, status="pending", video=None)
     before, after = confirm(db)
-    apply_room_lifecycle(db, "a1", before, after, CONFIG)
+    apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG)
     first = snapshot(db)
     writes.clear()
 
     for _ in range(5):
-        assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
+        assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
 
     assert writes == []
     assert snapshot(db) == first
@@ -86,11 +86,11 @@ def test_a_redelivered_confirmation_changes_nothing(db: MockFirestore, writes: l
 def test_the_triggers_own_write_causes_no_further_write(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
     seed(db, status="pending", video=None)
     before, after = confirm(db)
-    apply_room_lifecycle(db, "a1", before, after, CONFIG)
+    apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG)
     with_room = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", after, with_room, CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", after, with_room, lambda: CONFIG).action is Action.NOTHING
     assert writes == []
 
 
@@ -109,7 +109,7 @@ def test_an_irrelevant_update_to_a_confirmed_visit_writes_nothing(
     after = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
     assert writes == []
     assert stored(db)["video"] == before["video"]
 
@@ -119,7 +119,7 @@ def test_an_update_to_a_pending_visit_writes_nothing(db: MockFirestore, writes: 
     after = {**before, "endTime": before["endTime"].replace(hour=12)}
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
     assert writes == []
 
 
@@ -131,7 +131,7 @@ def test_cancellation_withdraws_the_room_and_keeps_every_other_field(
     after = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.WITHDRAW
+    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.WITHDRAW
 
     assert len(writes) == 1
     assert "video" not in stored(db)
@@ -144,11 +144,11 @@ def test_reconfirmation_gets_a_new_room(db: MockFirestore) -> None:
     ref = db.collection("appointments").document("a1")
     ref.update({"status": "cancelled"})
     cancelled = stored(db)
-    apply_room_lifecycle(db, "a1", before, cancelled, CONFIG)
+    apply_room_lifecycle(db, "a1", before, cancelled, lambda: CONFIG)
     withdrawn = stored(db)
     ref.update({"status": "confirmed"})
 
-    assert apply_room_lifecycle(db, "a1", withdrawn, stored(db), CONFIG).action is Action.ASSIGN
+    assert apply_room_lifecycle(db, "a1", withdrawn, stored(db), lambda: CONFIG).action is Action.ASSIGN
     assert stored(db)["video"]["roomName"] != old_room
 
 
@@ -162,8 +162,8 @@ def test_cancel_then_reconfirm_before_the_cancel_event_arrives_still_replaces_th
     reconfirmed = stored(db)
 
     # The re-confirmation's event comes first and sees a room; the late cancellation event retires it.
-    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, CONFIG).action is Action.NOTHING
-    assert apply_room_lifecycle(db, "a1", before, cancelled, CONFIG).action is Action.REPLACE
+    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, cancelled, lambda: CONFIG).action is Action.REPLACE
     assert stored(db)["video"]["roomName"] != old_room
     assert stored(db)["status"] == "confirmed"
 
@@ -175,8 +175,8 @@ def test_confirm_then_cancel_processed_late_ends_without_a_room(db: MockFirestor
     cancelled = stored(db)
 
     # Events arrive after both writes, in either order: the stored (cancelled) state wins.
-    assert apply_room_lifecycle(db, "a1", confirmed, cancelled, CONFIG).action is Action.NOTHING
-    assert apply_room_lifecycle(db, "a1", before_confirm, confirmed, CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", confirmed, cancelled, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before_confirm, confirmed, lambda: CONFIG).action is Action.NOTHING
     assert "video" not in stored(db)
     assert before["patientId"] == stored(db)["patientId"]
 
@@ -184,6 +184,6 @@ def test_confirm_then_cancel_processed_late_ends_without_a_room(db: MockFirestor
 def test_an_event_for_a_deleted_appointment_writes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
     before, after = appointment(status="pending", video=None), appointment(video=None)
 
-    assert apply_room_lifecycle(db, "a1", before, after, CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
     assert writes == []
     assert db.collection("appointments").document("a1").get().exists is False
