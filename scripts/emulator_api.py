@@ -233,6 +233,24 @@ def wait_for_runs(function: str, at_least: int, timeout: float = 60.0) -> int:
     return wait_for(lambda: (lambda n: n if n >= at_least else None)(finished_runs(function)), timeout, 0.05)
 
 
+def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 1.5, timeout: float = 180.0) -> int:
+    """Block until the emulator has finished no new run of ``function`` for ``quiet`` seconds.
+
+    Writes made while triggers were paused are delivered when they resume: a test that paused them
+    for many writes waits here, so the next test's trigger is not queued behind that backlog.
+    """
+    deadline = time.monotonic() + timeout
+    seen, since = finished_runs(function), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{function} still busy after {timeout} s")
+        time.sleep(0.1)
+        now = finished_runs(function)
+        if now != seen:
+            seen, since = now, time.monotonic()
+    return seen
+
+
 def set_background_triggers(enabled: bool) -> None:
     """Pause or resume Firestore triggers in the Functions emulator (through the emulator hub)."""
     hub = _host("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")

@@ -81,13 +81,20 @@ def apply_room_lifecycle(
         else:
             return RoomWrite(planned, "precondition")
 
+    refs = [db.collection(APPOINTMENTS).document(doc_id) for doc_id in candidate_ids(appointment_id)]
+
     @transactional
     def write_if_needed(transaction: Any) -> Action:
-        snapshot = next(iter(transaction.get(ref)), None)
-        stored = snapshot.to_dict() if snapshot is not None and snapshot.exists else None
-        action = decide(before, after, stored)
+        # The first candidate that exists is the document; with one candidate (any ASCII id), one read.
+        for target in refs:
+            snapshot = next(iter(transaction.get(target)), None)
+            if snapshot is not None and snapshot.exists:
+                break
+        else:
+            return Action.NOTHING  # deleted since the event: nothing to keep in line
+        action = decide(before, after, snapshot.to_dict())
         if action is not Action.NOTHING:
-            transaction.update(ref, video_change(action, config))
+            transaction.update(target, video_change(action, config))
         return action
 
     result: Action = write_if_needed(db.transaction())
@@ -99,6 +106,19 @@ def _fields(snapshot: Any) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = snapshot.to_dict() or {}
     return data
+
+
+def candidate_ids(appointment_id: str) -> list[str]:
+    """The id an event names, then the same id repaired when it reads as UTF-8 decoded as Latin-1.
+
+    The Functions emulator hands triggers non-ASCII ids that way (``café`` arrives as ``cafÃ©``), so
+    the named document does not exist; a server may write such ids even though clients cannot.
+    """
+    try:
+        repaired = appointment_id.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return [appointment_id]
+    return [appointment_id] if repaired == appointment_id else [appointment_id, repaired]
 
 
 def read_appointment(db: Any, appointment_id: str) -> dict[str, Any] | None:

@@ -23,10 +23,19 @@ def users() -> Iterator[dict[str, emu.User]]:
     emu.set_background_triggers(enabled=False)
     yield {
         "patient": emu.sign_up("rules-patient@test.example", "patient-pass-1"),
-        "doctor": emu.sign_up("rules-doctor@test.example", "doctor-pass-1"),
+        "doctor": emu.make_doctor("rules-doctor@test.example", "doctor-pass-1", "Dr. Rules"),
         "stranger": emu.sign_up("rules-stranger@test.example", "stranger-pass-1"),
+        # An ordinary account a patient might name as doctorId: no claim, no directory entry.
+        "impostor": emu.sign_up("rules-impostor@test.example", "impostor-pass-1"),
+        # Claim in its ID token, directory entry set inactive (as removal does first).
+        "removed": emu.make_doctor("rules-removed@test.example", "removed-pass-1", "Dr. Removed"),
+        # Claim in its ID token, no directory entry at all.
+        "claim_only": emu.make_doctor("rules-claim@test.example", "claim-pass-1", "Dr. Claim"),
+        # A real, active doctor who is not on the seeded appointments.
+        "other_doctor": emu.make_doctor("rules-other@test.example", "other-pass-1", "Dr. Other"),
     }
     emu.set_background_triggers(enabled=True)
+    emu.wait_for_quiet_triggers()
 
 
 @pytest.fixture
@@ -42,6 +51,13 @@ def seeded(users: dict[str, emu.User]) -> firestore.Client:
         if status in ("confirmed", "completed"):
             fields["video"] = ROOM
         batch.set(db.collection("appointments").document(status), fields)
+    # Appointments a server wrote naming each doubtful "doctor", to show none of them can act on one.
+    for who in ("impostor", "removed", "claim_only"):
+        for status in ("pending", "confirmed"):
+            fields = base_fields(users) | {"status": status, "doctorId": users[who].uid}
+            batch.set(db.collection("appointments").document(f"{who}-{status}"), fields)
+    for who, active in (("doctor", True), ("removed", False), ("other_doctor", True)):
+        batch.set(db.collection("doctors").document(users[who].uid), {"displayName": who, "active": active})
     batch.set(db.collection("videoAccessLog").document("log1"), {"appointmentId": "confirmed", "outcome": "granted"})
     batch.commit()
     return db
@@ -73,6 +89,32 @@ def query_own(field: str, who: str) -> Op:
 
 def create(**changes: Any) -> Op:
     return lambda fs, u: fs.create("appointments", "new1", new_booking(u, **changes))
+
+
+def create_with_id(doc_id: str) -> Op:
+    return lambda fs, u: fs.create("appointments", doc_id, new_booking(u))
+
+
+def book_with(who: str) -> Op:
+    return lambda fs, u: fs.create("appointments", "new1", new_booking(u, doctorId=u[who].uid))
+
+
+def book_at(start_offset: dt.timedelta, length: dt.timedelta = HALF_HOUR) -> Op:
+    def op(fs: emu.UserFirestore, u: dict[str, emu.User]) -> int:
+        start = emu.utc(start_offset)
+        return fs.create("appointments", "new1", new_booking(u, startTime=start, endTime=start + length))
+
+    return op
+
+
+def move_to(doc: str, start_offset: dt.timedelta, length: dt.timedelta = HALF_HOUR, **more: Any) -> Op:
+    """Move an appointment to now + ``start_offset`` (not relative to its booking day), with other fields."""
+
+    def op(fs: emu.UserFirestore, _: dict[str, emu.User]) -> int:
+        start = emu.utc(start_offset)
+        return fs.update(f"appointments/{doc}", {"startTime": start, "endTime": start + length, **more})
+
+    return op
 
 
 def update(doc: str, **fields: Any) -> Op:
@@ -138,6 +180,30 @@ MATRIX: list[tuple[str, str, Op, int]] = [
         DENY,
     ),
     ("booking signed out", "anon", create(), DENY),
+    # Booking only with an active clinic doctor
+    ("booking with another active doctor", "patient", book_with("other_doctor"), ALLOW),
+    ("booking with an ordinary account as doctor", "patient", book_with("impostor"), DENY),
+    ("booking with a removed (inactive) doctor", "patient", book_with("removed"), DENY),
+    ("booking with a claimed doctor missing from the directory", "patient", book_with("claim_only"), DENY),
+    ("booking with a uid that is no account", "patient", create(doctorId="no-such-uid"), DENY),
+    # Booking times: a minute's grace, a year ahead, four hours long
+    ("booking starting 20 s ago (within the grace)", "patient", book_at(dt.timedelta(seconds=-20)), ALLOW),
+    ("booking starting 2 minutes ago", "patient", book_at(dt.timedelta(minutes=-2)), DENY),
+    ("booking 364 days ahead", "patient", book_at(dt.timedelta(days=364)), ALLOW),
+    ("booking 366 days ahead", "patient", book_at(dt.timedelta(days=366)), DENY),
+    ("booking exactly 4 hours long", "patient", book_at(DAY, dt.timedelta(hours=4)), ALLOW),
+    ("booking 4 hours and a second long", "patient", book_at(DAY, dt.timedelta(hours=4, seconds=1)), DENY),
+    # Appointment ids: [A-Za-z0-9_-]{1,128}, nothing else
+    ("an id of one character", "patient", create_with_id("x"), ALLOW),
+    ("an id of 128 characters", "patient", create_with_id("a-_9" * 32), ALLOW),
+    ("an id of 129 characters", "patient", create_with_id("b" * 129), DENY),
+    ("an id with a non-ASCII letter", "patient", create_with_id("caf\u00e9"), DENY),
+    ("an id with a no-break space", "patient", create_with_id("a\u00a0b"), DENY),
+    ("an id with a zero-width space", "patient", create_with_id("a\u200bb"), DENY),
+    ("an id with a right-to-left override", "patient", create_with_id("a\u202eb"), DENY),
+    ("an id with a Cyrillic look-alike", "patient", create_with_id("\u0430ppt"), DENY),
+    ("an id with a dot", "patient", create_with_id("a.b"), DENY),
+    ("an id with a space", "patient", create_with_id("a b"), DENY),
     # Status moves
     ("the doctor confirms a pending one", "doctor", update("pending", status="confirmed"), ALLOW),
     ("the doctor cancels a pending one", "doctor", update("pending", status="cancelled"), ALLOW),
@@ -155,6 +221,23 @@ MATRIX: list[tuple[str, str, Op, int]] = [
     ("the patient cannot touch a completed one", "patient", update("completed", status="cancelled"), DENY),
     ("a stranger cannot cancel", "stranger", update("pending", status="cancelled"), DENY),
     ("a signed-out user cannot cancel", "anon", update("pending", status="cancelled"), DENY),
+    # Only an active clinic doctor who is the appointment's doctorId acts as its doctor
+    ("a named ordinary account cannot confirm", "impostor", update("impostor-pending", status="confirmed"), DENY),
+    ("a named ordinary account cannot cancel", "impostor", update("impostor-confirmed", status="cancelled"), DENY),
+    ("a named ordinary account cannot complete", "impostor", update("impostor-confirmed", status="completed"), DENY),
+    ("a named ordinary account cannot move times", "impostor", move_times("impostor-pending", DAY), DENY),
+    ("a removed doctor cannot confirm", "removed", update("removed-pending", status="confirmed"), DENY),
+    ("a removed doctor cannot cancel", "removed", update("removed-confirmed", status="cancelled"), DENY),
+    ("a removed doctor cannot complete", "removed", update("removed-confirmed", status="completed"), DENY),
+    ("a removed doctor cannot move times", "removed", move_times("removed-pending", DAY), DENY),
+    (
+        "a doctor missing from the directory cannot confirm",
+        "claim_only",
+        update("claim_only-pending", status="confirmed"),
+        DENY,
+    ),
+    ("another active doctor cannot confirm it", "other_doctor", update("pending", status="confirmed"), DENY),
+    ("another active doctor cannot cancel it", "other_doctor", update("confirmed", status="cancelled"), DENY),
     # Moving times
     ("the doctor moves a pending one", "doctor", move_times("pending", dt.timedelta(hours=2)), ALLOW),
     ("the doctor moves a confirmed one", "doctor", move_times("confirmed", dt.timedelta(hours=2)), ALLOW),
@@ -167,6 +250,35 @@ MATRIX: list[tuple[str, str, Op, int]] = [
         DENY,
     ),
     ("the patient cannot move times", "patient", move_times("pending", dt.timedelta(hours=2)), DENY),
+    ("the doctor moves it to start within the grace", "doctor", move_to("pending", dt.timedelta(seconds=-20)), ALLOW),
+    ("the doctor cannot move it into the past", "doctor", move_to("pending", dt.timedelta(minutes=-2)), DENY),
+    ("the doctor moves it 364 days ahead", "doctor", move_to("confirmed", dt.timedelta(days=364)), ALLOW),
+    ("the doctor cannot move it 366 days ahead", "doctor", move_to("confirmed", dt.timedelta(days=366)), DENY),
+    ("the doctor makes it 4 hours long", "doctor", move_to("pending", DAY, dt.timedelta(hours=4)), ALLOW),
+    (
+        "the doctor cannot make it longer than 4 hours",
+        "doctor",
+        move_to("pending", DAY, dt.timedelta(hours=4, seconds=1)),
+        DENY,
+    ),
+    (
+        "the doctor cannot move times in the write that completes it",
+        "doctor",
+        move_to("confirmed", DAY + dt.timedelta(hours=2), status="completed"),
+        DENY,
+    ),
+    (
+        "the doctor cannot move times in the write that confirms it",
+        "doctor",
+        move_to("pending", DAY + dt.timedelta(hours=2), status="confirmed"),
+        DENY,
+    ),
+    (
+        "the doctor cannot move times in the write that cancels it",
+        "doctor",
+        move_to("confirmed", DAY + dt.timedelta(hours=2), status="cancelled"),
+        DENY,
+    ),
     # Server-only and fixed fields
     ("the doctor cannot write video", "doctor", update("confirmed", video={"roomName": "mine"}), DENY),
     ("the patient cannot give themselves a room", "patient", update("pending", video=ROOM), DENY),
@@ -187,6 +299,29 @@ MATRIX: list[tuple[str, str, Op, int]] = [
     # Deletes
     ("the patient cannot delete", "patient", lambda fs, u: fs.delete("appointments/pending"), DENY),
     ("the doctor cannot delete", "doctor", lambda fs, u: fs.delete("appointments/confirmed"), DENY),
+    # The doctor directory: readable when signed in, written by no client
+    ("a patient reads a doctor's entry", "patient", lambda fs, u: fs.get(f"doctors/{u['doctor'].uid}"), ALLOW),
+    ("a patient lists the directory", "patient", lambda fs, u: fs.list("doctors"), ALLOW),
+    ("a signed-out user cannot read it", "anon", lambda fs, u: fs.get(f"doctors/{u['doctor'].uid}"), DENY),
+    (
+        "an account cannot add itself to the directory",
+        "impostor",
+        lambda fs, u: fs.create("doctors", u["impostor"].uid, {"displayName": "Dr. Me", "active": True}),
+        DENY,
+    ),
+    (
+        "a removed doctor cannot reactivate their entry",
+        "removed",
+        lambda fs, u: fs.update(f"doctors/{u['removed'].uid}", {"active": True}),
+        DENY,
+    ),
+    (
+        "a doctor cannot edit their own entry",
+        "doctor",
+        lambda fs, u: fs.update(f"doctors/{u['doctor'].uid}", {"displayName": "Dr. Renamed"}),
+        DENY,
+    ),
+    ("a doctor cannot delete their entry", "doctor", lambda fs, u: fs.delete(f"doctors/{u['doctor'].uid}"), DENY),
     # The audit log and unnamed collections
     ("the patient cannot read the audit log", "patient", lambda fs, u: fs.get("videoAccessLog/log1"), DENY),
     ("the doctor cannot list the audit log", "doctor", lambda fs, u: fs.list("videoAccessLog"), DENY),
@@ -219,8 +354,9 @@ def snapshot(db: firestore.Client) -> dict[str, Any]:
     }
 
 
-def test_the_matrix_has_at_least_40_cases() -> None:
-    assert len(MATRIX) >= 40
+def test_the_matrix_has_at_least_100_cases_and_an_allow_for_every_kind_of_write() -> None:
+    assert len(MATRIX) >= 100
+    assert sum(1 for *_, expected in MATRIX if expected == ALLOW) >= 20
 
 
 def test_a_patient_listing_their_own_appointments_sees_exactly_theirs(
@@ -229,4 +365,4 @@ def test_a_patient_listing_their_own_appointments_sees_exactly_theirs(
     status, count = emu.UserFirestore(users["patient"].id_token).query_equal(
         "appointments", "patientId", users["patient"].uid
     )
-    assert (status, count) == (ALLOW, 4)
+    assert (status, count) == (ALLOW, 10)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from telehealth.rooms import (
+    retired_rooms,
     ROOM_NAME_ALPHABET,
     ROOM_NAME_LENGTH,
     Action,
@@ -151,3 +152,29 @@ def test_room_names_come_from_the_secrets_module_alone(monkeypatch: pytest.Monke
 
     assert new_room_name() == "aaaqeayeaudaocajbifqydiob4ibceqt"
     assert asked == [20]
+
+
+RETIREMENTS: list[Any] = [
+    pytest.param(doc("confirmed", room=ROOM), doc("cancelled", room=ROOM), {ROOM}, id="a cancellation"),
+    pytest.param(doc("completed", room=ROOM), doc("completed", "in_person", room=ROOM), {ROOM}, id="made in person"),
+    pytest.param(doc("confirmed", room=ROOM), doc("pending", room=ROOM), {ROOM}, id="set back to pending"),
+    pytest.param(doc("cancelled"), doc("cancelled", room=ROOM), {ROOM}, id="a room written onto a cancelled one"),
+    pytest.param(doc("confirmed", room=ROOM), doc("completed", room=ROOM), set(), id="completion keeps the room"),
+    pytest.param(doc("pending"), doc("confirmed", room=ROOM), set(), id="a confirmation retires nothing"),
+    pytest.param(doc("confirmed", room=ROOM), None, set(), id="a deletion"),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "retired"), RETIREMENTS)
+def test_rooms_seen_on_a_roomless_state_are_retired(before: Any, after: Any, retired: set[str]) -> None:
+    assert retired_rooms(before, after) == retired
+
+
+def test_completed_then_in_person_then_confirmed_video_never_brings_the_old_room_back() -> None:
+    """The review's sequence: server-side moves that raced ahead of the in-person event's delivery."""
+    completed, in_person = doc("completed", room=ROOM), doc("completed", "in_person", room=ROOM)
+    reconfirmed = doc("confirmed", room=ROOM)  # the stored state when the in-person event is handled
+    assert decide(completed, in_person, reconfirmed) is Action.REPLACE
+    # Handled in the other order, the withdrawal comes first and the confirmation assigns a new room.
+    assert decide(completed, in_person, in_person) is Action.WITHDRAW
+    assert decide(in_person, doc("confirmed"), doc("confirmed")) is Action.ASSIGN

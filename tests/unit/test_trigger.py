@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 from conftest import appointment, jitsi_config, snapshot
+from google.api_core.exceptions import FailedPrecondition, InvalidArgument, ServiceUnavailable
 from google.cloud.firestore import SERVER_TIMESTAMP
 from mockfirestore import MockFirestore
 from mockfirestore.document import DocumentReference
 
+from telehealth.errors import Misconfigured
 from telehealth.rooms import Action
-from telehealth.store import apply_room_lifecycle
+from telehealth.store import apply_room_lifecycle, candidate_ids
 
 CONFIG = jitsi_config()
 
@@ -187,3 +189,119 @@ def test_an_event_for_a_deleted_appointment_writes_nothing(db: MockFirestore, wr
     assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
     assert writes == []
     assert db.collection("appointments").document("a1").get().exists is False
+
+
+def test_a_withdrawal_needs_no_video_config(db: MockFirestore) -> None:
+    before = seed(db)
+    db.collection("appointments").document("a1").update({"status": "cancelled"})
+
+    def unusable() -> Any:
+        raise Misconfigured("VIDEO_APP_ID (the Jitsi app_id, used as iss) is required")
+
+    assert apply_room_lifecycle(db, "a1", before, stored(db), unusable).action is Action.WITHDRAW
+    assert "video" not in stored(db)
+
+
+def test_an_assignment_with_unusable_config_raises_and_writes_nothing(db: MockFirestore) -> None:
+    seed(db, status="pending", video=None)
+    before, after = confirm(db)
+    untouched = snapshot(db)
+
+    def unusable() -> Any:
+        raise Misconfigured("VIDEO_DOMAIN must be a lowercase host name")
+
+    with pytest.raises(Misconfigured):
+        apply_room_lifecycle(db, "a1", before, after, unusable)
+    assert snapshot(db) == untouched
+
+
+class PreconditionFailsWith:
+    """A Firestore whose conditional update fails with the given error; everything else is mock-firestore."""
+
+    def __init__(self, db: MockFirestore, error: Exception) -> None:
+        self._db, self._error, self.conditional_attempts = db, error, 0
+
+    def write_option(self, **_: Any) -> object:
+        return object()
+
+    def collection(self, name: str) -> Any:
+        outer = self
+        real = self._db.collection(name)
+
+        class Collection:
+            def document(self, doc_id: str) -> Any:
+                ref = real.document(doc_id)
+
+                class Ref:
+                    path = ref.path
+                    _real = ref
+
+                    def update(self, *_: Any, option: Any = None) -> None:
+                        outer.conditional_attempts += 1
+                        raise outer._error
+
+                return ref if not outer.conditional_attempts == 0 else Ref()
+
+        return Collection()
+
+    def transaction(self) -> Any:
+        return self._db.transaction()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(FailedPrecondition("stale"), id="stale precondition"),
+        pytest.param(InvalidArgument("Invalid base version"), id="an id the event mangles"),
+        pytest.param(ServiceUnavailable("try again"), id="a transient error"),
+    ],
+)
+def test_any_failure_of_the_conditional_write_falls_back_to_the_transaction(
+    db: MockFirestore, error: Exception
+) -> None:
+    seed(db, status="pending", video=None)
+    before, after = confirm(db)
+    fake = PreconditionFailsWith(db, error)
+
+    outcome = apply_room_lifecycle(fake, "a1", before, after, lambda: CONFIG, after_update_time="t1")
+
+    assert fake.conditional_attempts == 1
+    assert (outcome.action, outcome.via) == (Action.ASSIGN, "transaction")
+    assert len(stored(db)["video"]["roomName"]) == 32
+
+
+def test_when_the_transaction_fails_too_the_error_propagates_so_the_event_is_retried(db: MockFirestore) -> None:
+    seed(db, status="pending", video=None)
+    before, after = confirm(db)
+    fake = PreconditionFailsWith(db, ServiceUnavailable("down"))
+    fake.transaction = lambda: (_ for _ in ()).throw(ServiceUnavailable("still down"))  # type: ignore[method-assign]
+
+    with pytest.raises(ServiceUnavailable):
+        apply_room_lifecycle(fake, "a1", before, after, lambda: CONFIG, after_update_time="t1")
+    assert "video" not in stored(db)
+
+
+@pytest.mark.parametrize(
+    ("named", "candidates"),
+    [
+        pytest.param("a1", ["a1"], id="an ASCII id: itself only"),
+        pytest.param("caf\u00c3\u00a9", ["caf\u00c3\u00a9", "caf\u00e9"], id="UTF-8 read as Latin-1: repaired"),
+        pytest.param("caf\u00e9", ["caf\u00e9"], id="a real non-ASCII id: itself only"),
+        pytest.param("\u65e5\u672c", ["\u65e5\u672c"], id="beyond Latin-1: itself only"),
+    ],
+)
+def test_candidate_ids_repair_only_what_the_emulator_mangles(named: str, candidates: list[str]) -> None:
+    assert candidate_ids(named) == candidates
+
+
+def test_the_transaction_finds_a_document_under_its_repaired_id(db: MockFirestore) -> None:
+    db.collection("appointments").document("caf\u00e9").set(appointment(status="pending", video=None))
+    before = db.collection("appointments").document("caf\u00e9").get().to_dict()
+    db.collection("appointments").document("caf\u00e9").update({"status": "confirmed"})
+    after = db.collection("appointments").document("caf\u00e9").get().to_dict()
+
+    outcome = apply_room_lifecycle(db, "caf\u00c3\u00a9", before, after, lambda: CONFIG)
+
+    assert outcome.action is Action.ASSIGN
+    assert len(db.collection("appointments").document("caf\u00e9").get().to_dict()["video"]["roomName"]) == 32
+    assert not db.collection("appointments").document("caf\u00c3\u00a9").get().exists
