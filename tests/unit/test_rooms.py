@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from telehealth.rooms import (
-    retired_rooms,
     ROOM_NAME_ALPHABET,
     ROOM_NAME_LENGTH,
     Action,
     decide,
     new_room_name,
+    retired_rooms,
 )
 
 STATUSES = ["pending", "confirmed", "cancelled", "completed"]

@@ -240,7 +240,8 @@ class PreconditionFailsWith:
                         outer.conditional_attempts += 1
                         raise outer._error
 
-                return ref if not outer.conditional_attempts == 0 else Ref()
+                # The first reference made is the conditional write's; later ones serve the transaction.
+                return Ref() if outer.conditional_attempts == 0 else ref
 
         return Collection()
 
