@@ -6,6 +6,7 @@ errors to ``HttpsError``. Params are read with ``.value`` at call time, never at
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import threading
 import time
@@ -14,11 +15,11 @@ from functools import lru_cache
 from typing import Any
 
 from firebase_admin import App, app_check, auth, get_app, initialize_app
-from firebase_functions import firestore_fn, https_fn, logger, params
+from firebase_functions import firestore_fn, https_fn, logger, params, scheduler_fn
 from firebase_functions.core import Change, init
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
-from telehealth import join, store
+from telehealth import join, repair, store
 from telehealth.config import Settings, VideoConfig, build_settings, parse_features, parse_provider
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, error_code
 from telehealth.ratelimit import RateLimiter
@@ -41,6 +42,7 @@ ENFORCE_APP_CHECK = params.BoolParam("VIDEO_ENFORCE_APP_CHECK", default=False, d
 APP_CHECK_REPLAY = params.BoolParam("VIDEO_APP_CHECK_REPLAY", default=False, description="consume limited-use tokens")
 AUDIT_DAYS = params.IntParam("VIDEO_AUDIT_RETENTION_DAYS", default=2190, description="days an audit record is kept")
 MAX_INSTANCES = params.IntParam("VIDEO_MAX_INSTANCES", default=10, description="instances per function, at most")
+REPAIR_LIMIT = params.IntParam("VIDEO_REPAIR_LIMIT", default=500, description="documents per query per sweep")
 
 _clients: dict[str, Any] = {}
 _set_up_lock = threading.Lock()
@@ -250,3 +252,27 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         raise
     if outcome.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.action.value, via=outcome.via)
+
+
+@scheduler_fn.on_schedule(schedule="every 10 minutes", max_instances=1)
+def repair_video_rooms(event: scheduler_fn.ScheduledEvent) -> None:
+    """Every 10 minutes: give rooms to confirmed video visits that lack one, withdraw rooms that must go."""
+    now = event.schedule_time if event.schedule_time.tzinfo else event.schedule_time.replace(tzinfo=dt.UTC)
+
+    def failed(appointment_id: str, error: Exception) -> None:
+        logger.error(
+            "repair failed for one appointment; the next sweep tries again",
+            appointmentId=appointment_id,
+            error=type(error).__name__,
+            traceback="".join(traceback.format_tb(error.__traceback__)),
+        )
+
+    report = repair.sweep(_db(), now=now, config=current_config, limit=max(1, REPAIR_LIMIT.value), on_failure=failed)
+    log = logger.error if report.failed else logger.info
+    log(
+        "repair sweep done",
+        examined=report.examined,
+        assigned=report.assigned,
+        withdrawn=report.withdrawn,
+        failed=report.failed,
+    )

@@ -286,6 +286,50 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
     }
 
 
+HOSTILE_CALLS = 1000
+
+
+def bench_hostile(doctor: emu.User, patient: emu.User) -> dict[str, Any]:
+    """Firestore reads and writes per 1,000 hostile calls, through the real join use case, at the RPC layer.
+
+    All calls of a scenario land in one minute on one instance (the worst case for the per-instance
+    limit is max_instances times the figures of the one-account scenarios).
+    """
+    client = emu.admin_db()
+    client.collection("appointments").document("bench-hostile").set(
+        emu.video_appointment(doctor.uid, patient.uid, video={"roomName": "h" * 32})
+    )
+    settings = build_settings(demo_config(), emu.local_signing_key())
+    counter = emu.OpCounter(client)
+    now = int(time.time())
+
+    def run(calls: list[tuple[join.Caller | None, Any]]) -> dict[str, int]:
+        policy = join.JoinPolicy(
+            settings=lambda: settings,
+            session_is_live=lambda: True,
+            app_check_passes=lambda: True,
+            limiter=RateLimiter(20),
+        )
+        counter.reset()
+        for caller, data in calls:
+            with contextlib.suppress(VideoError):
+                join.get_join_token(client, caller=caller, data=data, policy=policy, now=now)
+        return {"reads": counter.reads, "writes": counter.writes}
+
+    looping = join.Caller(patient.uid, {})
+    scenarios = {
+        "signed out, made-up ids": [(None, {"appointmentId": f"made-up-{n}"}) for n in range(HOSTILE_CALLS)],
+        "one account looping on its visit": [(looping, {"appointmentId": "bench-hostile"})] * HOSTILE_CALLS,
+        "one account, malformed ids": [(looping, {"appointmentId": f"x/{n}"}) for n in range(HOSTILE_CALLS)],
+        "1,000 accounts probing one id each": [
+            (join.Caller(f"prober-{n}", {}), {"appointmentId": f"probe-{n}"}) for n in range(HOSTILE_CALLS)
+        ],
+    }
+    result = {name: run(calls) for name, calls in scenarios.items()}
+    result["normal join (one call)"] = run([(looping, {"appointmentId": "bench-hostile"})])
+    return result
+
+
 def bench_memory() -> dict[str, Any]:
     """Resident memory of the Python function workers in the emulator's process group."""
     pgid = int(os.environ["EMULATOR_PGID"])
@@ -365,6 +409,7 @@ def table(results: dict[str, Any]) -> str:
         )
     for key, label in (
         ("per_join_granted", "join (granted)"),
+        ("per_join_granted_doctor", "doctor's join (granted; + directory entry)"),
         ("per_join_refused", "join (refused)"),
         ("per_confirmation", "confirmation"),
         ("per_confirmation_stale_event", "confirmation, stale event (transaction)"),
@@ -374,6 +419,9 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             (f"Firestore ops per {label}", f"{ops[key]['reads']} read(s), {ops[key]['writes']} write(s)", "", "")
         )
+    for name, ops_ in results["hostile"].items():
+        per = "" if name.startswith("normal") else f" per {HOSTILE_CALLS} calls"
+        rows.append((f"Firestore ops, {name}{per}", f"{ops_['reads']} R, {ops_['writes']} W", "", ""))
     ours_workers = ", ".join(f"{target} {rss}" for target, rss in mem["workers"] if not target.startswith("bench_"))
     rows.append(("warm worker RSS (MiB)", ours_workers, f"all workers incl. bench: {mem['all_total_mib']}", ""))
     width = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -397,6 +445,7 @@ def main() -> int:
     results["trigger"] = bench_triggers(db, doctor, patient)
     results["memory"] = bench_memory()
     results["operations"] = bench_operations(db, doctor, patient)
+    results["hostile"] = bench_hostile(doctor, patient)
     results["tokens"] = bench_tokens()
     results["cold_start"] = bench_cold_start()
     out = ROOT / "artifacts" / "bench.json"

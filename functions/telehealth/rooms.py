@@ -58,14 +58,16 @@ def may_keep_room(doc: Doc | None) -> bool:
 
 
 def retired_rooms(before: Doc | None, after: Doc | None) -> frozenset[str]:
-    """Rooms an event shows on a state that keeps no room: they are never valid again, whatever follows.
+    """Rooms an event shows on, or leaving for, a state that keeps no room: never valid again.
 
-    That is the room of ``before`` and of ``after`` when ``after`` is a state without a room
-    (cancelled, pending, not video): e.g. confirmed -> cancelled, or completed -> in_person.
+    That is the room of either side that is itself room-less (cancelled, pending, not video), and
+    the room of ``before`` when ``after`` is room-less: e.g. confirmed -> cancelled, or
+    completed -> in_person.
     """
-    if after is None or may_keep_room(after):
-        return frozenset()
-    return frozenset(room for room in (room_of(before), room_of(after)) if room is not None)
+    retired = {room_of(state) for state in (before, after) if state is not None and not may_keep_room(state)}
+    if after is not None and not may_keep_room(after):
+        retired.add(room_of(before))
+    return frozenset(room for room in retired if room is not None)
 
 
 def decide(before: Doc | None, after: Doc | None, stored: Doc | None) -> Action:
@@ -73,13 +75,12 @@ def decide(before: Doc | None, after: Doc | None, stored: Doc | None) -> Action:
     if stored is None:
         return Action.NOTHING
     room = room_of(stored)
+    # A retired room goes, whatever state the document has reached since (even one that keeps rooms,
+    # like completed: from there a server could confirm it again and bring the room back).
+    if room is not None and room in retired_rooms(before, after):
+        return Action.REPLACE if needs_room(stored) else Action.WITHDRAW
     if needs_room(stored):
-        if room is None:
-            return Action.ASSIGN
-        # A room seen on a room-less state must never come back, even if a re-confirmation got in first.
-        if room in retired_rooms(before, after):
-            return Action.REPLACE
-        return Action.NOTHING
+        return Action.ASSIGN if room is None else Action.NOTHING
     if may_keep_room(stored) or "video" not in stored:
         return Action.NOTHING
     return Action.WITHDRAW

@@ -9,6 +9,7 @@ from typing import Any
 
 from google.api_core.exceptions import Conflict
 from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, transactional
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from .config import VideoConfig
 from .rooms import Action, decide, new_room_name
@@ -106,6 +107,40 @@ def _fields(snapshot: Any) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = snapshot.to_dict() or {}
     return data
+
+
+def confirmed_video_between(db: Any, start_from: dt.datetime, start_until: dt.datetime, limit: int) -> list[Any]:
+    """Confirmed video appointments starting in ``[start_from, start_until]``, soonest first, at most ``limit``.
+
+    Needs the composite index (status, type, startTime) declared in firestore.indexes.json.
+    """
+    query = (
+        db.collection(APPOINTMENTS)
+        .where(filter=FieldFilter("status", "==", "confirmed"))
+        .where(filter=FieldFilter("type", "==", "video"))
+        .where(filter=FieldFilter("startTime", ">=", start_from))
+        .where(filter=FieldFilter("startTime", "<=", start_until))
+        .order_by("startTime")
+        .limit(limit)
+    )
+    return list(query.stream())
+
+
+def holding_a_room_without_keeping_it(db: Any, limit: int) -> list[Any]:
+    """Appointments with a room in a state that keeps none: pending or cancelled, or not a video visit.
+
+    A room name is a non-empty string, so ``> ""`` selects exactly the documents that hold one.
+    Needs the composite indexes (status, video.roomName) and (type, video.roomName).
+    """
+    holding = FieldFilter("video.roomName", ">", "")
+    by_status = (
+        db.collection(APPOINTMENTS)
+        .where(filter=FieldFilter("status", "in", ["pending", "cancelled"]))
+        .where(filter=holding)
+        .limit(limit)
+    )
+    by_type = db.collection(APPOINTMENTS).where(filter=FieldFilter("type", "==", "in_person")).where(filter=holding)
+    return [*by_status.stream(), *by_type.limit(limit).stream()]
 
 
 def candidate_ids(appointment_id: str) -> list[str]:

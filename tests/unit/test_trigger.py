@@ -163,9 +163,10 @@ def test_cancel_then_reconfirm_before_the_cancel_event_arrives_still_replaces_th
     ref.update({"status": "confirmed"})
     reconfirmed = stored(db)
 
-    # The re-confirmation's event comes first and sees a room; the late cancellation event retires it.
-    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, lambda: CONFIG).action is Action.NOTHING
-    assert apply_room_lifecycle(db, "a1", before, cancelled, lambda: CONFIG).action is Action.REPLACE
+    # The re-confirmation's event comes first: it shows the room on the cancelled state, so it is replaced
+    # at once; the late cancellation event then finds a room it never saw and leaves it.
+    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, lambda: CONFIG).action is Action.REPLACE
+    assert apply_room_lifecycle(db, "a1", before, cancelled, lambda: CONFIG).action is Action.NOTHING
     assert stored(db)["video"]["roomName"] != old_room
     assert stored(db)["status"] == "confirmed"
 

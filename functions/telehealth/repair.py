@@ -1,0 +1,75 @@
+"""The repair sweep: bring rooms in line for appointments whose trigger events were lost or gave up.
+
+Same decision code as the trigger: each candidate is handed to ``store.apply_room_lifecycle`` as an
+event that changed the stored document into itself, so the sweep assigns exactly where the trigger
+would assign and withdraws exactly where it would withdraw. Running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import store
+from .config import VideoConfig
+from .rooms import Action
+
+# Confirmed video visits that start within this long are given a missing room.
+AHEAD = dt.timedelta(hours=48)
+# Visits under way started at most this long ago (client bookings last at most 4 hours; servers may
+# write longer ones).
+UNDER_WAY_SINCE = dt.timedelta(hours=24)
+DEFAULT_LIMIT = 500
+
+
+@dataclass
+class SweepReport:
+    """What one run looked at and changed (counts only: no ids, so it can be logged as is)."""
+
+    examined: int = 0
+    assigned: int = 0
+    withdrawn: int = 0
+    failed: int = 0
+
+
+def sweep(
+    db: Any,
+    *,
+    now: dt.datetime,
+    config: Callable[[], VideoConfig],
+    limit: int = DEFAULT_LIMIT,
+    on_failure: Callable[[str, Exception], None] = lambda _id, _error: None,
+) -> SweepReport:
+    """One bounded pass: at most ``limit`` documents from each query; the soonest visits first.
+
+    A failure on one appointment is counted and handed to ``on_failure`` (the adapter logs it), and
+    the sweep goes on, so one bad document does not keep the others from being repaired.
+    """
+    report = SweepReport()
+    candidates = [
+        *store.confirmed_video_between(db, now - UNDER_WAY_SINCE, now + AHEAD, limit),
+        *store.holding_a_room_without_keeping_it(db, limit),
+    ]
+    seen: set[str] = set()
+    for snapshot in candidates:
+        if snapshot.id in seen:
+            continue
+        seen.add(snapshot.id)
+        report.examined += 1
+        stored = snapshot.to_dict() or {}
+        end = stored.get("endTime")
+        if stored.get("status") == "confirmed" and isinstance(end, dt.datetime) and end <= now:
+            continue  # over: a room would serve nobody
+        try:
+            outcome = store.apply_room_lifecycle(db, snapshot.id, stored, stored, config, snapshot.update_time)
+        except Exception as error:  # noqa: BLE001 - one bad document must not stop the sweep
+            report.failed += 1
+            on_failure(snapshot.id, error)
+            continue
+        if outcome.action in (Action.ASSIGN, Action.REPLACE):
+            report.assigned += 1
+        elif outcome.action is Action.WITHDRAW:
+            report.withdrawn += 1
+    return report
