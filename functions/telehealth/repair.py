@@ -14,7 +14,7 @@ from typing import Any
 
 from . import store
 from .config import VideoConfig
-from .rooms import Action
+from .rooms import Action, room_of
 
 # Confirmed video visits that start within this long are given a missing room.
 AHEAD = dt.timedelta(hours=48)
@@ -22,6 +22,8 @@ AHEAD = dt.timedelta(hours=48)
 # write longer ones).
 UNDER_WAY_SINCE = dt.timedelta(hours=24)
 DEFAULT_LIMIT = 500
+# Documents one query may read in a run: far above any clinic's 48 hours of visits, a guard only.
+READ_CAP = 20_000
 
 
 @dataclass
@@ -42,34 +44,36 @@ def sweep(
     limit: int = DEFAULT_LIMIT,
     on_failure: Callable[[str, Exception], None] = lambda _id, _error: None,
 ) -> SweepReport:
-    """One bounded pass: at most ``limit`` documents from each query; the soonest visits first.
+    """One bounded pass: at most ``limit`` assignments (soonest visits first) and ``limit`` withdrawals.
 
-    A failure on one appointment is counted and handed to ``on_failure`` (the adapter logs it), and
-    the sweep goes on, so one bad document does not keep the others from being repaired.
+    Finding visits without a room means reading every confirmed video visit in the window (a room
+    cannot be queried for absence); healthy ones cost a read and nothing else. A failure on one
+    appointment is counted and handed to ``on_failure`` (the adapter logs it), and the sweep goes on.
     """
     report = SweepReport()
-    candidates = [
-        *store.confirmed_video_between(db, now - UNDER_WAY_SINCE, now + AHEAD, limit),
-        *store.holding_a_room_without_keeping_it(db, limit),
-    ]
-    seen: set[str] = set()
-    for snapshot in candidates:
-        if snapshot.id in seen:
-            continue
-        seen.add(snapshot.id)
+
+    def repair(snapshot: Any) -> Action:
         report.examined += 1
         stored = snapshot.to_dict() or {}
-        end = stored.get("endTime")
-        if stored.get("status") == "confirmed" and isinstance(end, dt.datetime) and end <= now:
-            continue  # over: a room would serve nobody
         try:
-            outcome = store.apply_room_lifecycle(db, snapshot.id, stored, stored, config, snapshot.update_time)
+            return store.apply_room_lifecycle(db, snapshot.id, stored, stored, config, snapshot.update_time).action
         except Exception as error:  # noqa: BLE001 - one bad document must not stop the sweep
             report.failed += 1
             on_failure(snapshot.id, error)
-            continue
-        if outcome.action in (Action.ASSIGN, Action.REPLACE):
+            return Action.NOTHING
+
+    for snapshot in store.confirmed_video_between(db, now - UNDER_WAY_SINCE, now + AHEAD, READ_CAP):
+        if report.assigned >= limit:
+            break
+        stored = snapshot.to_dict() or {}
+        end = stored.get("endTime")
+        if room_of(stored) is not None or (isinstance(end, dt.datetime) and end <= now):
+            continue  # has its room, or is over (a room would serve nobody): no write, no transaction
+        if repair(snapshot) in (Action.ASSIGN, Action.REPLACE):
             report.assigned += 1
-        elif outcome.action is Action.WITHDRAW:
+    for snapshot in store.holding_a_room_without_keeping_it(db, limit):
+        if report.withdrawn >= limit:
+            break
+        if repair(snapshot) is Action.WITHDRAW:
             report.withdrawn += 1
     return report
