@@ -25,11 +25,14 @@ from telehealth.errors import Misconfigured, Unauthenticated, VideoError, error_
 from telehealth.ratelimit import RateLimiter
 from telehealth.rooms import Action
 
-SIGNING_KEY = params.SecretParam("VIDEO_SIGNING_KEY", description="HMAC secret (jitsi, livekit) or RSA PEM (jaas)")
-PROVIDER = params.StringParam("VIDEO_PROVIDER", default="jitsi", description="jitsi, jaas or livekit")
+SIGNING_KEY = params.SecretParam(
+    "VIDEO_SIGNING_KEY", description="HMAC secret (jitsi, livekit, twilio, zoom) or RSA PEM (jaas)"
+)
+PROVIDER = params.StringParam("VIDEO_PROVIDER", default="jitsi", description="jitsi, jaas, livekit, twilio or zoom")
 DOMAIN = params.StringParam("VIDEO_DOMAIN", default="", description="video host; empty means 8x8.vc for jaas")
 APP_ID = params.StringParam("VIDEO_APP_ID", default="", description="Jitsi app_id, JaaS AppID or LiveKit API key")
 KEY_ID = params.StringParam("VIDEO_KEY_ID", default="", description="JaaS API key id (jaas only)")
+ACCOUNT_ID = params.StringParam("VIDEO_ACCOUNT_ID", default="", description="Twilio account SID (twilio only)")
 JITSI_SUB = params.StringParam("VIDEO_JITSI_SUB", default="", description="Jitsi sub; empty means the domain")
 JITSI_AUD = params.StringParam("VIDEO_JITSI_AUD", default="jitsi", description="Jitsi aud")
 OPENS_MIN = params.IntParam("VIDEO_JOIN_OPENS_MIN", default=15, description="join opens this long before start")
@@ -84,6 +87,7 @@ def current_config() -> VideoConfig:
             DOMAIN.value,
             APP_ID.value,
             KEY_ID.value,
+            ACCOUNT_ID.value,
             JITSI_SUB.value,
             JITSI_AUD.value,
             OPENS_MIN.value,
@@ -103,6 +107,7 @@ def _config_from(
     domain: str,
     app_id: str,
     key_id: str,
+    account_id: str,
     jitsi_sub: str,
     jitsi_aud: str,
     opens: int,
@@ -116,6 +121,7 @@ def _config_from(
         domain=domain.strip(),
         app_id=app_id.strip(),
         key_id=key_id.strip(),
+        account_id=account_id.strip(),
         jitsi_subject=jitsi_sub.strip(),
         jitsi_audience=jitsi_aud.strip(),
         opens_minutes_before=opens,

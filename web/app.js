@@ -168,8 +168,16 @@ async function showMeeting(answer) {
   $("jitsi").hidden = true;
   $("jitsi").replaceChildren();
   const url = new URL(answer.roomUrl);
-  if (answer.provider === "livekit") {
-    offline(`LiveKit: connect your LiveKit client to ${answer.serverUrl} with this token.`);
+  // LiveKit (and OpenVidu 3), Twilio and Zoom connect through their own client SDKs to their own
+  // servers, none of which this offline demo can reach: say what a real app does with the answer.
+  const sdkOnly = {
+    livekit: `LiveKit / OpenVidu: room.connect("${answer.serverUrl}", token) with the LiveKit client SDK.`,
+    twilio: `Twilio Video: Video.connect(token, { name: "${answer.roomName}" }) with twilio-video.`,
+    zoom: `Zoom Video SDK: client.join("${answer.roomName}", token, userName) with @zoom/videosdk.`,
+  };
+  if (answer.provider in sdkOnly) {
+    offline(`${sdkOnly[answer.provider]} Its servers cannot be reached from this machine. Your token for room `
+      + `${answer.roomName} is valid until ${new Date(answer.expiresAt * 1000).toLocaleTimeString()}.`);
     return;
   }
   $("meeting-offline").hidden = false;

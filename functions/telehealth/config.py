@@ -9,9 +9,11 @@ from typing import Literal
 
 from .errors import Misconfigured
 
-Provider = Literal["jitsi", "jaas", "livekit"]
-PROVIDERS: tuple[Provider, ...] = ("jitsi", "jaas", "livekit")
-HMAC_PROVIDERS: frozenset[str] = frozenset({"jitsi", "livekit"})
+Provider = Literal["jitsi", "jaas", "livekit", "twilio", "zoom"]
+PROVIDERS: tuple[Provider, ...] = ("jitsi", "jaas", "livekit", "twilio", "zoom")
+HMAC_PROVIDERS: frozenset[str] = frozenset({"jitsi", "livekit", "twilio", "zoom"})
+TWILIO_API_KEY = re.compile(r"SK[0-9a-f]{32}")
+TWILIO_ACCOUNT = re.compile(r"AC[0-9a-f]{32}")
 JAAS_DOMAIN = "8x8.vc"
 MIN_HMAC_KEY_BYTES = 32
 MIN_RSA_KEY_BITS = 2048
@@ -29,6 +31,7 @@ class VideoConfig:
     domain: str = ""
     app_id: str = ""
     key_id: str = ""
+    account_id: str = ""
     jitsi_subject: str = ""
     jitsi_audience: str = "jitsi"
     opens_minutes_before: int = 15
@@ -44,7 +47,7 @@ class VideoConfig:
             object.__setattr__(self, "domain", JAAS_DOMAIN)
         if not _HOST.match(self.domain):
             raise Misconfigured("VIDEO_DOMAIN must be a lowercase host name (optionally :port), no scheme")
-        if self.provider in ("jaas", "livekit") and not self.app_id:
+        if self.provider in ("jaas", "livekit", "zoom") and not self.app_id:
             raise Misconfigured(f"VIDEO_APP_ID is required for provider {self.provider}")
         if self.provider == "jitsi" and not self.app_id:
             raise Misconfigured("VIDEO_APP_ID (the Jitsi app_id, used as iss) is required")
@@ -52,6 +55,12 @@ class VideoConfig:
             raise Misconfigured("VIDEO_KEY_ID (the JaaS API key id) is required for provider jaas")
         if self.provider == "jaas" and "/" in self.key_id:
             raise Misconfigured("VIDEO_KEY_ID is the key id alone, without the AppID/ prefix")
+        if self.provider == "twilio" and not TWILIO_API_KEY.fullmatch(self.app_id):
+            raise Misconfigured("VIDEO_APP_ID must be a Twilio API key SID (SK and 32 hex digits) for provider twilio")
+        if self.provider == "twilio" and not TWILIO_ACCOUNT.fullmatch(self.account_id):
+            raise Misconfigured("VIDEO_ACCOUNT_ID must be a Twilio account SID (AC and 32 hex digits) for twilio")
+        if self.provider != "twilio" and self.account_id:
+            raise Misconfigured("VIDEO_ACCOUNT_ID is for provider twilio only")
         if not self.jitsi_subject:
             object.__setattr__(self, "jitsi_subject", self.domain.split(":")[0])
         if self.jitsi_subject != self.jitsi_subject.lower():

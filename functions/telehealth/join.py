@@ -11,7 +11,7 @@ from .access import Grant, Role, claims_doctor, decide_join, parse_appointment_i
 from .config import Settings
 from .errors import RateLimited, Unauthenticated, VideoError
 from .ratelimit import RateLimiter
-from .tokens import issue_token, participant_for
+from .tokens import issue_token, participant_for, token_expiry
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def join_response(grant: Grant, token: str, settings: Settings) -> dict[str, Any
         "roomUrl": config.room_url(grant.room_name),
         "provider": config.provider,
         "role": grant.role,
-        "expiresAt": grant.expires_at,
+        "expiresAt": token_expiry(grant, config),
     }
     if config.provider == "livekit":
         response["serverUrl"] = f"wss://{config.domain}"
@@ -119,5 +119,5 @@ def get_join_token(db: Any, *, caller: Caller | None, data: Any, policy: JoinPol
     except VideoError as refusal:
         audit("denied", refusal.reason)
         raise
-    audit("granted", "ok", grant.expires_at)
+    audit("granted", "ok", token_expiry(grant, current.config))
     return join_response(grant, token, current)

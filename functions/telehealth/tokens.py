@@ -1,15 +1,16 @@
-"""Provider join tokens: Jitsi self-hosted (HS256), 8x8 JaaS (RS256) and LiveKit (HS256).
+"""Provider join tokens: Jitsi self-hosted, 8x8 JaaS (RS256), LiveKit (and OpenVidu 3), Twilio Video, Zoom Video SDK.
 
 Claim rules are those in shared/jitsi-tokens.md: integer times, one room (never ``*``), string-only
 ``context.user`` values for Jitsi, explicit feature flags, and no personal data beyond a display name
 unless the email param turns it on. Participant identities are the role's neutral name, not a uid.
+Each provider is one ``ProviderTokens`` entry: its claims, its extra JWT headers, its token expiry.
 """
 
 from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,21 +128,72 @@ def livekit_claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[
     return claims
 
 
+def twilio_claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any]:
+    """Claims for a Twilio Video access token: the API key issues it for the account, one room."""
+    return {
+        "jti": f"{config.app_id}-{grant.issued_at}",
+        "iss": config.app_id,
+        "sub": config.account_id,
+        "nbf": grant.not_before,
+        "exp": grant.expires_at,
+        "grants": {"identity": who.identity, "video": {"room": grant.room_name}},
+    }
+
+
+# Zoom refuses a Video SDK token that lives less than 30 minutes or more than 48 hours.
+ZOOM_MIN_LIFETIME = 1800
+ZOOM_MAX_LIFETIME = 48 * 3600
+
+
+def zoom_expiry(grant: Grant) -> int:
+    """Zoom's ``exp``: the usual expiry, lengthened to Zoom's 30-minute minimum where shorter."""
+    return min(max(grant.issued_at + ZOOM_MIN_LIFETIME, grant.expires_at), grant.issued_at + ZOOM_MAX_LIFETIME)
+
+
+def zoom_claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any]:
+    """Claims for a Zoom Video SDK session: host (1) for the doctor, participant (0) for the patient."""
+    return {
+        "app_key": config.app_id,
+        "tpc": grant.room_name,
+        "role_type": 1 if grant.role == "moderator" else 0,
+        "version": 1,
+        "iat": grant.issued_at,
+        "exp": zoom_expiry(grant),
+        "user_identity": who.identity,
+    }
+
+
+@dataclass(frozen=True)
+class ProviderTokens:
+    """What differs between providers when a token is made."""
+
+    claims: Callable[[Grant, Participant, VideoConfig], dict[str, Any]]
+    headers: Callable[[VideoConfig], dict[str, Any]] = lambda _config: {}
+    expires_at: Callable[[Grant], int] = lambda grant: grant.expires_at
+
+
+PROVIDER_TOKENS: dict[str, ProviderTokens] = {
+    "jitsi": ProviderTokens(jitsi_claims),
+    "jaas": ProviderTokens(jaas_claims, headers=lambda config: {"kid": f"{config.app_id}/{config.key_id}"}),
+    "livekit": ProviderTokens(livekit_claims),
+    "twilio": ProviderTokens(twilio_claims, headers=lambda _config: {"cty": "twilio-fpa;v=1"}),
+    "zoom": ProviderTokens(zoom_claims, expires_at=zoom_expiry),
+}
+
+
 def claims_for(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any]:
     """The provider's claims for this grant."""
-    if config.provider == "jaas":
-        return jaas_claims(grant, who, config)
-    if config.provider == "livekit":
-        return livekit_claims(grant, who, config)
-    return jitsi_claims(grant, who, config)
+    return PROVIDER_TOKENS[config.provider].claims(grant, who, config)
+
+
+def token_expiry(grant: Grant, config: VideoConfig) -> int:
+    """When the provider's token for this grant expires (Zoom's can outlive the join window; see README)."""
+    return PROVIDER_TOKENS[config.provider].expires_at(grant)
 
 
 def sign(claims: Mapping[str, Any], settings: Settings) -> str:
-    """Sign claims with the configured key; JaaS gets its ``<AppID>/<keyId>`` kid."""
-    headers: dict[str, Any] = {"typ": "JWT"}
-    config = settings.config
-    if config.provider == "jaas":
-        headers["kid"] = f"{config.app_id}/{config.key_id}"
+    """Sign claims with the configured key and the provider's extra headers (JaaS ``kid``, Twilio ``cty``)."""
+    headers: dict[str, Any] = {"typ": "JWT", **PROVIDER_TOKENS[settings.config.provider].headers(settings.config)}
     return jwt.encode(dict(claims), settings.signing_key.key, algorithm=settings.signing_key.algorithm, headers=headers)  # type: ignore[arg-type]
 
 

@@ -30,6 +30,7 @@ def test_the_doctors_allowed_confirm_is_what_fires_the_trigger(
 
     assert doctor.update("appointments/booked", {"status": "confirmed"}) == 200
 
-    video = emu.wait_for(lambda: (ref.get().to_dict() or {}).get("video"))
+    # A deadline, not a sleep: returns as soon as the room is there.
+    video = emu.wait_for(lambda: (ref.get().to_dict() or {}).get("video"), timeout=60)
     assert len(video["roomName"]) == 32
     assert video["roomName"] != "x" * 32

@@ -214,7 +214,7 @@ def test_the_rsa_key_is_parsed_once_per_instance(rsa_key: rsa.RSAPrivateKey, mon
 @pytest.mark.parametrize(
     ("overrides", "problem"),
     [
-        pytest.param({"provider": "zoom"}, "VIDEO_PROVIDER", id="unknown provider"),
+        pytest.param({"provider": "teams"}, "VIDEO_PROVIDER", id="unknown provider"),
         pytest.param({"domain": ""}, "VIDEO_DOMAIN", id="jitsi without a domain"),
         pytest.param({"domain": "https://meet.clinic.test"}, "VIDEO_DOMAIN", id="domain with a scheme"),
         pytest.param({"app_id": ""}, "VIDEO_APP_ID", id="jitsi without an app id"),
