@@ -4,7 +4,7 @@ PY := .venv/bin/python
 WITH_EMULATORS := scripts/with-emulators
 export PYTHONPATH := $(CURDIR)/scripts
 
-.PHONY: dev test setup lint unit emulator-tests bench clean
+.PHONY: dev test setup lint unit emulator-tests provider-matrix bench clean
 
 setup:
 	@scripts/setup
@@ -12,7 +12,7 @@ setup:
 dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
-test: setup lint unit emulator-tests
+test: setup lint unit emulator-tests provider-matrix
 
 lint:
 	.venv/bin/ruff check functions tests scripts bench
@@ -24,6 +24,10 @@ unit:
 
 emulator-tests:
 	$(WITH_EMULATORS) scripts/emulator-tests
+
+# The real callable once per provider (jitsi, jaas, livekit, twilio, zoom), each deployed with its own params.
+provider-matrix:
+	$(PY) scripts/provider_matrix.py
 
 bench:
 	$(WITH_EMULATORS) --config firebase.bench.json $(PY) scripts/bench.py

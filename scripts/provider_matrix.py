@@ -1,0 +1,91 @@
+"""The provider matrix: the real callable on the emulators once per provider, each with its own params and key.
+
+For each provider a functions folder is laid out in .cache/matrix/functions (links to the real code
+and venv, plus that provider's .env and .secret.local, with a key made here), the suite is started on
+it with firebase.matrix.json, and tests/matrix runs against it. Nothing of the developer's own
+functions/.env or .secret.local is read or changed. Exits non-zero if any provider's run failed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+MATRIX = ROOT / ".cache" / "matrix"
+SOURCE = MATRIX / "functions"
+
+PROVIDERS: dict[str, dict[str, str]] = {
+    "jitsi": {"VIDEO_DOMAIN": "meet.example.test", "VIDEO_APP_ID": "telehealth-demo"},
+    "jaas": {"VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef", "VIDEO_KEY_ID": "matrixkey"},
+    "livekit": {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix"},
+    "twilio": {
+        "VIDEO_DOMAIN": "visit.example.test",
+        "VIDEO_APP_ID": "SK" + "0123456789abcdef" * 2,
+        "VIDEO_ACCOUNT_ID": "AC" + "fedcba9876543210" * 2,
+    },
+    "zoom": {"VIDEO_DOMAIN": "visit.example.test", "VIDEO_APP_ID": "zoomMatrixKey"},
+}
+
+
+def signing_key(provider: str) -> str:
+    if provider != "jaas":
+        return secrets.token_urlsafe(48)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem: bytes = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode()
+
+
+def lay_out(provider: str) -> Path:
+    """The functions folder for one provider's run; returns the file holding its key (for the tests)."""
+    shutil.rmtree(SOURCE, ignore_errors=True)
+    SOURCE.mkdir(parents=True)
+    for name in ("main.py", "telehealth", "requirements.txt", "venv"):
+        (SOURCE / name).symlink_to(ROOT / "functions" / name)
+    params = {"VIDEO_PROVIDER": provider, **PROVIDERS[provider]}
+    (SOURCE / ".env").write_text("".join(f"{name}={value}\n" for name, value in params.items()))
+    key = signing_key(provider)
+    escaped = key.replace("\n", "\\n")
+    old_umask = os.umask(0o077)
+    try:
+        (SOURCE / ".secret.local").write_text(f'VIDEO_SIGNING_KEY="{escaped}"\n')
+        key_file = MATRIX / "key"
+        key_file.write_text(key)
+    finally:
+        os.umask(old_umask)
+    return key_file
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(PROVIDERS)
+    failed = []
+    for provider in chosen:
+        key_file = lay_out(provider)
+        print(f"provider-matrix: {provider}", file=sys.stderr, flush=True)
+        env = {**os.environ, "MATRIX_PROVIDER": provider, "MATRIX_KEY_FILE": str(key_file)}
+        command = [sys.executable, str(ROOT / "scripts" / "with_emulators.py"), "--config", "firebase.matrix.json"]
+        command += [
+            str(ROOT / ".venv" / "bin" / "pytest"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(ROOT / "tests" / "matrix"),
+        ]
+        if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:
+            failed.append(provider)
+    shutil.rmtree(MATRIX, ignore_errors=True)
+    print(f"provider-matrix: {len(chosen) - len(failed)} of {len(chosen)} providers passed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
