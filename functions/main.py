@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -19,8 +20,15 @@ from firebase_functions import firestore_fn, https_fn, logger, params, scheduler
 from firebase_functions.core import Change, init
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
-from telehealth import join, repair, store
-from telehealth.config import Settings, VideoConfig, build_settings, parse_features, parse_provider
+from telehealth import join, lobby, repair, store
+from telehealth.config import (
+    Settings,
+    VideoConfig,
+    build_settings,
+    parse_features,
+    parse_provider,
+    parse_waiting_room,
+)
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, error_code
 from telehealth.ratelimit import RateLimiter
 from telehealth.rooms import Action
@@ -40,6 +48,7 @@ CLOSES_MIN = params.IntParam("VIDEO_JOIN_CLOSES_MIN", default=30, description="j
 TTL_MIN = params.IntParam("VIDEO_TOKEN_TTL_MIN", default=60, description="longest token lifetime")
 TOKEN_EMAIL = params.BoolParam("VIDEO_TOKEN_EMAIL", default=False, description="put the caller's email in tokens")
 DOCTOR_FEATURES = params.StringParam("VIDEO_DOCTOR_FEATURES", default="", description="Jitsi features for the doctor")
+WAITING_ROOM = params.StringParam("VIDEO_WAITING_ROOM", default="host", description="off, host or admit")
 JOIN_RATE = params.IntParam("VIDEO_JOIN_RATE_PER_MIN", default=20, description="joins per account per minute")
 ENFORCE_APP_CHECK = params.BoolParam("VIDEO_ENFORCE_APP_CHECK", default=False, description="refuse without App Check")
 APP_CHECK_REPLAY = params.BoolParam("VIDEO_APP_CHECK_REPLAY", default=False, description="consume limited-use tokens")
@@ -95,6 +104,7 @@ def current_config() -> VideoConfig:
             TTL_MIN.value,
             TOKEN_EMAIL.value,
             DOCTOR_FEATURES.value,
+            WAITING_ROOM.value,
         )
     except ValueError:
         raise Misconfigured("a numeric or boolean VIDEO_* param does not parse") from None
@@ -115,6 +125,7 @@ def _config_from(
     ttl: int,
     email: bool,
     features: str,
+    waiting_room: str,
 ) -> VideoConfig:
     return VideoConfig(
         provider=parse_provider(provider),
@@ -129,6 +140,7 @@ def _config_from(
         token_ttl_minutes=ttl,
         include_email=email,
         doctor_features=parse_features(features),
+        waiting_room=parse_waiting_room(waiting_room),
     )
 
 
@@ -189,26 +201,48 @@ def _join_policy(req: https_fn.CallableRequest[Any]) -> join.JoinPolicy:
     )
 
 
-@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
-def get_join_token(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
-    """Hand the appointment's doctor or patient a short-lived token for its room."""
+UseCase = Callable[..., dict[str, Any]]
+
+
+def _serve(use_case: UseCase, req: https_fn.CallableRequest[Any], name: str) -> dict[str, Any]:
+    """Run one callable's use case and map its outcome: domain errors to their codes, anything else INTERNAL."""
     caller = join.Caller(req.auth.uid, req.auth.token) if req.auth is not None and req.auth.uid else None
     try:
         if caller is None:
             raise Unauthenticated()
-        result = join.get_join_token(
-            _db(), caller=caller, data=req.data, policy=_join_policy(req), now=int(time.time())
-        )
+        return use_case(_db(), caller=caller, data=req.data, policy=_join_policy(req), now=int(time.time()))
     except Misconfigured as error:
-        logger.error("video settings unusable; refusing every join", problem=error.problem)
+        logger.error("video settings unusable; refusing", function=name, problem=error.problem)
         raise _https_error(error) from None
     except VideoError as refusal:
-        logger.info("join refused", reason=refusal.reason)
+        logger.info(f"{name} refused", reason=refusal.reason)
         raise _https_error(refusal) from None
     except Exception as error:  # noqa: BLE001 - anything else is INTERNAL, with no text for the client
-        logger.error("join failed", error=type(error).__name__, traceback=_traceback_without_values())
+        logger.error(f"{name} failed", error=type(error).__name__, traceback=_traceback_without_values())
         raise https_fn.HttpsError(https_fn.FunctionsErrorCode.INTERNAL, "INTERNAL") from None
+
+
+@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
+def get_join_token(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """Hand the appointment's doctor or patient a short-lived token for its room."""
+    result = _serve(join.get_join_token, req, "join")
     logger.info("join granted", role=result["role"], provider=result["provider"])
+    return result
+
+
+@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
+def admit_patient(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The doctor lets the waiting patient in, or not (``VIDEO_WAITING_ROOM=admit``)."""
+    result = _serve(lobby.admit_patient, req, "admission")
+    logger.info("admission recorded", admitted=result["admitted"])
+    return result
+
+
+@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
+def set_recording_consent(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The patient's yes or no to recording; the doctor's next token follows it."""
+    result = _serve(lobby.set_recording_consent, req, "consent")
+    logger.info("recording consent recorded", consent=result["consent"])
     return result
 
 

@@ -70,9 +70,10 @@ def describe(seeded: dict[str, Any]) -> str:
         "    demo-in-person  confirmed, in person (no room; get_join_token refuses: not_video)",
         "    demo-next-week  confirmed video next week (room assigned; get_join_token refuses: too_early)",
         "",
-        "See a real join token come back for the demo patient (paste in another terminal):",
-        "  scripts/demo-join                      # as the patient, demo-now",
-        "  scripts/demo-join doctor demo-now      # as the doctor (moderator)",
+        "Ask for join tokens as the demo users (paste in another terminal):",
+        "  scripts/demo-join                      # as the patient, demo-now: waiting_for_doctor (the waiting room)",
+        "  scripts/demo-join doctor demo-now      # as the doctor (moderator): the patient may now join",
+        "  scripts/demo-join                      # as the patient again: a token",
         "  scripts/demo-join patient demo-next-week",
     ]
     return "\n".join(lines)

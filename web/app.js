@@ -16,7 +16,12 @@ const REASONS = {
   room_not_ready: "The room is being prepared…",
   too_early: "Too early: the room opens at",
   too_late: "This consultation's join window has closed.",
+  waiting_for_doctor: "Waiting for the doctor to join… you will be let in automatically.",
+  waiting_for_admission: "You are in the waiting room. The doctor will let you in shortly…",
+  admission_denied: "The doctor did not admit you to this consultation.",
 };
+// Refusals that end when a field appears in the appointment's video map: join again then.
+const WAITING_UNTIL = { waiting_for_doctor: "doctorJoinedAt", waiting_for_admission: "admittedAt" };
 const JITSI_SCRIPT_TIMEOUT_MS = 5000;
 
 const config = await (await fetch("/config.json")).json();
@@ -30,6 +35,10 @@ const functions = getFunctions(app, "us-central1");
 const [fnHost, fnPort] = config.functions.split(":");
 connectFunctionsEmulator(functions, fnHost, Number(fnPort));
 const getJoinToken = httpsCallable(functions, "get_join_token");
+const admitPatient = httpsCallable(functions, "admit_patient");
+const setRecordingConsent = httpsCallable(functions, "set_recording_consent");
+// The appointment this page waits on (waiting room), and the video field that lets it in.
+let waiting = null;
 
 const $ = (id) => document.getElementById(id);
 const notice = (text) => { $("notice").textContent = text; };
@@ -72,6 +81,13 @@ onAuthStateChanged(auth, (user) => {
         else rows.set(change.doc.id, { id: change.doc.id, ...change.doc.data() });
       });
       render();
+      // The doctor joined, or admitted us: the listener sees it, and the page joins on its own.
+      const awaited = waiting && rows.get(waiting.id)?.video?.[waiting.field];
+      if (awaited) {
+        const id = waiting.id;
+        waiting = null;
+        join(id);
+      }
     }, (error) => notice(`Listening failed (${error.code}).`)));
   }
 });
@@ -114,6 +130,29 @@ function render() {
     }
     if (appointment.status === "confirmed" && appointment.video?.roomName) {
       buttons.append(button("Join", () => join(appointment.id)));
+      const video = appointment.video;
+      const isDoctor = appointment.doctorId === uid;
+      if (isDoctor && video.lobby?.waitingSince && !video.admittedAt && !video.deniedAt) {
+        const note = document.createElement("span");
+        note.dataset.role = "lobby";
+        note.textContent = "Patient waiting ";
+        buttons.append(note);
+        buttons.append(button("Admit", () => admitPatient({ appointmentId: appointment.id, admit: true })
+          .catch((error) => notice(`Admit failed (${error.code}).`))));
+        buttons.append(button("Deny", () => admitPatient({ appointmentId: appointment.id, admit: false })
+          .catch((error) => notice(`Deny failed (${error.code}).`))));
+      }
+      if (!isDoctor) {
+        const label = document.createElement("label");
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.dataset.role = "consent";
+        box.checked = video.recordingConsent?.consent === true;
+        box.addEventListener("change", () => setRecordingConsent({ appointmentId: appointment.id, consent: box.checked })
+          .catch((error) => notice(`Saving your answer failed (${error.code}).`)));
+        label.append(box, " Allow recording");
+        buttons.append(label);
+      }
     }
     tr.append(buttons);
     body.append(tr);
@@ -138,6 +177,11 @@ async function join(appointmentId, attempt = 0) {
     if (reason === "room_not_ready" && attempt < 5) {
       notice(REASONS.room_not_ready);
       setTimeout(() => join(appointmentId, attempt + 1), 1000);
+      return;
+    }
+    if (reason in WAITING_UNTIL) {
+      waiting = { id: appointmentId, field: WAITING_UNTIL[reason] };
+      notice(REASONS[reason]);
       return;
     }
     if (reason === "too_early") notice(`${REASONS.too_early} ${new Date(error.details.opensAt * 1000).toLocaleString()}.`);

@@ -98,6 +98,9 @@ class Grant:
     issued_at: int
     not_before: int
     expires_at: int
+    # The patient consented to recording when this was decided; the doctor's token records only if
+    # recording is also configured (VIDEO_DOCTOR_FEATURES).
+    record: bool = False
 
 
 def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: int, config: VideoConfig) -> Grant:
@@ -125,3 +128,37 @@ def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: i
         not_before=now - NOT_BEFORE_SKEW,
         expires_at=min(window.closes_at, now + config.token_ttl_minutes * 60),
     )
+
+
+def video_field(appointment: Mapping[str, Any], name: str) -> Any:
+    """A field of the appointment's server-written ``video`` map, or None."""
+    video = appointment.get("video")
+    return video.get(name) if isinstance(video, Mapping) else None
+
+
+def patient_consents_to_recording(appointment: Mapping[str, Any]) -> bool:
+    """The patient's current answer is yes (``video.recordingConsent.consent is True``)."""
+    consent = video_field(appointment, "recordingConsent")
+    return isinstance(consent, Mapping) and consent.get("consent") is True
+
+
+def waiting_step(appointment: Mapping[str, Any], role: Role, mode: str) -> str | None:
+    """What the waiting room does with a granted caller: None to let them in, else the step to take.
+
+    ``mark_doctor``: the doctor's first grant, stamp ``doctorJoinedAt``. ``waiting_for_doctor``,
+    ``admission_denied``: refuse. ``join_lobby``: stamp ``lobby.waitingSince``, then refuse
+    ``waiting_for_admission``; ``waiting_for_admission``: already in the lobby, refuse.
+    """
+    if mode == "off":
+        return None
+    if role == "moderator":
+        return "mark_doctor" if video_field(appointment, "doctorJoinedAt") is None else None
+    if mode == "host":
+        return None if video_field(appointment, "doctorJoinedAt") is not None else "waiting_for_doctor"
+    if video_field(appointment, "deniedAt") is not None:
+        return "admission_denied"
+    if video_field(appointment, "admittedAt") is not None:
+        return None
+    lobby = video_field(appointment, "lobby")
+    waiting = isinstance(lobby, Mapping) and lobby.get("waitingSince") is not None
+    return "waiting_for_admission" if waiting else "join_lobby"

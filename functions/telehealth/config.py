@@ -10,6 +10,8 @@ from typing import Literal
 from .errors import Misconfigured
 
 Provider = Literal["jitsi", "jaas", "livekit", "twilio", "zoom"]
+WaitingRoom = Literal["off", "host", "admit"]
+WAITING_ROOMS: tuple[WaitingRoom, ...] = ("off", "host", "admit")
 PROVIDERS: tuple[Provider, ...] = ("jitsi", "jaas", "livekit", "twilio", "zoom")
 HMAC_PROVIDERS: frozenset[str] = frozenset({"jitsi", "livekit", "twilio", "zoom"})
 TWILIO_API_KEY = re.compile(r"SK[0-9a-f]{32}")
@@ -39,6 +41,7 @@ class VideoConfig:
     token_ttl_minutes: int = 60
     include_email: bool = False
     doctor_features: frozenset[str] = field(default_factory=frozenset)
+    waiting_room: WaitingRoom = "host"
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -74,6 +77,8 @@ class VideoConfig:
         ):
             if not low <= minutes <= high:
                 raise Misconfigured(f"{name} must be between {low} and {high} minutes")
+        if self.waiting_room not in WAITING_ROOMS:
+            raise Misconfigured(f"VIDEO_WAITING_ROOM must be one of {', '.join(WAITING_ROOMS)}")
         unknown = self.doctor_features - set(JITSI_FEATURES)
         if unknown:
             raise Misconfigured(f"VIDEO_DOCTOR_FEATURES allows only {', '.join(JITSI_FEATURES)}")
@@ -93,6 +98,14 @@ class VideoConfig:
 def parse_features(raw: str) -> frozenset[str]:
     """A comma-separated param value as a set of feature names."""
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def parse_waiting_room(raw: str) -> WaitingRoom:
+    """The waiting-room param, checked (a typo fails closed rather than opening the room)."""
+    value = raw.strip().lower()
+    if value not in WAITING_ROOMS:
+        raise Misconfigured(f"VIDEO_WAITING_ROOM must be one of {', '.join(WAITING_ROOMS)}")
+    return value
 
 
 def parse_provider(raw: str) -> Provider:

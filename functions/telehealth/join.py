@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from google.cloud.firestore import SERVER_TIMESTAMP
+
 from . import store
-from .access import Grant, Role, claims_doctor, decide_join, parse_appointment_id, role_of
+from .access import (
+    Grant,
+    Role,
+    claims_doctor,
+    decide_join,
+    parse_appointment_id,
+    patient_consents_to_recording,
+    role_of,
+    waiting_step,
+)
 from .config import Settings
-from .errors import RateLimited, Unauthenticated, VideoError
+from .errors import NotJoinable, RateLimited, Unauthenticated, VideoError
 from .ratelimit import RateLimiter
 from .tokens import issue_token, participant_for, token_expiry
 
@@ -51,7 +62,7 @@ def join_response(grant: Grant, token: str, settings: Settings) -> dict[str, Any
     return response
 
 
-def _rate_limited(db: Any, caller: Caller, data: Any, policy: JoinPolicy, now: int) -> RateLimited:
+def rate_limited(db: Any, caller: Caller, data: Any, policy: JoinPolicy, now: int) -> RateLimited:
     """The refusal for a caller over the limit, with at most one audit record per account and minute."""
     verdict = policy.limiter.verdict(caller.uid, now)
     if verdict.first_refusal_this_minute:
@@ -74,6 +85,14 @@ def _rate_limited(db: Any, caller: Caller, data: Any, policy: JoinPolicy, now: i
     return RateLimited(retryAfter=verdict.retry_after)
 
 
+# Times a join reads again when its waiting-room write lost a race with another write; then it fails.
+MAX_ATTEMPTS = 3
+WAITING_WRITES: dict[str, dict[str, Any]] = {
+    "mark_doctor": {"video.doctorJoinedAt": SERVER_TIMESTAMP},
+    "join_lobby": {"video.lobby": {"waitingSince": SERVER_TIMESTAMP}},
+}
+
+
 def get_join_token(db: Any, *, caller: Caller | None, data: Any, policy: JoinPolicy, now: int) -> dict[str, Any]:
     """Answer one join request.
 
@@ -81,12 +100,13 @@ def get_join_token(db: Any, *, caller: Caller | None, data: Any, policy: JoinPol
     one audit record per account and limited minute). Otherwise every request with a well-formed id
     leaves exactly one audit record, written before a token is returned.
     Reads: the appointment (1), plus the caller's directory entry in the same round trip when the
-    caller holds the doctor claim (2). Writes: the audit record (1).
+    caller holds the doctor claim (2). Writes: the audit record (1); with a waiting room also the
+    doctor's first join (``video.doctorJoinedAt``) and a patient entering the lobby, once each.
     """
     if caller is None:
         raise Unauthenticated()
     if not policy.limiter.allow(caller.uid, now):
-        raise _rate_limited(db, caller, data, policy, now)
+        raise rate_limited(db, caller, data, policy, now)
     appointment_id = parse_appointment_id(data)
     role: Role | None = None
 
@@ -111,11 +131,27 @@ def get_join_token(db: Any, *, caller: Caller | None, data: Any, policy: JoinPol
         if not policy.session_is_live():
             raise Unauthenticated("session_revoked")
         doctor_uid = caller.uid if claims_doctor(caller.claims) else None
-        appointment, doctor_entry = store.read_join_context(db, appointment_id, doctor_uid)
-        if appointment is not None:
-            role = role_of(appointment, caller.uid, caller.claims, doctor_entry)
-        grant = decide_join(appointment, role, now, current.config)
-        token = issue_token(grant, participant_for(grant, caller.claims, doctor_entry, current.config), current)
+        for _attempt in range(MAX_ATTEMPTS):
+            context = store.read_join_context(db, appointment_id, doctor_uid)
+            appointment = context.appointment
+            if appointment is not None:
+                role = role_of(appointment, caller.uid, caller.claims, context.doctor_entry)
+            grant = decide_join(appointment, role, now, current.config)
+            assert appointment is not None
+            step = waiting_step(appointment, grant.role, current.config.waiting_room)
+            if step in WAITING_WRITES and not store.update_video(
+                db, appointment_id, WAITING_WRITES[step], context.update_time
+            ):
+                continue  # written meanwhile (an admission, a withdrawal): read again, decide again
+            break
+        else:
+            raise RuntimeError("the appointment kept changing under the join")
+        if step == "join_lobby":
+            raise NotJoinable("waiting_for_admission")
+        if step in ("waiting_for_doctor", "waiting_for_admission", "admission_denied"):
+            raise NotJoinable(step)
+        grant = replace(grant, record=patient_consents_to_recording(appointment))
+        token = issue_token(grant, participant_for(grant, caller.claims, context.doctor_entry, current.config), current)
     except VideoError as refusal:
         audit("denied", refusal.reason)
         raise

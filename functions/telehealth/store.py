@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from google.api_core.exceptions import Conflict
+from google.api_core.exceptions import Conflict, FailedPrecondition
 from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -161,9 +161,16 @@ def read_appointment(db: Any, appointment_id: str) -> dict[str, Any] | None:
     return _fields(db.collection(APPOINTMENTS).document(appointment_id).get())
 
 
-def read_join_context(
-    db: Any, appointment_id: str, doctor_uid: str | None
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+@dataclass(frozen=True)
+class JoinContext:
+    """What a join reads: the appointment (and when it was last written), the caller's directory entry."""
+
+    appointment: dict[str, Any] | None
+    doctor_entry: dict[str, Any] | None
+    update_time: Any = None
+
+
+def read_join_context(db: Any, appointment_id: str, doctor_uid: str | None) -> JoinContext:
     """The appointment and, for a caller with the doctor claim, their directory entry: one round trip.
 
     A caller without the claim cannot be the doctor, so only the appointment is read (1 read); with
@@ -171,11 +178,32 @@ def read_join_context(
     """
     appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
     if doctor_uid is None:
-        return _fields(appointment_ref.get()), None
+        snapshot = appointment_ref.get()
+        return JoinContext(_fields(snapshot), None, getattr(snapshot, "update_time", None))
     doctor_ref = db.collection(DOCTORS).document(doctor_uid)
     # get_all answers in no promised order: match the snapshots by path.
     found = {snapshot.reference.path: snapshot for snapshot in db.get_all([appointment_ref, doctor_ref])}
-    return _fields(found.get(appointment_ref.path)), _fields(found.get(doctor_ref.path))
+    snapshot = found.get(appointment_ref.path)
+    return JoinContext(_fields(snapshot), _fields(found.get(doctor_ref.path)), getattr(snapshot, "update_time", None))
+
+
+def update_video(db: Any, appointment_id: str, changes: Mapping[str, Any], read_at: Any) -> bool:
+    """Write fields inside ``video`` (dotted paths), only if the appointment is unchanged since ``read_at``.
+
+    Returns False when it changed meanwhile (the caller reads again and decides again), so that a
+    ``video`` the trigger withdrew or replaced is never half-recreated by a stale decision.
+    """
+    assert all(path.startswith("video.") for path in changes), "only video is ever written"
+    ref = db.collection(APPOINTMENTS).document(appointment_id)
+    option = db.write_option(last_update_time=read_at) if read_at is not None else None
+    try:
+        if option is None:
+            ref.update(dict(changes))
+        else:
+            ref.update(dict(changes), option=option)
+    except FailedPrecondition:
+        return False
+    return True
 
 
 def record_access(

@@ -62,9 +62,16 @@ def participant_for(
     )
 
 
+def doctor_features(grant: Grant, config: VideoConfig) -> frozenset[str]:
+    """The features a token switches on: the configured ones for the doctor, recording only with consent."""
+    if grant.role != "moderator":
+        return frozenset()
+    return config.doctor_features if grant.record else config.doctor_features - {"recording"}
+
+
 def _jitsi_context(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any]:
     moderator = grant.role == "moderator"
-    features = config.doctor_features if moderator else frozenset()
+    features = doctor_features(grant, config)
     return {
         # Every value a string: the presence-identity plugin throws on booleans and numbers.
         "user": {
@@ -121,6 +128,7 @@ def livekit_claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[
             "canSubscribe": True,
             "canPublishData": True,
             "roomAdmin": grant.role == "moderator",
+            "roomRecord": "recording" in doctor_features(grant, config),
         },
     }
     if who.email:

@@ -15,7 +15,12 @@ from google.cloud import firestore
 
 def seed(db: firestore.Client, people: dict[str, emu.User], doc_id: str, **changes: Any) -> dict[str, Any]:
     """An appointment written as admin with its room already in place (no trigger write follows)."""
-    room = {"roomName": "k" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "k" * 32}
+    room = {
+        "roomName": "k" * 32,
+        "provider": "jitsi",
+        "roomUrl": "https://meet.example.test/" + "k" * 32,
+        "doctorJoinedAt": emu.utc(),
+    }  # the doctor is in: the waiting room lets the patient in
     fields = emu.video_appointment(people["doctor"].uid, people["patient"].uid, video=room) | changes
     fields = {key: value for key, value in fields.items() if value is not None}
     db.collection("appointments").document(doc_id).set(fields)

@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def window_open(doctor: str, patient: str) -> dict[str, Any]:
-    room = {"roomName": "m" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "m" * 32}
+    room = {
+        "roomName": "m" * 32,
+        "provider": "jitsi",
+        "roomUrl": "https://meet.example.test/" + "m" * 32,
+        "doctorJoinedAt": emu.utc(),
+    }  # the doctor is in: the waiting room lets the patient in
     return emu.video_appointment(doctor, patient, video=room)
 
 

@@ -15,6 +15,8 @@ def test_confirming_a_video_appointment_gives_it_a_room_and_the_patient_a_token(
     video = emu.wait_for(lambda: (ref.get().to_dict() or {}).get("video"))
     assert len(video["roomName"]) == 32
 
+    # The waiting room (host): the doctor's first token lets the patient in.
+    assert emu.call("get_join_token", {"appointmentId": "smoke"}, people["doctor"].id_token).ok
     answer = emu.call("get_join_token", {"appointmentId": "smoke"}, people["patient"].id_token)
 
     assert answer.ok, answer

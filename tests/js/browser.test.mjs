@@ -65,7 +65,7 @@ async function signIn(email, password) {
   return page;
 }
 
-test("the doctor confirms, the patient's page shows Join, the patient joins and sees the room", async () => {
+test("the doctor confirms; the patient waits for the doctor, then gets in on their own", async () => {
   const doctorPage = await signIn("web-doctor@test.example", "web-doctor-1");
   const patientPage = await signIn("web-patient@test.example", "web-patient-1");
   const doctorRow = doctorPage.locator('tr[data-id="web-visit"]');
@@ -79,21 +79,35 @@ test("the doctor confirms, the patient's page shows Join, the patient joins and 
   const join = patientRow.getByRole("button", { name: "Join" });
   await join.waitFor({ timeout: 15_000 });
   assert.equal(await patientRow.locator('[data-role="status"]').textContent(), "confirmed");
-  await join.click();
-  await patientPage.waitForSelector("#meeting:not([hidden])");
-  const offline = patientPage.locator("#meeting-offline");
-  await offline.filter({ hasText: "cannot be reached" }).waitFor({ timeout: 15_000 });
-
-  const room = await patientPage.locator("#meeting-room").textContent();
-  assert.match(room, /^[a-z2-7]{32}$/);
-  assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
-  assert.match(await offline.textContent(), new RegExp(`room ${room}`));
   mkdirSync(artifacts, { recursive: true });
-  await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
 
-  // The doctor joins the same room as moderator.
+  // 1. The patient is first: the waiting room holds them, and the page says so.
+  await join.click();
+  await patientPage.locator("#notice").filter({ hasText: "Waiting for the doctor" }).waitFor({ timeout: 15_000 });
+  assert.equal(await patientPage.locator("#meeting").isHidden(), true);
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-1-patient-waiting.png"), fullPage: true });
+
+  // 2. The patient allows recording while waiting (the toggle calls set_recording_consent).
+  await patientRow.locator('[data-role="consent"]').check();
+  await patientPage.waitForFunction(
+    () => document.querySelector('tr[data-id="web-visit"] [data-role="consent"]')?.checked === true,
+  );
+
+  // 3. The doctor joins as moderator ...
   await doctorRow.getByRole("button", { name: "Join" }).click();
   await doctorPage.waitForSelector("#meeting:not([hidden])");
-  assert.equal(await doctorPage.locator("#meeting-room").textContent(), room);
   assert.equal(await doctorPage.locator("#meeting-role").textContent(), "moderator");
+  const room = await doctorPage.locator("#meeting-room").textContent();
+  assert.match(room, /^[a-z2-7]{32}$/);
+  await doctorPage.screenshot({ path: path.join(artifacts, "browser-2-doctor-joined.png"), fullPage: true });
+
+  // 4. ... and the patient's page, listening, joins the same room without another click.
+  await patientPage.waitForSelector("#meeting:not([hidden])", { timeout: 15_000 });
+  const offline = patientPage.locator("#meeting-offline");
+  await offline.filter({ hasText: "cannot be reached" }).waitFor({ timeout: 15_000 });
+  assert.equal(await patientPage.locator("#meeting-room").textContent(), room);
+  assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
+  assert.match(await offline.textContent(), new RegExp(`room ${room}`));
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-3-patient-in.png"), fullPage: true });
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
 });

@@ -34,8 +34,13 @@ test("book, confirm, see the room arrive live, and join as guest and moderator",
   const roomName = await room;
   assert.match(roomName, /^[a-z2-7]{32}$/);
 
-  const asPatient = await httpsCallable(patient.functions, "get_join_token")({ appointmentId: "js-visit" });
+  // The waiting room (host mode): the patient waits until the doctor's first token.
+  await assert.rejects(
+    httpsCallable(patient.functions, "get_join_token")({ appointmentId: "js-visit" }),
+    (error) => error.code === "functions/failed-precondition" && error.details?.reason === "waiting_for_doctor",
+  );
   const asDoctor = await httpsCallable(doctor.functions, "get_join_token")({ appointmentId: "js-visit" });
+  const asPatient = await httpsCallable(patient.functions, "get_join_token")({ appointmentId: "js-visit" });
   assert.equal(asPatient.data.role, "guest");
   assert.equal(asDoctor.data.role, "moderator");
   assert.equal(asPatient.data.roomName, roomName);

@@ -7,7 +7,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from google.cloud.firestore import DELETE_FIELD
 from mockfirestore import AlreadyExists, MockFirestore
+from mockfirestore._helpers import get_by_path
 from mockfirestore.document import DocumentReference
 
 from telehealth.config import Settings, VideoConfig, build_settings
@@ -28,9 +30,31 @@ def _create(self: DocumentReference, data: dict[str, Any]) -> None:
     self.set(data)
 
 
-# mock-firestore lacks two things the real client has and store.py uses: a reference's path and create().
+_plain_update = DocumentReference.update
+
+
+def _update(self: DocumentReference, data: dict[str, Any], option: Any = None) -> None:
+    """``update`` with dotted field paths, as Firestore does them; preconditions are not modelled here."""
+    dotted = {key: value for key, value in data.items() if "." in key}
+    _plain_update(self, {key: value for key, value in data.items() if "." not in key})
+    document = get_by_path(self._data, self._path)  # the stored dict itself, not a snapshot's copy
+    for key, value in dotted.items():
+        *parents, leaf = key.split(".")
+        node = document
+        for name in parents:
+            node = node.setdefault(name, {})
+        if value is DELETE_FIELD:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = copy.deepcopy(value)
+
+
+# mock-firestore lacks what the real client has and store.py uses: a reference's path, create(),
+# update() with dotted paths and an option, and write_option().
 DocumentReference.path = property(lambda self: "/".join(self._path))  # type: ignore[attr-defined]
 DocumentReference.create = _create  # type: ignore[attr-defined]
+DocumentReference.update = _update  # type: ignore[method-assign]
+MockFirestore.write_option = lambda self, **_: object()  # type: ignore[attr-defined]
 
 
 def jitsi_config(**overrides: Any) -> VideoConfig:
@@ -39,7 +63,7 @@ def jitsi_config(**overrides: Any) -> VideoConfig:
 
 
 def appointment(**overrides: Any) -> dict[str, Any]:
-    """A confirmed video appointment from NOW+5 min to NOW+35 min with a room."""
+    """A confirmed video appointment from NOW+5 min to NOW+35 min with a room the doctor has joined."""
     base: dict[str, Any] = {
         "patientId": PATIENT,
         "doctorId": DOCTOR,
@@ -47,7 +71,12 @@ def appointment(**overrides: Any) -> dict[str, Any]:
         "status": "confirmed",
         "startTime": NOW + dt.timedelta(minutes=5),
         "endTime": NOW + dt.timedelta(minutes=35),
-        "video": {"roomName": "a" * 32, "provider": "jitsi", "roomUrl": "https://meet.clinic.test/" + "a" * 32},
+        "video": {
+            "roomName": "a" * 32,
+            "provider": "jitsi",
+            "roomUrl": "https://meet.clinic.test/" + "a" * 32,
+            "doctorJoinedAt": NOW - dt.timedelta(minutes=1),
+        },
     }
     base.update(overrides)
     return {key: value for key, value in base.items() if value is not None}

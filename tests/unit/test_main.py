@@ -194,7 +194,7 @@ def test_a_non_numeric_time_param_fails_closed(db: MockFirestore, monkeypatch: p
 
 
 def test_every_function_declares_max_instances_from_its_param_and_the_trigger_retries() -> None:
-    for function in (main.get_join_token, main.assign_video_room):
+    for function in (main.get_join_token, main.admit_patient, main.set_recording_consent, main.assign_video_room):
         assert function.__firebase_endpoint__.maxInstances == "{{ params.VIDEO_MAX_INSTANCES }}"
     assert main.assign_video_room.__firebase_endpoint__.eventTrigger["retry"] is True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import jwt
@@ -73,15 +74,27 @@ def test_jitsi_token_claims_and_types(role: str) -> None:
     assert "moderator" not in claims
 
 
-def test_jitsi_doctor_features_apply_to_the_doctor_only() -> None:
-    settings = build_settings(jitsi_config(doctor_features=frozenset({"recording"})), HMAC_SECRET)
+@pytest.mark.parametrize(
+    ("configured", "consented", "recording"),
+    [
+        pytest.param(True, True, "true", id="configured and consented: on"),
+        pytest.param(True, False, "false", id="configured, no consent: off"),
+        pytest.param(False, True, "false", id="consented, not configured: off"),
+    ],
+)
+def test_jitsi_doctor_features_apply_to_the_doctor_only_and_recording_needs_consent(
+    configured: bool, consented: bool, recording: str
+) -> None:
+    features = frozenset({"recording", "livestreaming"} if configured else {"livestreaming"})
+    settings = build_settings(jitsi_config(doctor_features=features), HMAC_SECRET)
     options = {"verify_signature": False}
 
-    doctor = jwt.decode(issue(grant("moderator"), {}, settings), options=options)
-    patient = jwt.decode(issue(grant("guest"), {}, settings), options=options)
+    doctor = jwt.decode(issue(replace(grant("moderator"), record=consented), {}, settings), options=options)
+    patient = jwt.decode(issue(replace(grant("guest"), record=consented), {}, settings), options=options)
 
-    assert doctor["context"]["features"]["recording"] == "true"
-    assert doctor["context"]["features"]["livestreaming"] == "false"
+    assert doctor["context"]["features"]["recording"] == recording
+    assert doctor["context"]["features"]["livestreaming"] == "true"
+    assert doctor["context"]["features"]["transcription"] == "false"
     assert set(patient["context"]["features"].values()) == {"false"}
 
 
