@@ -18,9 +18,10 @@ from typing import Any
 from firebase_admin import App, app_check, auth, get_app, initialize_app
 from firebase_functions import firestore_fn, https_fn, logger, params, scheduler_fn
 from firebase_functions.core import Change, init
+from flask import Request, Response
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
-from telehealth import join, lobby, repair, store
+from telehealth import join, lobby, meetings, repair, store, webhooks
 from telehealth.config import (
     Settings,
     VideoConfig,
@@ -35,6 +36,9 @@ from telehealth.rooms import Action
 
 SIGNING_KEY = params.SecretParam(
     "VIDEO_SIGNING_KEY", description="HMAC secret (jitsi, livekit, twilio, zoom) or RSA PEM (jaas)"
+)
+WEBHOOK_SECRET = params.SecretParam(
+    "VIDEO_WEBHOOK_SECRET", description="JaaS webhook secret; also the Jitsi event-sync header secret"
 )
 PROVIDER = params.StringParam("VIDEO_PROVIDER", default="jitsi", description="jitsi, jaas, livekit, twilio or zoom")
 DOMAIN = params.StringParam("VIDEO_DOMAIN", default="", description="video host; empty means 8x8.vc for jaas")
@@ -54,6 +58,9 @@ ENFORCE_APP_CHECK = params.BoolParam("VIDEO_ENFORCE_APP_CHECK", default=False, d
 APP_CHECK_REPLAY = params.BoolParam("VIDEO_APP_CHECK_REPLAY", default=False, description="consume limited-use tokens")
 AUDIT_DAYS = params.IntParam("VIDEO_AUDIT_RETENTION_DAYS", default=2190, description="days an audit record is kept")
 MAX_INSTANCES = params.IntParam("VIDEO_MAX_INSTANCES", default=10, description="instances per function, at most")
+SERVER_API = params.StringParam(
+    "VIDEO_SERVER_API_URL", default="", description="provider server API base URL; empty: https://<domain>"
+)
 REPAIR_LIMIT = params.IntParam("VIDEO_REPAIR_LIMIT", default=500, description="documents per query per sweep")
 
 _clients: dict[str, Any] = {}
@@ -105,6 +112,7 @@ def current_config() -> VideoConfig:
             TOKEN_EMAIL.value,
             DOCTOR_FEATURES.value,
             WAITING_ROOM.value,
+            SERVER_API.value,
         )
     except ValueError:
         raise Misconfigured("a numeric or boolean VIDEO_* param does not parse") from None
@@ -126,6 +134,7 @@ def _config_from(
     email: bool,
     features: str,
     waiting_room: str,
+    server_api: str,
 ) -> VideoConfig:
     return VideoConfig(
         provider=parse_provider(provider),
@@ -141,6 +150,7 @@ def _config_from(
         include_email=email,
         doctor_features=parse_features(features),
         waiting_room=parse_waiting_room(waiting_room),
+        server_api=server_api.strip(),
     )
 
 
@@ -262,7 +272,9 @@ def _retried(function: Any) -> Any:
 
 
 @_retried
-@firestore_fn.on_document_written(document="appointments/{appointmentId}", max_instances=MAX_INSTANCES)
+@firestore_fn.on_document_written(
+    document="appointments/{appointmentId}", secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES
+)
 def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | None]]) -> None:
     """Give a confirmed video appointment its room; withdraw it when the appointment leaves confirmed.
 
@@ -292,6 +304,22 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         raise
     if outcome.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.action.value, via=outcome.via)
+    room = meetings.ended_room(before, after)
+    if room is not None:
+        # After the withdrawal, never before it: a provider that fails only delays this, and the
+        # event's retry ends the meeting then (the withdrawal is found done and not written again).
+        try:
+            ended = meetings.end_meeting(_db(), room, current_settings())
+        except Exception as error:
+            logger.error(
+                "ending the meeting failed; the event will be retried",
+                appointmentId=appointment_id,
+                error=type(error).__name__,
+                traceback=_traceback_without_values(),
+            )
+            raise
+        if ended:
+            logger.info("meeting ended at the provider", appointmentId=appointment_id)
 
 
 @scheduler_fn.on_schedule(schedule="every 10 minutes", max_instances=1)
@@ -316,3 +344,53 @@ def repair_video_rooms(event: scheduler_fn.ScheduledEvent) -> None:
         withdrawn=report.withdrawn,
         failed=report.failed,
     )
+
+
+def _webhook_events(req: Request, now: dt.datetime) -> list[webhooks.AttendanceEvent]:
+    """Route by the path after the function's URL: /livekit, /jaas, /jitsi/events/... (event_sync's api_prefix)."""
+    if req.method != "POST":
+        raise webhooks.Rejected(405, "POST only")
+    if (req.content_length or 0) > webhooks.MAX_BODY_BYTES:
+        raise webhooks.Rejected(400, "body too large")
+    body = req.get_data(cache=False)
+    if len(body) > webhooks.MAX_BODY_BYTES:
+        raise webhooks.Rejected(400, "body too large")
+    source, _, rest = req.path.strip("/").partition("/")
+    config = current_config()
+    if source == "livekit" and config.provider == "livekit":
+        secret = current_settings().signing_key.key
+        assert isinstance(secret, bytes), "LiveKit signs with HMAC"
+        auth_header = req.headers.get("Authorization", "")
+        return webhooks.livekit_events(body, auth_header, config.app_id, secret.decode(), now)
+    if source == "jaas" and config.provider == "jaas":
+        signature = req.headers.get("X-Jaas-Signature", "")
+        return webhooks.jaas_events(body, signature, WEBHOOK_SECRET.value, config.app_id, now)
+    if source == "jitsi" and config.provider == "jitsi":
+        auth_header = req.headers.get("Authorization", "")
+        return webhooks.jitsi_events(rest, body, auth_header, WEBHOOK_SECRET.value, now)
+    raise webhooks.Rejected(404, "no such webhook for this deployment's provider")
+
+
+@https_fn.on_request(secrets=[SIGNING_KEY, WEBHOOK_SECRET], max_instances=MAX_INSTANCES)
+def video_events(req: Request) -> Response:
+    """Provider webhooks: verify, then record joins and leaves of our rooms as attendance."""
+    try:
+        events = _webhook_events(req, dt.datetime.now(dt.UTC))
+        recorded = 0
+        for event in events:
+            appointment_id = store.appointment_with_room(_db(), event.room)
+            if appointment_id is not None and store.record_attendance(
+                _db(), appointment_id, event.room, event.event_id, event.kind, event.role, event.at
+            ):
+                recorded += 1
+    except webhooks.Rejected as rejected:
+        logger.warn("webhook rejected", status=rejected.status, why=rejected.why)
+        return Response(status=rejected.status)
+    except Misconfigured as error:
+        logger.error("video settings unusable; webhook refused", problem=error.problem)
+        return Response(status=500)
+    except Exception as error:  # noqa: BLE001 - the provider retries on 5xx; nothing of the request is echoed
+        logger.error("webhook failed", error=type(error).__name__, traceback=_traceback_without_values())
+        return Response(status=500)
+    logger.info("webhook handled", events=len(events), recorded=recorded)
+    return Response(status=200, response='{"ok": true}', content_type="application/json")

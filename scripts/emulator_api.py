@@ -285,13 +285,24 @@ class OpCounter:
         self.reads = self.writes = 0
 
 
-def local_signing_key() -> str:
-    """The VIDEO_SIGNING_KEY the emulator's functions use (from functions/.secret.local)."""
+def local_secret(name: str = "VIDEO_SIGNING_KEY") -> str:
+    """A secret the emulator's functions use (from functions/.secret.local, written by scripts/setup)."""
     secret_file = Path(__file__).resolve().parent.parent / "functions" / ".secret.local"
     for line in secret_file.read_text().splitlines():
-        if line.startswith("VIDEO_SIGNING_KEY="):
+        if line.startswith(f"{name}="):
             return line.split("=", 1)[1]
-    raise RuntimeError("no VIDEO_SIGNING_KEY in functions/.secret.local; run scripts/setup")
+    raise RuntimeError(f"no {name} in functions/.secret.local; run scripts/setup")
+
+
+def local_signing_key() -> str:
+    """The VIDEO_SIGNING_KEY the emulator's functions use."""
+    return local_secret("VIDEO_SIGNING_KEY")
+
+
+def post_webhook(path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> int:
+    """Send a provider webhook to video_events (``path`` after the function, e.g. ``jitsi/events/...``)."""
+    url = f"{functions_base()}/{PROJECT}/{REGION}/video_events/{path}"
+    return _session.request(method, url, data=body, headers=headers, timeout=30).status_code
 
 
 def video_appointment(doctor: str, patient: str, **changes: Any) -> dict[str, Any]:

@@ -22,10 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MATRIX = ROOT / ".cache" / "matrix"
 SOURCE = MATRIX / "functions"
 
+LIVEKIT_API = "http://127.0.0.1:7881"
 PROVIDERS: dict[str, dict[str, str]] = {
     "jitsi": {"VIDEO_DOMAIN": "meet.example.test", "VIDEO_APP_ID": "telehealth-demo"},
     "jaas": {"VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef", "VIDEO_KEY_ID": "matrixkey"},
-    "livekit": {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix"},
+    # RoomService at a loopback stand-in that tests/matrix starts (ending meetings is checked there).
+    "livekit": {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix", "VIDEO_SERVER_API_URL": LIVEKIT_API},
     "twilio": {
         "VIDEO_DOMAIN": "visit.example.test",
         "VIDEO_APP_ID": "SK" + "0123456789abcdef" * 2,
@@ -64,7 +66,9 @@ def lay_out(provider: str, extra: dict[str, str]) -> Path:
     escaped = key.replace("\n", "\\n")
     old_umask = os.umask(0o077)
     try:
-        (SOURCE / ".secret.local").write_text(f'VIDEO_SIGNING_KEY="{escaped}"\n')
+        webhook_secret = secrets.token_urlsafe(32)
+        (SOURCE / ".secret.local").write_text(f'VIDEO_SIGNING_KEY="{escaped}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n')
+        (MATRIX / "webhook-secret").write_text(webhook_secret)
         key_file = MATRIX / "key"
         key_file.write_text(key)
     finally:

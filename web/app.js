@@ -142,6 +142,14 @@ function render() {
         buttons.append(button("Deny", () => admitPatient({ appointmentId: appointment.id, admit: false })
           .catch((error) => notice(`Deny failed (${error.code}).`))));
       }
+      const seen = video.attendance ?? {};
+      if (seen.patientJoinedAt || seen.doctorJoinedAt) {
+        const note = document.createElement("span");
+        note.dataset.role = "attendance";
+        const who = isDoctor ? seen.patientJoinedAt && "Patient joined" : seen.doctorJoinedAt && "Doctor joined";
+        note.textContent = who ? `${who} ` : "";
+        buttons.append(note);
+      }
       if (!isDoctor) {
         const label = document.createElement("label");
         const box = document.createElement("input");

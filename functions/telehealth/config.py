@@ -42,6 +42,8 @@ class VideoConfig:
     include_email: bool = False
     doctor_features: frozenset[str] = field(default_factory=frozenset)
     waiting_room: WaitingRoom = "host"
+    # Where the provider's server API lives, if not at https://<domain> (LiveKit's RoomService).
+    server_api: str = ""
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -77,6 +79,8 @@ class VideoConfig:
         ):
             if not low <= minutes <= high:
                 raise Misconfigured(f"{name} must be between {low} and {high} minutes")
+        if self.server_api and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", self.server_api):
+            raise Misconfigured("VIDEO_SERVER_API_URL must be http(s)://host[:port], nothing after it")
         if self.waiting_room not in WAITING_ROOMS:
             raise Misconfigured(f"VIDEO_WAITING_ROOM must be one of {', '.join(WAITING_ROOMS)}")
         unknown = self.doctor_features - set(JITSI_FEATURES)
@@ -89,6 +93,11 @@ class VideoConfig:
         if self.provider == "jaas":
             return f"https://{self.domain}/{self.app_id}"
         return f"https://{self.domain}"
+
+    @property
+    def server_api_url(self) -> str:
+        """The provider's server API base URL (``VIDEO_SERVER_API_URL``, else ``https://<domain>``)."""
+        return self.server_api or f"https://{self.domain}"
 
     def room_url(self, room_name: str) -> str:
         """The room's URL without any token."""

@@ -2,12 +2,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { doc, setDoc, Timestamp } from "firebase/firestore";
-import { signedInClient, resetEmulators, makeDoctor } from "./emulators.mjs";
+import { signedInClient, resetEmulators, makeDoctor, projectId } from "./emulators.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const port = Number(process.env.WEB_PORT ?? 5181);
@@ -109,5 +109,25 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
   assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
   assert.match(await offline.textContent(), new RegExp(`room ${room}`));
   await patientPage.screenshot({ path: path.join(artifacts, "browser-3-patient-in.png"), fullPage: true });
+
+  // 5. The video service reports the patient in the room (a signed event-sync post, as self-hosted
+  //    Jitsi's event_sync module sends it); the doctor's page shows it live.
+  const secret = readFileSync(path.join(root, "functions/.secret.local"), "utf8")
+    .split("\n").find((line) => line.startsWith("VIDEO_WEBHOOK_SECRET=")).split("=")[1];
+  const functionsHost = process.env.FUNCTIONS_EMULATOR_HOST ?? "127.0.0.1:5001";
+  const reply = await fetch(
+    `http://${functionsHost}/${projectId}/us-central1/video_events/jitsi/events/occupant/joined`,
+    {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${secret}` },
+      body: JSON.stringify({
+        event_name: "muc-occupant-joined", room_name: room,
+        occupant: { id: "patient", name: "Patient", occupant_jid: `${room}@conference/p1`, joined_at: Math.floor(Date.now() / 1000) },
+      }),
+    },
+  );
+  assert.equal(reply.status, 200);
+  await doctorRow.locator('[data-role="attendance"]').filter({ hasText: "Patient joined" }).waitFor({ timeout: 15_000 });
+  await doctorPage.screenshot({ path: path.join(artifacts, "browser-4-doctor-sees-patient-joined.png"), fullPage: true });
   await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
 });

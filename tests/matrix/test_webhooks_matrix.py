@@ -1,0 +1,152 @@
+"""LiveKit and JaaS webhooks through the real video_events function, and the trigger ending a LiveKit meeting
+at a loopback RoomService that checks each request as LiveKit's server does."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import emulator_api as emu
+import pytest
+from google.protobuf.json_format import MessageToJson
+from livekit.api import AccessToken, TokenVerifier
+from livekit.protocol.models import ParticipantInfo, Room
+from livekit.protocol.room import DeleteRoomRequest
+from livekit.protocol.webhook import WebhookEvent
+
+PROVIDER = os.environ["MATRIX_PROVIDER"]
+KEY = Path(os.environ["MATRIX_KEY_FILE"]).read_text()
+WEBHOOK_SECRET = (Path(os.environ["MATRIX_KEY_FILE"]).parent / "webhook-secret").read_text()
+ROOM = "webhook2345webhook2345webhook234"
+pytestmark = pytest.mark.skipif(
+    PROVIDER not in ("livekit", "jaas") or os.environ["MATRIX_WAITING_ROOM"] != "host", reason="livekit and jaas runs"
+)
+
+
+@pytest.fixture
+def visit() -> Any:
+    emu.reset()
+    doctor = emu.make_doctor("hook-doctor@test.example", "hook-pass-1", "Dr. Hook")
+    patient = emu.sign_up("hook-patient@test.example", "hook-pass-1")
+    ref = emu.admin_db().collection("appointments").document("visit")
+    ref.set(emu.video_appointment(doctor.uid, patient.uid, video={"roomName": ROOM, "provider": PROVIDER}))
+    return ref
+
+
+def livekit_post(event: str, identity: str, event_id: str, secret: str = KEY) -> int:
+    message = WebhookEvent(
+        event=event,
+        id=event_id,
+        created_at=int(time.time()),
+        room=Room(name=ROOM),
+        participant=ParticipantInfo(identity=identity),
+    )
+    body = MessageToJson(message).encode()
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    token = AccessToken("APImatrix", secret).with_sha256(digest).to_jwt()
+    return emu.post_webhook("livekit", body, {"Content-Type": "application/webhook+json", "Authorization": token})
+
+
+def jaas_post(event_type: str, user: str, key: str, secret: str = WEBHOOK_SECRET) -> int:
+    body = json.dumps(
+        {
+            "idempotencyKey": key,
+            "eventType": event_type,
+            "timestamp": int(time.time() * 1000),
+            "fqn": f"vpaas-magic-cookie-0123456789abcdef/{ROOM}",
+            "data": {"id": user, "name": user, "moderator": "false"},
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    signature = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).digest())
+    return emu.post_webhook(
+        "jaas", body, {"Content-Type": "application/json", "X-Jaas-Signature": f"t={stamp},v1={signature.decode()}"}
+    )
+
+
+def send(kind: str, identity: str, event_id: str, wrong: bool = False) -> int:
+    if PROVIDER == "livekit":
+        event = "participant_joined" if kind == "joined" else "participant_left"
+        return livekit_post(event, identity, event_id, "x" * 40 if wrong else KEY)
+    event = "PARTICIPANT_JOINED" if kind == "joined" else "PARTICIPANT_LEFT"
+    return jaas_post(event, identity, event_id, "wrong" if wrong else WEBHOOK_SECRET)
+
+
+def test_signed_events_are_recorded_once_and_mis_signed_ones_change_nothing(visit: Any) -> None:
+    assert send("joined", "patient", "ev-1", wrong=True) == 401
+    assert not list(visit.collection("attendance").stream())
+
+    for _ in range(2):
+        assert send("joined", "doctor", "ev-2") == 200
+        assert send("joined", "patient", "ev-3") == 200
+        assert send("left", "patient", "ev-4") == 200
+
+    events = {snap.id: snap.to_dict() for snap in visit.collection("attendance").stream()}
+    assert {(e["event"], e["role"]) for e in events.values()} == {
+        ("joined", "moderator"),
+        ("joined", "guest"),
+        ("left", "guest"),
+    }
+    assert sorted(events) == ["ev-2", "ev-3", "ev-4"]
+    summary = visit.get().to_dict()["video"]["attendance"]
+    assert set(summary) == {"doctorJoinedAt", "patientJoinedAt", "lastLeftAt"}
+
+
+class RoomService(http.server.BaseHTTPRequestHandler):
+    """LiveKit's RoomService on loopback: verifies the token with livekit-api and parses the protobuf body."""
+
+    deleted: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        claims = TokenVerifier("APImatrix", KEY).verify(self.headers["Authorization"].removeprefix("Bearer "))
+        assert claims.video is not None and claims.video.room_create  # noqa: PT018
+        assert self.path == "/twirp/livekit.RoomService/DeleteRoom"
+        RoomService.deleted.append(DeleteRoomRequest.FromString(body).room)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def room_service() -> Iterator[list[str]]:
+    RoomService.deleted = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 7881), RoomService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield RoomService.deleted
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.skipif(PROVIDER != "livekit", reason="LiveKit has a RoomService")
+@pytest.mark.parametrize("ending", ["cancelled", "completed"])
+def test_a_visit_leaving_confirmed_ends_its_livekit_meeting_once(room_service: list[str], ending: str) -> None:
+    emu.reset()
+    doctor = emu.make_doctor("end-doctor@test.example", "end-pass-1", "Dr. End")
+    patient = emu.sign_up("end-patient@test.example", "end-pass-1")
+    ref = emu.admin_db().collection("appointments").document("ending")
+    ref.set(emu.video_appointment(doctor.uid, patient.uid, status="pending"))
+    ref.update({"status": "confirmed"})
+    room = emu.wait_for(lambda: ((ref.get().to_dict() or {}).get("video") or {}).get("roomName"), timeout=30)
+
+    ref.update({"status": ending})
+
+    emu.wait_for(lambda: room_service or None, timeout=30)
+    emu.wait_for_quiet_triggers()
+    assert room_service == [room]
+    assert emu.admin_db().collection("videoMeetingsEnded").document(room).get().exists
+    stored = ref.get().to_dict()
+    assert ("video" in stored) == (ending == "completed")  # a completed visit keeps its room as a record
