@@ -21,6 +21,7 @@ from typing import Any
 
 import emulator_api as emu
 import jwt
+import load_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
@@ -422,6 +423,31 @@ def table(results: dict[str, Any]) -> str:
     for name, ops_ in results["hostile"].items():
         per = "" if name.startswith("normal") else f" per {HOSTILE_CALLS} calls"
         rows.append((f"Firestore ops, {name}{per}", f"{ops_['reads']} R, {ops_['writes']} W", "", ""))
+    load = results["load"]
+    for level in map(str, load["levels"]):
+        join, floor, noop = (load["servers"][name][level] for name in ("join", "read_write", "noop"))
+        ratio = load["ratios"][level]
+        rows.append(
+            (
+                f"load c={level}: join/s, p50/p99 ms",
+                f"{join['per_s']}/s, {join['p50_ms']}/{join['p99_ms']}",
+                f"1R+1W {floor['per_s']}/s, {floor['p50_ms']}/{floor['p99_ms']}; no-op {noop['per_s']}/s",
+                f"{ratio['throughput_vs_read_write']}x rate (>= 0.9), {ratio['p99_vs_read_write']}x p99 (<= 1.2)",
+            )
+        )
+    wrong = sum(run["wrong_answers"] for runs in load["servers"].values() for run in runs.values())
+    rows.append(
+        ("load: wrong answers; audit records per join", f"{wrong}; {load['audit_records_per_join']}", "", "0; 1.0")
+    )
+    cold = load["cold_start"]
+    rows.append(
+        (
+            "cold: start -> first answer (ms)",
+            str(cold["join_ms"]),
+            f"no-op {cold['noop_ms']}",
+            f"{cold['ratio']}x (<= 1.15)",
+        )
+    )
     ours_workers = ", ".join(f"{target} {rss}" for target, rss in mem["workers"] if not target.startswith("bench_"))
     rows.append(("warm worker RSS (MiB)", ours_workers, f"all workers incl. bench: {mem['all_total_mib']}", ""))
     width = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -448,11 +474,14 @@ def main() -> int:
     results["hostile"] = bench_hostile(doctor, patient)
     results["tokens"] = bench_tokens()
     results["cold_start"] = bench_cold_start()
+    # Last: it resets the emulators and serves the functions with gunicorn, as deployed.
+    results["load"] = load_bench.bench_load()
+    load_bench.plot(results["load"], ROOT / "artifacts" / "load.png")
     out = ROOT / "artifacts" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
-    print(f"\n(written to {out.relative_to(ROOT)})")
+    print(f"\n(written to {out.relative_to(ROOT)}; plot: artifacts/load.png)")
     return 0
 
 

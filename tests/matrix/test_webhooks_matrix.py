@@ -144,9 +144,10 @@ def test_a_visit_leaving_confirmed_ends_its_livekit_meeting_once(room_service: l
 
     ref.update({"status": ending})
 
-    emu.wait_for(lambda: room_service or None, timeout=30)
+    emu.wait_for(lambda: (room in room_service) or None, timeout=30)
     emu.wait_for_quiet_triggers()
-    assert room_service == [room]
+    # Once, however often the event is delivered (the reset above may end other, deleted visits' rooms).
+    assert room_service.count(room) == 1
     assert emu.admin_db().collection("videoMeetingsEnded").document(room).get().exists
     stored = ref.get().to_dict()
     assert ("video" in stored) == (ending == "completed")  # a completed visit keeps its room as a record
