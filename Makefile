@@ -4,7 +4,7 @@ PY := .venv/bin/python
 WITH_EMULATORS := scripts/with-emulators
 export PYTHONPATH := $(CURDIR)/scripts
 
-.PHONY: dev test setup lint unit emulator-tests provider-matrix bench clean
+.PHONY: dev test setup lint unit emulator-tests provider-matrix bench mutate clean
 
 setup:
 	@scripts/setup
@@ -28,6 +28,10 @@ emulator-tests:
 # The real callable once per provider (jitsi, jaas, livekit, twilio, zoom), each deployed with its own params.
 provider-matrix:
 	$(PY) scripts/provider_matrix.py
+
+# Mutation testing of functions/telehealth and main.py against tests/unit (not part of make test).
+mutate: setup
+	$(PY) scripts/mutate.py
 
 bench:
 	$(WITH_EMULATORS) --config firebase.bench.json $(PY) scripts/bench.py

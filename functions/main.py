@@ -12,11 +12,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
 from firebase_admin import App, app_check, auth, get_app, initialize_app
-from firebase_functions import firestore_fn, https_fn, logger, params, scheduler_fn
+from firebase_functions import firestore_fn, https_fn, logger, options, params, scheduler_fn
 from firebase_functions.core import Change, init
 from flask import Request, Response
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
@@ -174,13 +175,22 @@ def _bearer_token(req: https_fn.CallableRequest[Any], header: str) -> str:
     return value.removeprefix("Bearer ")
 
 
-def _session_is_live(req: https_fn.CallableRequest[Any]) -> bool:
+# The Auth API lookups of concurrent requests run here, each overlapping its request's Firestore read.
+_SESSION_CHECKS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="session-check")
+
+
+def _session_is_live(id_token: str) -> bool:
     """Check revocation and disabled accounts now, with the Auth API (the SDK's own check does neither)."""
     try:
-        auth.verify_id_token(_bearer_token(req, "Authorization"), check_revoked=True)
+        auth.verify_id_token(id_token, check_revoked=True)
     except (auth.RevokedIdTokenError, auth.UserDisabledError, auth.UserNotFoundError):
         return False
     return True
+
+
+def _start_session_check(req: https_fn.CallableRequest[Any]) -> Callable[[], bool]:
+    # The token is read here, on the request's thread: the request object does not exist on others.
+    return _SESSION_CHECKS.submit(_session_is_live, _bearer_token(req, "Authorization")).result
 
 
 def _app_check_passes(req: https_fn.CallableRequest[Any]) -> bool:
@@ -204,7 +214,7 @@ def _join_policy(req: https_fn.CallableRequest[Any]) -> join.JoinPolicy:
         raise Misconfigured("VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1")
     return join.JoinPolicy(
         settings=current_settings,
-        session_is_live=lambda: _session_is_live(req),
+        session_check=lambda: _start_session_check(req),
         app_check_passes=lambda: _app_check_passes(req),
         limiter=_limiter(per_minute),
         audit_retention_days=retention_days,
@@ -232,7 +242,13 @@ def _serve(use_case: UseCase, req: https_fn.CallableRequest[Any], name: str) -> 
         raise https_fn.HttpsError(https_fn.FunctionsErrorCode.INTERNAL, "INTERNAL") from None
 
 
-@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
+# Serving, from make bench's load run (README "Benchmarks"): one instance's joins per second peak at
+# 8 concurrent requests; more only queue inside it and raise p99. So 8 requests per instance (and
+# THREADS=8 in the env, so gunicorn has a thread for each), 1 vCPU, 256 MiB (a warm worker is ~80 MiB).
+SERVING: dict[str, Any] = {"concurrency": 8, "cpu": 1, "memory": options.MemoryOption.MB_256}
+
+
+@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES, **SERVING)
 def get_join_token(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """Hand the appointment's doctor or patient a short-lived token for its room."""
     result = _serve(join.get_join_token, req, "join")
@@ -240,7 +256,7 @@ def get_join_token(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return result
 
 
-@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
+@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES, **SERVING)
 def admit_patient(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """The doctor lets the waiting patient in, or not (``VIDEO_WAITING_ROOM=admit``)."""
     result = _serve(lobby.admit_patient, req, "admission")
@@ -248,7 +264,7 @@ def admit_patient(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return result
 
 
-@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES)
+@https_fn.on_call(secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES, **SERVING)
 def set_recording_consent(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """The patient's yes or no to recording; the doctor's next token follows it."""
     result = _serve(lobby.set_recording_consent, req, "consent")

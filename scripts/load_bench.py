@@ -39,6 +39,7 @@ SERVERS = {
     "join": (ROOT / "functions" / "main.py", "get_join_token"),
     "noop": (ROOT / "bench" / "functions" / "main.py", "bench_noop_call"),
     "read_write": (ROOT / "bench" / "functions" / "main.py", "bench_read_write_call"),
+    "auth_read_write": (ROOT / "bench" / "functions" / "main.py", "bench_auth_read_write_call"),
 }
 
 
@@ -220,11 +221,13 @@ def bench_load() -> dict[str, Any]:
             results["servers"][name] = runs
         finally:
             server.stop()
-    join, floor = results["servers"]["join"], results["servers"]["read_write"]
+    join = results["servers"]["join"]
+    floors = {name: results["servers"][name] for name in ("read_write", "auth_read_write")}
     results["ratios"] = {
         level: {
-            "throughput_vs_read_write": round(join[level]["per_s"] / floor[level]["per_s"], 2),
-            "p99_vs_read_write": round(join[level]["p99_ms"] / floor[level]["p99_ms"], 2),
+            f"{measure}_vs_{name}": round(join[level][key] / floor[level][key], 2)
+            for name, floor in floors.items()
+            for measure, key in (("throughput", "per_s"), ("p99", "p99_ms"))
         }
         for level in join
     }
@@ -234,7 +237,7 @@ def bench_load() -> dict[str, Any]:
 
 def bench_cold(token: str) -> dict[str, Any]:
     """Process start to first answered call, median of COLD_RUNS, for the join and the no-op callable."""
-    seconds: dict[str, list[float]] = {"join": [], "noop": []}
+    seconds: dict[str, list[float]] = {"join": [], "noop": [], "read_write": []}
     for _ in range(COLD_RUNS):
         for name in seconds:
             began = time.perf_counter()
@@ -258,7 +261,12 @@ def plot(results: dict[str, Any], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (rate, tail) = plt.subplots(1, 2, figsize=(11, 4.2))
-    labels = {"join": "get_join_token", "read_write": "1 read + 1 write callable", "noop": "no-op callable"}
+    labels = {
+        "join": "get_join_token",
+        "read_write": "1 read + 1 write callable",
+        "auth_read_write": "Auth lookup + 1 read + 1 write callable",
+        "noop": "no-op callable",
+    }
     for name, runs in results["servers"].items():
         levels = [int(level) for level in runs]
         rate.plot(levels, [runs[str(n)]["per_s"] for n in levels], marker="o", label=labels[name])

@@ -36,7 +36,7 @@ filterwarnings = ["error"]
 paths_to_mutate = ["telehealth/", "main.py"]
 pytest_add_cli_args_test_selection = ["tests/unit"]
 process_isolation = "forkserver"
-also_copy = ["tests/", "firestore.indexes.json"]
+also_copy = ["tests/", "firestore.indexes.json", "scripts/"]
 """
 
 
@@ -50,6 +50,8 @@ def lay_out() -> None:
     shutil.copytree(ROOT / "tests" / "unit", WORK / "tests" / "unit", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "tests" / "fuzzing.py", WORK / "tests" / "fuzzing.py")
     shutil.copy(ROOT / "firestore.indexes.json", WORK / "firestore.indexes.json")
+    (WORK / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "demo.env", WORK / "scripts" / "demo.env")
     (WORK / "pyproject.toml").write_text(PYPROJECT)
 
 
@@ -98,9 +100,8 @@ def main() -> int:
     if survivors:
         print("\nsurvivors (see one with: cd .cache/mutate && ../../.venv/bin/mutmut show NAME):")
         print("\n".join(f"  {line}" for line in survivors))
-    print(
-        f"\ntarget {TARGET}% of non-equivalent mutants per module: {'met' if not failing else 'missed by ' + ', '.join(failing)}"
-    )
+    verdict = "met" if not failing else "missed by " + ", ".join(failing)
+    print(f"\ntarget {TARGET}% of non-equivalent mutants per module: {verdict}")
     return 1 if failing else 0
 
 

@@ -38,8 +38,9 @@ class JoinPolicy:
     """The seams of a join that are not the video settings: each is a parameter, so tests control it."""
 
     settings: Callable[[], Settings]
-    # True while the caller's session stands: not revoked, account not disabled (an Auth API call).
-    session_is_live: Callable[[], bool]
+    # Starts the check that the caller's session stands (not revoked, account not disabled: an Auth
+    # API call) and returns a function that waits for its answer; the join reads Firestore meanwhile.
+    session_check: Callable[[], Callable[[], bool]]
     # True when App Check is off, or the request carries a valid (and, with replay protection, unused) token.
     app_check_passes: Callable[[], bool]
     limiter: RateLimiter
@@ -128,11 +129,12 @@ def get_join_token(db: Any, *, caller: Caller | None, data: Any, policy: JoinPol
         current = policy.settings()
         if not policy.app_check_passes():
             raise Unauthenticated("app_check")
-        if not policy.session_is_live():
-            raise Unauthenticated("session_revoked")
+        session_is_live = policy.session_check()
         doctor_uid = caller.uid if claims_doctor(caller.claims) else None
-        for _attempt in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             context = store.read_join_context(db, appointment_id, doctor_uid)
+            if attempt == 0 and not session_is_live():
+                raise Unauthenticated("session_revoked")
             appointment = context.appointment
             if appointment is not None:
                 role = role_of(appointment, caller.uid, caller.claims, context.doctor_entry)

