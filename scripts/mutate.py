@@ -33,7 +33,7 @@ addopts = "-q -p no:cacheprovider"
 filterwarnings = ["error"]
 
 [tool.mutmut]
-paths_to_mutate = ["telehealth/", "main.py"]
+source_paths = ["telehealth/", "main.py"]
 pytest_add_cli_args_test_selection = ["tests/unit"]
 process_isolation = "forkserver"
 also_copy = ["tests/", "firestore.indexes.json", "scripts/"]
@@ -85,6 +85,9 @@ def main() -> int:
         totals[module][status] += 1
         if status in ("survived", "no tests"):
             survivors.append(f"{name}: {status}")
+    if not totals or sum(counts[key] for counts in totals.values() for key in ("killed", "survived")) == 0:
+        print("mutate: no mutant was tested (see mutmut's output above)", file=sys.stderr)
+        return 1
     failing = []
     print(f"\n{'module':28} {'killed':>7} {'survived':>8} {'no tests':>8} {'timeout':>7} {'equiv.':>6} {'score':>7}")
     for module, counts in sorted(totals.items()):

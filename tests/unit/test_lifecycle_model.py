@@ -200,9 +200,9 @@ def run_sequence(seed: int) -> World:
     return world
 
 
-@pytest.mark.parametrize("block", range(SEQUENCES // 500))
+@pytest.mark.parametrize("block", range(-(-SEQUENCES // 500)))
 def test_random_event_orders_and_redeliveries_converge_without_reviving_a_room(block: int) -> None:
-    for seed in range(block * 500, (block + 1) * 500):
+    for seed in range(block * 500, min((block + 1) * 500, SEQUENCES)):
         world = run_sequence(seed)
         doc = world.doc
         assert doc is not None
@@ -228,4 +228,4 @@ def test_the_model_sees_the_review_sequence() -> None:
         kinds = [(e.after.get("status"), e.after.get("type")) for e in world.history]
         if ("completed", "in_person") in kinds and world.retired:
             found += 1
-    assert found > 50
+    assert found > SEQUENCES // 60  # about 1 in 40 sequences has it

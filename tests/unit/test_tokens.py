@@ -247,3 +247,71 @@ def test_jaas_needs_its_key_id() -> None:
     with pytest.raises(Misconfigured) as caught:
         VideoConfig(provider="jaas", app_id="vpaas-magic-cookie-1")
     assert "VIDEO_KEY_ID" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("role", "consented", "email", "expected_video", "expected_extra"),
+    [
+        pytest.param("guest", False, None, {"roomAdmin": False, "roomRecord": False}, {}, id="the patient"),
+        pytest.param("moderator", False, None, {"roomAdmin": True, "roomRecord": False}, {}, id="the doctor"),
+        pytest.param("moderator", True, None, {"roomAdmin": True, "roomRecord": True}, {}, id="recording consented"),
+        pytest.param(
+            "guest",
+            False,
+            "pat@clinic.test",
+            {"roomAdmin": False, "roomRecord": False},
+            {"metadata": '{"email": "pat@clinic.test"}'},
+            id="with email",
+        ),
+    ],
+)
+def test_livekit_claims_are_exactly_these(
+    role: str, consented: bool, email: str | None, expected_video: dict[str, Any], expected_extra: dict[str, Any]
+) -> None:
+    """Every claim, by name and value: LiveKit ignores a misspelt grant, so a call with no media would ship."""
+    config = VideoConfig(
+        provider="livekit",
+        domain="video.clinic.test",
+        app_id="APIclinic",
+        include_email=True,
+        doctor_features=frozenset({"recording"}),
+    )
+    g = replace(grant(role), record=consented)
+    claims_in = {"email": email, "email_verified": True} if email else {}
+    claims = jwt.decode(issue(g, claims_in, build_settings(config, HMAC_SECRET)), options={"verify_signature": False})
+    assert claims == {
+        "iss": "APIclinic",
+        "sub": "doctor" if role == "moderator" else "patient",
+        "name": "Doctor" if role == "moderator" else "Patient",
+        "nbf": NOW_S - 10,
+        "exp": NOW_S + 3600,
+        "video": {
+            "room": ROOM,
+            "roomJoin": True,
+            "canPublish": True,
+            "canSubscribe": True,
+            "canPublishData": True,
+            **expected_video,
+        },
+        **expected_extra,
+    }
+
+
+@pytest.mark.parametrize("provider", ["jitsi", "jaas"])
+@pytest.mark.parametrize("role", ["moderator", "guest"])
+def test_jitsi_and_jaas_user_context_is_exactly_these_strings(provider: str, role: str, rsa_key: Any) -> None:
+    settings = (
+        build_settings(jitsi_config(), HMAC_SECRET)
+        if provider == "jitsi"
+        else build_settings(jaas_config(), pem(rsa_key))
+    )
+    claims = jwt.decode(issue(grant(role), {"name": "Ada"}, settings), options={"verify_signature": False})
+    doctor = role == "moderator"
+    assert claims["context"]["user"] == {
+        "id": "doctor" if doctor else "patient",
+        "name": "Doctor" if doctor else "Ada",
+        "email": "",
+        "avatar": "",
+        "moderator": "true" if doctor else "false",
+    }
+    assert set(claims) == {"iss", "aud", "sub", "room", "iat", "nbf", "exp", "context"}
