@@ -24,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import firebase_admin
+import requests
 from firebase_admin import auth
+from firebase_admin.exceptions import FirebaseError
+from google.api_core.exceptions import GoogleAPIError
+from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import firestore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,12 +64,17 @@ class Target:
 
 
 def resolve_target(project: str | None) -> Target:
-    emulated = bool(os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")) and bool(os.environ.get("FIRESTORE_EMULATOR_HOST"))
     if bool(os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")) != bool(os.environ.get("FIRESTORE_EMULATOR_HOST")):
         raise UsageError("set both FIREBASE_AUTH_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST, or neither")
     chosen = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCLOUD_PROJECT") or default_project()
     if not chosen:
         raise UsageError("no project: pass --project, set GOOGLE_CLOUD_PROJECT, or set a default in .firebaserc")
+    if chosen.startswith("demo-") and not os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        # A demo- project exists only in the emulators: use the ones firebase.json names (as make dev starts them).
+        emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
+        for variable, name in (("FIREBASE_AUTH_EMULATOR_HOST", "auth"), ("FIRESTORE_EMULATOR_HOST", "firestore")):
+            os.environ[variable] = f"{emulators[name]['host']}:{emulators[name]['port']}"
+    emulated = bool(os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"))
     return Target(project=chosen, emulated=emulated)
 
 
@@ -214,6 +223,19 @@ def run(argv: Sequence[str], out: Any = sys.stdout) -> int:
         return 2
     except NotFound as error:
         print(f"clinic: {error}", file=sys.stderr)
+        return 1
+    except DefaultCredentialsError:
+        print(
+            "clinic: no Application Default Credentials: run `gcloud auth application-default login`", file=sys.stderr
+        )
+        return 1
+    except (FirebaseError, GoogleAPIError, requests.ConnectionError) as error:
+        # The class only: the service's text could hold an address or an id the caller did not ask to print.
+        print(
+            f"clinic: the {'emulators' if os.environ.get('FIRESTORE_EMULATOR_HOST') else 'project'} "
+            f"could not be reached or refused the request ({type(error).__name__})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
