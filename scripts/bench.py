@@ -241,6 +241,12 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
         apply_room_lifecycle(client, "bench-ops", before, after, lambda: config, written.update_time)
         confirmation = {"reads": counter.reads, "writes": counter.writes}
 
+        # The same confirming event delivered again (at-least-once delivery, or a retry): its
+        # conditional write is refused (not counted: it changes nothing), the transaction reads once.
+        counter.reset()
+        apply_room_lifecycle(client, "bench-ops", before, after, lambda: config, written.update_time)
+        redelivered = {"reads": counter.reads, "writes": counter.writes, "refused_writes": counter.refused}
+
         # A stale event (the document was written again since): the transactional fallback.
         stale = client.collection("appointments").document("bench-ops-stale")
         stale_written = stale.set(after)
@@ -292,6 +298,7 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
         "per_join_granted_doctor_first": granted_doctor_first,
         "per_join_refused": refused,
         "per_confirmation": confirmation,
+        "per_confirmation_redelivered": redelivered,
         "per_confirmation_stale_event": confirmation_stale,
         "per_trigger_own_write": own_write,
         "per_irrelevant_update": irrelevant,
@@ -426,12 +433,19 @@ def table(results: dict[str, Any]) -> str:
         ("per_join_granted_doctor", "doctor's later joins (+ directory entry)"),
         ("per_join_refused", "join (refused)"),
         ("per_confirmation", "confirmation"),
+        ("per_confirmation_redelivered", "re-delivered confirming event"),
         ("per_confirmation_stale_event", "confirmation, stale event (transaction)"),
         ("per_trigger_own_write", "trigger's own write event"),
         ("per_irrelevant_update", "irrelevant update"),
     ):
         rows.append(
-            (f"Firestore ops per {label}", f"{ops[key]['reads']} read(s), {ops[key]['writes']} write(s)", "", "")
+            (
+                f"Firestore ops per {label}",
+                f"{ops[key]['reads']} read(s), {ops[key]['writes']} write(s)"
+                + (f", {ops[key]['refused_writes']} refused" if "refused_writes" in ops[key] else ""),
+                "",
+                "",
+            )
         )
     for name, ops_ in results["hostile"].items():
         per = "" if name.startswith("normal") else f" per {HOSTILE_CALLS} calls"

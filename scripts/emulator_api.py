@@ -264,6 +264,7 @@ class OpCounter:
     def __init__(self, client: firestore.Client) -> None:
         self.reads = 0
         self.writes = 0
+        self.refused = 0  # commits the server refused (a failed precondition, an aborted transaction)
         api = client._firestore_api
         batch_get, commit = api.batch_get_documents, api.commit
 
@@ -274,7 +275,11 @@ class OpCounter:
 
         def counted_commit(*args: Any, **kwargs: Any) -> Any:
             request = kwargs.get("request") or args[0]
-            result = commit(*args, **kwargs)  # an aborted commit raises and is not counted
+            try:
+                result = commit(*args, **kwargs)
+            except Exception:
+                self.refused += 1  # a refused commit writes nothing: counted apart
+                raise
             self.writes += len(request.get("writes", []))
             return result
 
@@ -282,7 +287,7 @@ class OpCounter:
         api.commit = counted_commit
 
     def reset(self) -> None:
-        self.reads = self.writes = 0
+        self.reads = self.writes = self.refused = 0
 
 
 def local_secret(name: str = "VIDEO_SIGNING_KEY") -> str:
