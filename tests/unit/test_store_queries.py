@@ -1,0 +1,206 @@
+"""The store's queries as built (a recorder stands in for the client), attendance on mock-firestore, and the
+webhook function through real Flask requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import flask
+import pytest
+from conftest import HMAC_SECRET, NOW, appointment
+from google.cloud.firestore_v1.base_query import FieldFilter
+from mockfirestore import MockFirestore
+
+import main
+from telehealth import store
+
+ROOM = "a" * 32  # conftest's appointment() holds this room
+
+
+class Recorder:
+    """A collection/query stand-in that records each call and streams what it is given."""
+
+    def __init__(self, results: list[Any] | None = None) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.results = results or []
+
+    def collection(self, name: str) -> Recorder:
+        self.calls.append(("collection", name))
+        return self
+
+    def where(self, *, filter: FieldFilter) -> Recorder:
+        self.calls.append(("where", filter.field_path, filter.op_string, filter.value))
+        return self
+
+    def order_by(self, field: str) -> Recorder:
+        self.calls.append(("order_by", field))
+        return self
+
+    def limit(self, count: int) -> Recorder:
+        self.calls.append(("limit", count))
+        return self
+
+    def stream(self) -> list[Any]:
+        self.calls.append(("stream",))
+        return list(self.results)
+
+
+class Snap:
+    def __init__(self, doc_id: str) -> None:
+        self.id = doc_id
+
+
+def test_the_sweep_reads_confirmed_video_visits_in_the_window_soonest_first() -> None:
+    db = Recorder([Snap("v1")])
+    start, until = NOW, NOW + dt.timedelta(hours=48)
+    assert [s.id for s in store.confirmed_video_between(db, start, until, 7)] == ["v1"]
+    assert db.calls == [
+        ("collection", "appointments"),
+        ("where", "status", "==", "confirmed"),
+        ("where", "type", "==", "video"),
+        ("where", "startTime", ">=", start),
+        ("where", "startTime", "<=", until),
+        ("order_by", "startTime"),
+        ("limit", 7),
+        ("stream",),
+    ]
+
+
+def test_the_sweep_reads_rooms_held_by_pending_cancelled_and_in_person_visits() -> None:
+    db = Recorder([Snap("x")])
+    assert [s.id for s in store.holding_a_room_without_keeping_it(db, 5)] == ["x", "x"]
+    assert db.calls == [
+        ("collection", "appointments"),
+        ("where", "status", "in", ["pending", "cancelled"]),
+        ("where", "video.roomName", ">", ""),
+        ("limit", 5),
+        ("collection", "appointments"),
+        ("where", "type", "==", "in_person"),
+        ("where", "video.roomName", ">", ""),
+        ("stream",),
+        ("limit", 5),
+        ("stream",),
+    ]
+
+
+def test_a_room_is_looked_up_with_one_equality_query_of_one_document() -> None:
+    found = Recorder([Snap("visit-1")])
+    assert store.appointment_with_room(found, ROOM) == "visit-1"
+    assert found.calls == [
+        ("collection", "appointments"),
+        ("where", "video.roomName", "==", ROOM),
+        ("limit", 1),
+        ("stream",),
+    ]
+    assert store.appointment_with_room(Recorder([]), ROOM) is None
+
+
+@pytest.fixture
+def db() -> MockFirestore:
+    fake = MockFirestore()
+    fake.collection("appointments").document("a1").set(appointment())
+    return fake
+
+
+def test_a_meeting_is_marked_ended_once(db: MockFirestore) -> None:
+    assert store.meeting_already_ended(db, ROOM) is False
+    store.mark_meeting_ended(db, ROOM, "livekit")
+    assert store.meeting_already_ended(db, ROOM) is True
+    assert db.collection("videoMeetingsEnded").document(ROOM).get().to_dict()["provider"] == "livekit"
+
+
+SECRET = "unit-webhook-secret-value"
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, db: MockFirestore) -> list[tuple[Any, ...]]:
+    """The function wired to settings and a stand-in store; returns the attendance calls it makes.
+
+    record_attendance itself runs a real transaction: tests/emulator/test_attendance.py covers it.
+    """
+    for name, value in {"VIDEO_PROVIDER": "jitsi", "VIDEO_DOMAIN": "meet.clinic.test", "VIDEO_APP_ID": "app"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VIDEO_SIGNING_KEY", HMAC_SECRET)
+    monkeypatch.setenv("VIDEO_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setitem(main._clients, "db", db)
+    monkeypatch.setattr(store, "appointment_with_room", lambda _db, room: "a1" if room == ROOM else None)
+    recorded: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(store, "record_attendance", lambda _db, *args: recorded.append(args) or True)
+    return recorded
+
+
+def post(path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> int:
+    with flask.Flask("test").test_request_context(path, method=method, data=body, headers=headers):
+        status: int = main.video_events(flask.request).status_code
+    return status
+
+
+def occupant_joined(room: str = ROOM, at: int | None = None) -> bytes:
+    occupant = {"id": "patient", "name": "P", "occupant_jid": f"{room}@c/p", "joined_at": at or int(time.time())}
+    return json.dumps({"event_name": "muc-occupant-joined", "room_name": room, "occupant": occupant}).encode()
+
+
+def test_the_webhook_function_records_a_verified_event_sync_post(served: list[tuple[Any, ...]]) -> None:
+    at = int(time.time())
+    assert post("/jitsi/events/occupant/joined", occupant_joined(at=at), {"Authorization": f"Bearer {SECRET}"}) == 200
+    [(appointment_id, room, event_id, kind, role, when)] = served
+    assert (appointment_id, room, kind, role, when) == (
+        "a1",
+        ROOM,
+        "joined",
+        "guest",
+        dt.datetime.fromtimestamp(at, dt.UTC),
+    )
+    assert len(event_id) == 40
+
+
+def test_an_event_for_a_room_no_visit_holds_records_nothing(served: list[tuple[Any, ...]]) -> None:
+    assert (
+        post("/jitsi/events/occupant/joined", occupant_joined("z" * 32), {"Authorization": f"Bearer {SECRET}"}) == 200
+    )
+    assert served == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "method", "status"),
+    [
+        pytest.param(
+            "/jitsi/events/occupant/joined",
+            occupant_joined(),
+            {"Authorization": "Bearer no"},
+            "POST",
+            401,
+            id="bad secret",
+        ),
+        pytest.param("/jitsi/events/occupant/joined", occupant_joined(), {}, "GET", 405, id="GET"),
+        pytest.param(
+            "/jitsi/events/occupant/joined",
+            b"x" * 70_000,
+            {"Authorization": f"Bearer {SECRET}"},
+            "POST",
+            400,
+            id="huge",
+        ),
+        pytest.param("/livekit", b"{}", {"Authorization": "x"}, "POST", 404, id="another provider's path"),
+        pytest.param("/jaas", b"{}", {"X-Jaas-Signature": "t=1,v1=x"}, "POST", 404, id="jaas on a jitsi deployment"),
+        pytest.param("/", b"{}", {}, "POST", 404, id="no provider in the path"),
+    ],
+)
+def test_the_webhook_function_refuses_and_writes_nothing(
+    served: list[tuple[Any, ...]], path: str, body: bytes, headers: dict[str, str], method: str, status: int
+) -> None:
+    assert post(path, body, headers, method) == status
+    assert served == []
+
+
+def test_the_webhook_function_answers_500_without_detail_when_settings_are_unusable(
+    served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VIDEO_DOMAIN", "")
+    assert post("/jitsi/events/occupant/joined", occupant_joined(), {"Authorization": f"Bearer {SECRET}"}) == 500
+    logs = capsys.readouterr()
+    assert "VIDEO_DOMAIN" in logs.out + logs.err
+    assert SECRET not in logs.out + logs.err
