@@ -311,3 +311,23 @@ def test_replay_protection_consumes_a_token_and_refuses_its_replay(
     assert fresh["result"]["role"] == "guest"
     assert world.consume_calls == 3
     assert sorted(r["reason"] for r in audit(db)) == ["app_check", "ok", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("rate", "days", "ok"),
+    [
+        pytest.param("1", "1", True, id="the smallest usable values"),
+        pytest.param("0", "1", False, id="no joins at all"),
+        pytest.param("1", "0", False, id="no retention"),
+        pytest.param("20", "-5", False, id="negative retention"),
+    ],
+)
+def test_the_abuse_params_edges(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch, rate: str, days: str, ok: bool
+) -> None:
+    monkeypatch.setenv("VIDEO_JOIN_RATE_PER_MIN", rate)
+    monkeypatch.setenv("VIDEO_AUDIT_RETENTION_DAYS", days)
+    answer = call({"appointmentId": "a1"}, PATIENT)
+    assert ("result" in answer) is ok
+    if not ok:
+        assert error_of(answer) == ("INTERNAL", None)

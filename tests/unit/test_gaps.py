@@ -1,0 +1,178 @@
+"""Behaviour mutation testing showed no test pinned: the LiveKit answer's serverUrl, the join's lost race,
+the lobby's rate limit and audit records, and the edges of the abuse params."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, NOW_S, PATIENT, appointment, jitsi_config
+from mockfirestore import MockFirestore
+
+from telehealth import join, lobby, store
+from telehealth.config import VideoConfig, build_settings
+from telehealth.errors import VideoError, error_code
+from telehealth.ratelimit import RateLimiter
+
+START_S = NOW_S + 5 * 60
+
+
+def policy(config: VideoConfig | None = None, limit: int = 1000) -> join.JoinPolicy:
+    settings = build_settings(config or jitsi_config(), HMAC_SECRET)
+    return join.JoinPolicy(
+        settings=lambda: settings,
+        session_check=lambda: lambda: True,
+        app_check_passes=lambda: True,
+        limiter=RateLimiter(limit),
+    )
+
+
+def audit(db: MockFirestore) -> list[dict[str, Any]]:
+    return [d.to_dict() for d in db.collection("videoAccessLog").stream()]
+
+
+@pytest.mark.parametrize(
+    ("config", "server_url"),
+    [
+        pytest.param(
+            VideoConfig(provider="livekit", domain="lk.clinic.test", app_id="K"), "wss://lk.clinic.test", id="livekit"
+        ),
+        pytest.param(jitsi_config(), None, id="jitsi has none"),
+    ],
+)
+def test_the_answer_carries_server_url_for_livekit_only(
+    db: MockFirestore, config: VideoConfig, server_url: str | None
+) -> None:
+    db.collection("appointments").document("a1").set(appointment())
+    answer = join.get_join_token(
+        db, caller=join.Caller(PATIENT, {}), data={"appointmentId": "a1"}, policy=policy(config), now=START_S
+    )
+    assert answer.get("serverUrl") == server_url
+    assert ("serverUrl" in answer) == (server_url is not None)
+
+
+def test_a_join_that_loses_its_waiting_room_write_reads_again_and_decides_again(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.collection("appointments").document("a1").set(appointment(video={"roomName": "r" * 32}))
+    reads: list[str] = []
+    real_read = store.read_join_context
+    monkeypatch.setattr(store, "read_join_context", lambda *a: reads.append("read") or real_read(*a))
+    answers = iter([False, True])  # the first conditional write finds the document changed
+    monkeypatch.setattr(store, "update_video", lambda *_a: next(answers))
+
+    result = join.get_join_token(
+        db, caller=join.Caller(DOCTOR, DOCTOR_CLAIMS), data={"appointmentId": "a1"}, policy=policy(), now=START_S
+    )
+    assert result["role"] == "moderator"
+    assert reads == ["read", "read"]
+
+
+def test_a_join_that_keeps_losing_gives_up_after_three_reads(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.collection("appointments").document("a1").set(appointment(video={"roomName": "r" * 32}))
+    monkeypatch.setattr(store, "update_video", lambda *_a: False)
+    with pytest.raises(RuntimeError, match="kept changing"):
+        join.get_join_token(
+            db, caller=join.Caller(DOCTOR, DOCTOR_CLAIMS), data={"appointmentId": "a1"}, policy=policy(), now=START_S
+        )
+
+
+@pytest.mark.parametrize(
+    ("use_case", "who", "data", "reason", "role"),
+    [
+        pytest.param(lobby.set_recording_consent, PATIENT, {"consent": True}, "consent_given", "guest", id="consent"),
+        pytest.param(
+            lobby.set_recording_consent, PATIENT, {"consent": False}, "consent_withdrawn", "guest", id="withdrawn"
+        ),
+    ],
+)
+def test_lobby_grants_leave_an_exact_audit_record(
+    db: MockFirestore, use_case: Any, who: str, data: dict[str, Any], reason: str, role: str
+) -> None:
+    db.collection("appointments").document("a1").set(appointment())
+    use_case(db, caller=join.Caller(who, {}), data={"appointmentId": "a1", **data}, policy=policy(), now=START_S)
+    [record] = audit(db)
+    assert {k: v for k, v in record.items() if k not in ("at", "expireAt")} == {
+        "appointmentId": "a1",
+        "uid": who,
+        "role": role,
+        "outcome": "granted",
+        "reason": reason,
+    }
+
+
+def test_a_lobby_refusal_leaves_an_exact_audit_record(db: MockFirestore) -> None:
+    db.collection("appointments").document("a1").set(appointment(status="pending", video=None))
+    with pytest.raises(VideoError):
+        lobby.set_recording_consent(
+            db,
+            caller=join.Caller(PATIENT, {}),
+            data={"appointmentId": "a1", "consent": True},
+            policy=policy(),
+            now=START_S,
+        )
+    [record] = audit(db)
+    assert {k: v for k, v in record.items() if k not in ("at", "expireAt")} == {
+        "appointmentId": "a1",
+        "uid": PATIENT,
+        "role": "guest",
+        "outcome": "denied",
+        "reason": "not_confirmed",
+    }
+
+
+def test_the_lobby_callables_share_the_rate_limit_and_read_nothing_beyond_it(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.collection("appointments").document("a1").set(appointment())
+    limited = policy(limit=1)
+    data = {"appointmentId": "a1", "consent": True}
+    lobby.set_recording_consent(db, caller=join.Caller(PATIENT, {}), data=data, policy=limited, now=START_S)
+    monkeypatch.setattr(store, "read_join_context", lambda *_a: pytest.fail("read Firestore"))
+    with pytest.raises(VideoError) as caught:
+        lobby.set_recording_consent(db, caller=join.Caller(PATIENT, {}), data=data, policy=limited, now=START_S)
+    assert (error_code(caught.value), caught.value.details()) == ("resource-exhausted", {"retryAfter": 60})
+    assert sorted(r["reason"] for r in audit(db)) == ["consent_given", "rate_limited"]
+    assert [r["uid"] for r in audit(db)] == [PATIENT, PATIENT]
+
+
+def test_a_revoked_session_cannot_admit_or_consent(db: MockFirestore) -> None:
+    db.collection("appointments").document("a1").set(appointment())
+    revoked = join.JoinPolicy(
+        settings=lambda: build_settings(jitsi_config(waiting_room="admit"), HMAC_SECRET),
+        session_check=lambda: lambda: False,
+        app_check_passes=lambda: True,
+        limiter=RateLimiter(10),
+    )
+    with pytest.raises(VideoError) as caught:
+        lobby.admit_patient(
+            db,
+            caller=join.Caller(DOCTOR, DOCTOR_CLAIMS),
+            data={"appointmentId": "a1", "admit": True},
+            policy=revoked,
+            now=START_S,
+        )
+    assert (error_code(caught.value), caught.value.reason) == ("unauthenticated", "session_revoked")
+    assert "admittedAt" not in db.collection("appointments").document("a1").get().to_dict()["video"]
+
+
+def test_app_check_gates_the_lobby_too(db: MockFirestore) -> None:
+    db.collection("appointments").document("a1").set(appointment())
+    no_app_check = join.JoinPolicy(
+        settings=lambda: build_settings(jitsi_config(), HMAC_SECRET),
+        session_check=lambda: lambda: True,
+        app_check_passes=lambda: False,
+        limiter=RateLimiter(10),
+    )
+    with pytest.raises(VideoError) as caught:
+        lobby.set_recording_consent(
+            db,
+            caller=join.Caller(PATIENT, {}),
+            data={"appointmentId": "a1", "consent": True},
+            policy=no_app_check,
+            now=START_S,
+        )
+    assert (error_code(caught.value), caught.value.reason) == ("unauthenticated", "app_check")
+    assert "recordingConsent" not in db.collection("appointments").document("a1").get().to_dict()["video"]
