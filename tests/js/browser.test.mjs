@@ -1,69 +1,23 @@
 // The demo page in headless Chromium (Debian's, driven by playwright-core): a doctor and a patient, two contexts.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { doc, setDoc, Timestamp } from "firebase/firestore";
-import { signedInClient, resetEmulators, makeDoctor, projectId } from "./emulators.mjs";
+import { projectId } from "./emulators.mjs";
+import { openWorld, root, artifacts } from "./page.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const port = Number(process.env.WEB_PORT ?? 5181);
-const pageUrl = `http://127.0.0.1:${port}/`;
-const artifacts = path.join(root, "artifacts");
-const CHROMIUM_ARGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-];
-
-let server, browser, people;
-
-async function waitForServer() {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${pageUrl}config.json`)).ok) return;
-    } catch { /* not listening yet */ }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the demo page server did not start");
-}
+let world;
 
 before(async () => {
-  server = spawn(path.join(root, ".venv/bin/python"), [path.join(root, "scripts/web_server.py"), String(port)], {
-    stdio: "ignore",
-  });
-  await waitForServer();
-  await resetEmulators();
-  const doctor = await makeDoctor(await signedInClient("web-doctor@test.example", "web-doctor-1"), "Dr. Browser");
-  const patient = await signedInClient("web-patient@test.example", "web-patient-1");
-  const soon = (n) => Timestamp.fromMillis(Date.now() + n * 60_000);
-  await setDoc(doc(patient.db, "appointments", "web-visit"), {
-    patientId: patient.uid, doctorId: doctor.uid, type: "video", status: "pending",
-    startTime: soon(5), endTime: soon(35),
-  });
-  people = { doctor, patient };
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  world = await openWorld(port, { doctor: ["web-doctor@test.example", "web-doctor-1"], patient: ["web-patient@test.example", "web-patient-1"] });
 });
 
 after(async () => {
-  await browser?.close();
-  for (const client of Object.values(people ?? {})) await client.close();
-  server?.kill("SIGTERM");
+  await world?.close();
 });
 
-async function signIn(email, password) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-  const page = await context.newPage();
-  await page.goto(pageUrl);
-  await page.fill("#email", email);
-  await page.fill("#password", password);
-  await page.click("#sign-in");
-  await page.waitForSelector("#session:not([hidden])");
-  return page;
-}
+const signIn = (email, password) => world.signIn(email, password);
 
 test("the doctor confirms; the patient waits for the doctor, then gets in on their own", async () => {
   const doctorPage = await signIn("web-doctor@test.example", "web-doctor-1");

@@ -1,0 +1,55 @@
+// The demo page with VIDEO_WAITING_ROOM=admit (run by tests/matrix in the admit run, not by make test's
+// main suite, which deploys host mode): the patient waits in the lobby, the doctor sees them and
+// clicks Admit, the patient's page gets in on its own. Screenshots of each state.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { openWorld, artifacts } from "./page.mjs";
+
+const port = Number(process.env.WEB_PORT ?? 5182);
+let world;
+
+before(async () => {
+  world = await openWorld(port, { doctor: ["admit-doctor@test.example", "admit-doctor-1"], patient: ["admit-patient@test.example", "admit-patient-1"] });
+});
+
+after(async () => {
+  await world?.close();
+});
+
+test("admit mode: the patient waits in the lobby until the doctor clicks Admit", async () => {
+  mkdirSync(artifacts, { recursive: true });
+  const doctorPage = await world.signIn("admit-doctor@test.example", "admit-doctor-1");
+  const patientPage = await world.signIn("admit-patient@test.example", "admit-patient-1");
+  const doctorRow = doctorPage.locator('tr[data-id="web-visit"]');
+  const patientRow = patientPage.locator('tr[data-id="web-visit"]');
+  await doctorRow.waitFor();
+  await doctorRow.getByRole("button", { name: "Confirm" }).click();
+  const join = patientRow.getByRole("button", { name: "Join" });
+  await join.waitFor({ timeout: 30_000 });
+
+  // The doctor joins first: in admit mode that alone does not let the patient in.
+  await doctorRow.getByRole("button", { name: "Join" }).click();
+  await doctorPage.waitForSelector("#meeting:not([hidden])");
+
+  await join.click();
+  await patientPage.locator("#notice").filter({ hasText: "waiting room" }).waitFor({ timeout: 30_000 });
+  assert.equal(await patientPage.locator("#meeting").isHidden(), true);
+  await patientPage.screenshot({ path: path.join(artifacts, "admit-1-patient-in-lobby.png"), fullPage: true });
+
+  // The doctor's row shows the waiting patient, live, with Admit and Deny.
+  await doctorRow.locator('[data-role="lobby"]').waitFor({ timeout: 30_000 });
+  await doctorPage.screenshot({ path: path.join(artifacts, "admit-2-doctor-sees-patient-waiting.png"), fullPage: true });
+  await doctorRow.getByRole("button", { name: "Admit" }).click();
+
+  // The patient's page sees video.admittedAt and joins without another click.
+  await patientPage.waitForSelector("#meeting:not([hidden])", { timeout: 30_000 });
+  assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
+  assert.equal(
+    await patientPage.locator("#meeting-room").textContent(),
+    await doctorPage.locator("#meeting-room").textContent(),
+  );
+  await doctorRow.locator('[data-role="lobby"]').waitFor({ state: "detached", timeout: 30_000 });
+  await patientPage.screenshot({ path: path.join(artifacts, "admit-3-patient-admitted.png"), fullPage: true });
+});
