@@ -302,3 +302,11 @@ def test_the_trigger_ignores_the_waiting_room_writes_without_reading(db: MockFir
 
     outcome = apply_room_lifecycle(NoIO(), "a1", before, after, lambda: VideoConfig(domain="m.test", app_id="a"), "t")
     assert (outcome.action, outcome.via) == (Action.NOTHING, "event")
+
+
+def test_an_error_no_table_names_is_internal() -> None:
+    class Unmapped(VideoError):
+        """A refusal someone added without mapping it."""
+
+    assert error_code(Unmapped()) == "internal"
+    assert str(Unmapped("why")) == "why"

@@ -179,3 +179,31 @@ def test_a_missing_or_huge_event_id_is_refused(raw: Any) -> None:
     with pytest.raises(Rejected) as caught:
         _safe_id(raw)
     assert caught.value.status == 400
+
+
+def test_the_sweep_hands_its_own_client_to_every_store_call(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = object()
+    seen: list[Any] = []
+    for name in ("confirmed_video_between", "holding_a_room_without_keeping_it", "apply_room_lifecycle"):
+        inner = getattr(repair.store, name)
+        monkeypatch.setattr(repair.store, name, lambda db, *a, _inner=inner: seen.append(db) or _inner(db, *a))
+    world["confirmed"] = [Snap("broken", visit())]
+    world["holding"] = [Snap("cancelled", visit("cancelled", room=True))]
+    world["fail"] = {"cancelled"}
+    errors: list[Exception] = []
+    repair.sweep(client, now=NOW, config=jitsi_config, on_failure=lambda _i, error: errors.append(error))
+    assert seen == [client] * 4
+    assert [type(e) for e in errors] == [RuntimeError]
+
+
+def test_an_account_forgotten_by_the_limiter_loses_its_refusal_minute_too() -> None:
+    limiter = RateLimiter(1, max_accounts=1)
+    assert limiter.allow("a", 0)
+    assert not limiter.allow("a", 1)
+    assert limiter.verdict("a", 1).first_refusal_this_minute is True
+    assert limiter.allow("b", 2)  # a is forgotten, with its minute
+    assert limiter.allow("a", 3)
+    assert not limiter.allow("a", 4)
+    assert limiter.verdict("a", 4).first_refusal_this_minute is True

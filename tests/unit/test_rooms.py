@@ -181,3 +181,15 @@ def test_completed_then_in_person_then_confirmed_video_never_brings_the_old_room
     # Handled in the other order, the withdrawal comes first and the confirmation assigns a new room.
     assert decide(completed, in_person, in_person) is Action.WITHDRAW
     assert decide(in_person, doc("confirmed"), doc("confirmed")) is Action.ASSIGN
+
+
+def test_a_roomless_state_without_video_needs_no_write() -> None:
+    """Deleting a field that is not there is still a write: never plan one."""
+    assert decide(doc("pending"), doc("cancelled"), doc("cancelled")) is Action.NOTHING
+    assert decide(doc("confirmed", room=ROOM), doc("cancelled"), doc("cancelled")) is Action.NOTHING
+
+
+def test_a_room_removed_in_the_same_write_that_left_confirmed_is_retired() -> None:
+    """A server cancelling and deleting video at once: the room in `before` is retired all the same."""
+    assert retired_rooms(doc("confirmed", room=ROOM), doc("cancelled")) == {ROOM}
+    assert decide(doc("confirmed", room=ROOM), doc("cancelled"), doc("confirmed", room=ROOM)) is Action.REPLACE

@@ -294,6 +294,9 @@ def livekit_server() -> Iterator[str]:
     server.server_close()
 
 
+CLIENT = object()  # the Firestore client end_meeting is handed, passed on to the store unchanged
+
+
 class MarkerStore:
     """The two store calls end_meeting makes, in memory."""
 
@@ -315,8 +318,8 @@ def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit_server: str, m
     config = VideoConfig(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api=livekit_server)
     settings = build_settings(config, HMAC_SECRET)
 
-    assert meetings.end_meeting(None, ROOM, settings) is True
-    assert meetings.end_meeting(None, ROOM, settings) is False  # redelivered: not twice
+    assert meetings.end_meeting(CLIENT, ROOM, settings) is True
+    assert meetings.end_meeting(CLIENT, ROOM, settings) is False  # redelivered: not twice
 
     assert FakeLiveKit.seen == [
         {
@@ -332,7 +335,7 @@ def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit_server: str, m
 def test_a_failing_provider_raises_and_is_not_marked(markers: MarkerStore) -> None:
     config = VideoConfig(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api="http://127.0.0.1:9")
     with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the client raises; the event is retried
-        meetings.end_meeting(None, ROOM, build_settings(config, HMAC_SECRET))
+        meetings.end_meeting(CLIENT, ROOM, build_settings(config, HMAC_SECRET))
     assert markers.ended == {}
 
 
@@ -349,5 +352,5 @@ def test_providers_without_an_end_api_are_left_alone(provider: str, markers: Mar
         def __init__(self) -> None:
             self.config = config
 
-    assert meetings.end_meeting(None, ROOM, NoSettings()) is False  # type: ignore[arg-type]
+    assert meetings.end_meeting(CLIENT, ROOM, NoSettings()) is False  # type: ignore[arg-type]
     assert markers.ended == {}
