@@ -325,7 +325,11 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         # After the withdrawal, never before it: a provider that fails only delays this, and the
         # event's retry ends the meeting then (the withdrawal is found done and not written again).
         try:
-            ended = meetings.end_meeting(_db(), room, current_settings())
+            # Only a provider with an API for it needs the signing key here: a Jitsi deployment
+            # with a broken key must not fail (and be retried for days) after a good withdrawal.
+            ended = current_config().provider in meetings.ENDABLE and meetings.end_meeting(
+                _db(), room, current_settings()
+            )
         except Exception as error:
             logger.error(
                 "ending the meeting failed; the event will be retried",
@@ -368,7 +372,8 @@ def _webhook_events(req: Request, now: dt.datetime) -> list[webhooks.AttendanceE
         raise webhooks.Rejected(405, "POST only")
     if (req.content_length or 0) > webhooks.MAX_BODY_BYTES:
         raise webhooks.Rejected(400, "body too large")
-    body = req.get_data(cache=False)
+    # At most one byte past the limit, even for a chunked body that announced no length.
+    body = req.stream.read(webhooks.MAX_BODY_BYTES + 1)
     if len(body) > webhooks.MAX_BODY_BYTES:
         raise webhooks.Rejected(400, "body too large")
     source, _, rest = req.path.strip("/").partition("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -81,7 +82,8 @@ def rate_limited(db: Any, caller: Caller, data: Any, policy: JoinPolicy, now: in
             now=now,
             retention_days=policy.audit_retention_days,
             # One id per account and minute: a second instance refusing the same minute writes nothing.
-            record_id=f"rate_limited-{verdict.minute}-{caller.uid}",
+            # Hashed: a custom-auth uid may hold "/", which a document id cannot.
+            record_id=f"rate_limited-{verdict.minute}-{hashlib.sha256(caller.uid.encode()).hexdigest()[:32]}",
         )
     return RateLimited(retryAfter=verdict.retry_after)
 

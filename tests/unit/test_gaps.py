@@ -176,3 +176,16 @@ def test_app_check_gates_the_lobby_too(db: MockFirestore) -> None:
         )
     assert (error_code(caught.value), caught.value.reason) == ("unauthenticated", "app_check")
     assert "recordingConsent" not in db.collection("appointments").document("a1").get().to_dict()["video"]
+
+
+def test_a_uid_with_a_slash_still_gets_its_one_rate_limited_record(db: MockFirestore) -> None:
+    """Custom-auth uids may hold '/': the record id is hashed, so it stays one document id."""
+    limited = policy(limit=1)
+    caller = join.Caller("tenant/user-7", {})
+    for _ in range(3):
+        with pytest.raises(VideoError):
+            join.get_join_token(db, caller=caller, data={"appointmentId": "a1"}, policy=limited, now=START_S)
+    records = [r for r in audit(db) if r["reason"] == "rate_limited"]
+    assert [r["uid"] for r in records] == ["tenant/user-7"]
+    [doc_id] = [d.id for d in db.collection("videoAccessLog").stream() if d.to_dict()["reason"] == "rate_limited"]
+    assert "/" not in doc_id

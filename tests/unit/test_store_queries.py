@@ -4,9 +4,11 @@ webhook function through real Flask requests."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import io
 import json
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import flask
 import pytest
@@ -204,3 +206,55 @@ def test_the_webhook_function_answers_500_without_detail_when_settings_are_unusa
     logs = capsys.readouterr()
     assert "VIDEO_DOMAIN" in logs.out + logs.err
     assert SECRET not in logs.out + logs.err
+
+
+class CountingStream(io.BytesIO):
+    """A request body that remembers how much of it was read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.consumed = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.consumed += len(chunk)
+        return chunk
+
+
+def test_a_chunked_oversized_body_is_refused_without_reading_it_all(served: list[tuple[Any, ...]]) -> None:
+    body = CountingStream(b"x" * 200_000)
+    headers = {"Authorization": f"Bearer {SECRET}", "Transfer-Encoding": "chunked"}
+    with flask.Flask("test").test_request_context(
+        "/jitsi/events/occupant/joined",
+        method="POST",
+        input_stream=body,
+        headers=headers,
+        environ_base={"wsgi.input_terminated": True},  # as gunicorn marks a chunked body
+    ):
+        assert main.video_events(flask.request).status_code == 400
+    assert body.consumed <= 64 * 1024 + 1
+    assert served == []
+
+
+def test_a_cancellation_on_a_jitsi_deployment_with_a_broken_key_still_succeeds(
+    served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only providers that can end a meeting need the key after a withdrawal (jitsi cannot)."""
+    monkeypatch.setenv("VIDEO_SIGNING_KEY", "short")
+    monkeypatch.setattr(store, "apply_room_lifecycle", lambda *_a: store.RoomWrite(store.Action.WITHDRAW, "event"))
+
+    class Snapshot:
+        def __init__(self, data: dict[str, Any]) -> None:
+            self._data, self.update_time = data, None
+
+        def to_dict(self) -> dict[str, Any]:
+            return self._data
+
+    class Event:
+        params: ClassVar[dict[str, str]] = {"appointmentId": "a1"}
+
+        class data:
+            before = Snapshot(appointment())
+            after = Snapshot(appointment(status="cancelled"))
+
+    inspect.unwrap(main.assign_video_room)(Event())  # raises if it asked for the broken key
