@@ -41,6 +41,9 @@ SIGNING_KEY = params.SecretParam(
 WEBHOOK_SECRET = params.SecretParam(
     "VIDEO_WEBHOOK_SECRET", description="JaaS webhook secret; also the Jitsi event-sync header secret"
 )
+END_KEY = params.SecretParam(
+    "VIDEO_JITSI_END_KEY", description="RSA PEM signing Jitsi end-meeting tokens; 'none' where not used"
+)
 PROVIDER = params.StringParam("VIDEO_PROVIDER", default="jitsi", description="jitsi, jaas, livekit, twilio or zoom")
 DOMAIN = params.StringParam("VIDEO_DOMAIN", default="", description="video host; empty means 8x8.vc for jaas")
 APP_ID = params.StringParam("VIDEO_APP_ID", default="", description="Jitsi app_id, JaaS AppID or LiveKit API key")
@@ -62,6 +65,10 @@ MAX_INSTANCES = params.IntParam("VIDEO_MAX_INSTANCES", default=10, description="
 SERVER_API = params.StringParam(
     "VIDEO_SERVER_API_URL", default="", description="provider server API base URL; empty: https://<domain>"
 )
+END_KEY_ID = params.StringParam(
+    "VIDEO_JITSI_END_KEY_ID", default="", description="kid of VIDEO_JITSI_END_KEY; empty: Jitsi meetings not ended"
+)
+JITSI_MUC = params.StringParam("VIDEO_JITSI_MUC", default="", description="Jitsi MUC domain; empty: conference.<sub>")
 REPAIR_LIMIT = params.IntParam("VIDEO_REPAIR_LIMIT", default=500, description="documents per query per sweep")
 
 _clients: dict[str, Any] = {}
@@ -114,6 +121,8 @@ def current_config() -> VideoConfig:
             DOCTOR_FEATURES.value,
             WAITING_ROOM.value,
             SERVER_API.value,
+            END_KEY_ID.value,
+            JITSI_MUC.value,
         )
     except ValueError:
         raise Misconfigured("a numeric or boolean VIDEO_* param does not parse") from None
@@ -136,6 +145,8 @@ def _config_from(
     features: str,
     waiting_room: str,
     server_api: str,
+    end_key_id: str,
+    jitsi_muc: str,
 ) -> VideoConfig:
     return VideoConfig(
         provider=parse_provider(provider),
@@ -152,6 +163,8 @@ def _config_from(
         doctor_features=parse_features(features),
         waiting_room=parse_waiting_room(waiting_room),
         server_api=server_api.strip(),
+        end_key_id=end_key_id.strip(),
+        jitsi_muc=jitsi_muc.strip(),
     )
 
 
@@ -289,7 +302,7 @@ def _retried(function: Any) -> Any:
 
 @_retried
 @firestore_fn.on_document_written(
-    document="appointments/{appointmentId}", secrets=[SIGNING_KEY], max_instances=MAX_INSTANCES
+    document="appointments/{appointmentId}", secrets=[SIGNING_KEY, END_KEY], max_instances=MAX_INSTANCES
 )
 def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | None]]) -> None:
     """Give a confirmed video appointment its room; withdraw it when the appointment leaves confirmed.
@@ -325,10 +338,11 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         # After the withdrawal, never before it: a provider that fails only delays this, and the
         # event's retry ends the meeting then (the withdrawal is found done and not written again).
         try:
-            # Only a provider with an API for it needs the signing key here: a Jitsi deployment
-            # with a broken key must not fail (and be retried for days) after a good withdrawal.
-            ended = current_config().provider in meetings.ENDABLE and meetings.end_meeting(
-                _db(), room, current_settings()
+            # Only a deployment that ends meetings needs its keys here: one that does not (JaaS, or
+            # Jitsi without VIDEO_JITSI_END_KEY_ID) must not fail, and be retried for days, over a
+            # broken key after a good withdrawal.
+            ended = current_config().ends_meetings and meetings.end_meeting(
+                _db(), room, current_settings(), END_KEY.value, int(time.time())
             )
         except Exception as error:
             logger.error(

@@ -28,7 +28,7 @@ EQUIVALENT = ROOT / "tests" / "mutate-equivalent.txt"
 PYPROJECT = """
 [tool.pytest.ini_options]
 testpaths = ["tests/unit"]
-pythonpath = [".", "tests/unit", "tests"]
+pythonpath = [".", "tests/unit", "tests", "scripts"]
 addopts = "-q -p no:cacheprovider"
 filterwarnings = ["error"]
 
@@ -48,10 +48,12 @@ def lay_out() -> None:
     )
     shutil.copy(ROOT / "functions" / "main.py", WORK / "main.py")
     shutil.copytree(ROOT / "tests" / "unit", WORK / "tests" / "unit", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "tests" / "fuzzing.py", WORK / "tests" / "fuzzing.py")
+    for helper in ("fuzzing.py", "standins.py"):
+        shutil.copy(ROOT / "tests" / helper, WORK / "tests" / helper)
     shutil.copy(ROOT / "firestore.indexes.json", WORK / "firestore.indexes.json")
     (WORK / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "demo.env", WORK / "scripts" / "demo.env")
+    for script in ("demo.env", "jitsi_end_key.py"):
+        shutil.copy(ROOT / "scripts" / script, WORK / "scripts" / script)
     (WORK / "pyproject.toml").write_text(PYPROJECT)
 
 

@@ -22,12 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 MATRIX = ROOT / ".cache" / "matrix"
 SOURCE = MATRIX / "functions"
 
-LIVEKIT_API = "http://127.0.0.1:7881"
+# The providers' server APIs (LiveKit's RoomService, Prosody's end-meeting and its key server) are
+# loopback stand-ins that tests/matrix starts here (tests/standins.py); ending meetings is checked there.
+LOOPBACK_API = "http://127.0.0.1:7881"
+JITSI_END_KEY_ID = "telehealth/matrix-end"
 PROVIDERS: dict[str, dict[str, str]] = {
-    "jitsi": {"VIDEO_DOMAIN": "meet.example.test", "VIDEO_APP_ID": "telehealth-demo"},
+    "jitsi": {
+        "VIDEO_DOMAIN": "meet.example.test",
+        "VIDEO_APP_ID": "telehealth-demo",
+        "VIDEO_SERVER_API_URL": LOOPBACK_API,
+        "VIDEO_JITSI_END_KEY_ID": JITSI_END_KEY_ID,
+    },
     "jaas": {"VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef", "VIDEO_KEY_ID": "matrixkey"},
-    # RoomService at a loopback stand-in that tests/matrix starts (ending meetings is checked there).
-    "livekit": {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix", "VIDEO_SERVER_API_URL": LIVEKIT_API},
+    "livekit": {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix", "VIDEO_SERVER_API_URL": LOOPBACK_API},
     "twilio": {
         "VIDEO_DOMAIN": "visit.example.test",
         "VIDEO_APP_ID": "SK" + "0123456789abcdef" * 2,
@@ -37,21 +44,38 @@ PROVIDERS: dict[str, dict[str, str]] = {
 }
 
 
-# Extra runs for the waiting-room modes (the provider runs use the default, host), on jitsi.
+# Extra runs for the waiting-room modes (the provider runs use the default, host), on jitsi without
+# end-meeting (no stand-in listens in those runs).
 MODES: dict[str, dict[str, str]] = {
-    "admit": {"VIDEO_WAITING_ROOM": "admit", "VIDEO_DOCTOR_FEATURES": "recording"},
-    "off": {"VIDEO_WAITING_ROOM": "off"},
+    "admit": {
+        "VIDEO_WAITING_ROOM": "admit",
+        "VIDEO_DOCTOR_FEATURES": "recording",
+        "VIDEO_JITSI_END_KEY_ID": "",
+        "VIDEO_SERVER_API_URL": "",
+    },
+    "off": {"VIDEO_WAITING_ROOM": "off", "VIDEO_JITSI_END_KEY_ID": "", "VIDEO_SERVER_API_URL": ""},
 }
 
 
-def signing_key(provider: str) -> str:
-    if provider != "jaas":
-        return secrets.token_urlsafe(48)
+def rsa_pem() -> tuple[str, str]:
+    """A fresh 2048-bit RSA key: the private PEM and the public one."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem: bytes = key.private_bytes(
+    private: bytes = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return pem.decode()
+    public: bytes = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private.decode(), public.decode()
+
+
+def signing_key(provider: str) -> str:
+    return rsa_pem()[0] if provider == "jaas" else secrets.token_urlsafe(48)
+
+
+def escaped(value: str) -> str:
+    """A value for a double-quoted .secret.local line (a PEM's newlines as \\n)."""
+    return value.replace("\n", "\\n")
 
 
 def lay_out(provider: str, extra: dict[str, str]) -> Path:
@@ -60,15 +84,20 @@ def lay_out(provider: str, extra: dict[str, str]) -> Path:
     SOURCE.mkdir(parents=True)
     for name in ("main.py", "telehealth", "requirements.txt", "venv"):
         (SOURCE / name).symlink_to(ROOT / "functions" / name)
-    params = {"VIDEO_PROVIDER": provider, **PROVIDERS[provider], **extra}
+    chosen = {"VIDEO_PROVIDER": provider, **PROVIDERS[provider], **extra}
+    params = {name: value for name, value in chosen.items() if value}  # an empty value: the param's default
     (SOURCE / ".env").write_text("".join(f"{name}={value}\n" for name, value in params.items()))
     key = signing_key(provider)
-    escaped = key.replace("\n", "\\n")
+    end_key, end_public = rsa_pem() if params.get("VIDEO_JITSI_END_KEY_ID") else ("none", "")
     old_umask = os.umask(0o077)
     try:
         webhook_secret = secrets.token_urlsafe(32)
-        (SOURCE / ".secret.local").write_text(f'VIDEO_SIGNING_KEY="{escaped}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n')
+        (SOURCE / ".secret.local").write_text(
+            f'VIDEO_SIGNING_KEY="{escaped(key)}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n'
+            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\n'
+        )
         (MATRIX / "webhook-secret").write_text(webhook_secret)
+        (MATRIX / "end-key.pub").write_text(end_public)
         key_file = MATRIX / "key"
         key_file.write_text(key)
     finally:

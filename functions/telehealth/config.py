@@ -22,6 +22,8 @@ MIN_RSA_KEY_BITS = 2048
 # Jitsi features a token can switch on; the patient never gets any of them.
 JITSI_FEATURES: tuple[str, ...] = ("recording", "livestreaming", "transcription", "outbound-call")
 
+# A kid for Jitsi's ASAP key server: the server fetches <key server>/<sha256 hex of the kid>.pem.
+_KEY_ID = re.compile(r"[A-Za-z0-9._:/-]{1,255}")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
 
 
@@ -42,8 +44,13 @@ class VideoConfig:
     include_email: bool = False
     doctor_features: frozenset[str] = field(default_factory=frozenset)
     waiting_room: WaitingRoom = "host"
-    # Where the provider's server API lives, if not at https://<domain> (LiveKit's RoomService).
+    # Where the provider's server API lives, if not at https://<domain> (LiveKit's RoomService,
+    # or the Prosody HTTP host serving Jitsi's /end-meeting).
     server_api: str = ""
+    # Self-hosted Jitsi's end-meeting endpoint: the kid of the RS256 key that signs its system token
+    # (empty: meetings are not ended), and the MUC domain the rooms live on.
+    end_key_id: str = ""
+    jitsi_muc: str = ""
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -81,6 +88,14 @@ class VideoConfig:
                 raise Misconfigured(f"{name} must be between {low} and {high} minutes")
         if self.server_api and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", self.server_api):
             raise Misconfigured("VIDEO_SERVER_API_URL must be http(s)://host[:port], nothing after it")
+        if self.end_key_id and self.provider != "jitsi":
+            raise Misconfigured("VIDEO_JITSI_END_KEY_ID is for provider jitsi only")
+        if self.end_key_id and not _KEY_ID.fullmatch(self.end_key_id):
+            raise Misconfigured("VIDEO_JITSI_END_KEY_ID must be 1-255 of A-Z a-z 0-9 . _ : / -")
+        if not self.jitsi_muc:
+            object.__setattr__(self, "jitsi_muc", f"conference.{self.jitsi_subject}")
+        if self.end_key_id and (":" in self.jitsi_muc or not _HOST.match(self.jitsi_muc)):
+            raise Misconfigured("VIDEO_JITSI_MUC must be the rooms' MUC host name (conference.<XMPP domain>)")
         if self.waiting_room not in WAITING_ROOMS:
             raise Misconfigured(f"VIDEO_WAITING_ROOM must be one of {', '.join(WAITING_ROOMS)}")
         unknown = self.doctor_features - set(JITSI_FEATURES)
@@ -93,6 +108,11 @@ class VideoConfig:
         if self.provider == "jaas":
             return f"https://{self.domain}/{self.app_id}"
         return f"https://{self.domain}"
+
+    @property
+    def ends_meetings(self) -> bool:
+        """Whether the provider has an API to end a room's meeting, and it is configured."""
+        return self.provider == "livekit" or (self.provider == "jitsi" and bool(self.end_key_id))
 
     @property
     def server_api_url(self) -> str:
@@ -149,7 +169,7 @@ def load_signing_key(provider: Provider, secret: str) -> SigningKey:
     return SigningKey("RS256", _load_rsa_private_key(secret))
 
 
-def _load_rsa_private_key(pem: str) -> object:
+def _load_rsa_private_key(pem: str, name: str = "VIDEO_SIGNING_KEY", use: str = "JaaS needs RS256") -> object:
     # Imported here so that cold starts of HMAC deployments never load the RSA machinery.
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -158,12 +178,18 @@ def _load_rsa_private_key(pem: str) -> object:
         key = load_pem_private_key(pem.strip().encode("utf-8"), password=None)
     except (ValueError, TypeError):
         # The library's message is dropped on purpose: it could quote part of the key.
-        raise Misconfigured("VIDEO_SIGNING_KEY is not an unencrypted PEM private key (JaaS needs RS256)") from None
+        raise Misconfigured(f"{name} is not an unencrypted PEM private key ({use})") from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise Misconfigured("VIDEO_SIGNING_KEY is not an RSA key (JaaS needs RS256)")
+        raise Misconfigured(f"{name} is not an RSA key ({use})")
     if key.key_size < MIN_RSA_KEY_BITS:
-        raise Misconfigured(f"VIDEO_SIGNING_KEY is a {key.key_size}-bit RSA key, at least {MIN_RSA_KEY_BITS} needed")
+        raise Misconfigured(f"{name} is a {key.key_size}-bit RSA key, at least {MIN_RSA_KEY_BITS} needed")
     return key
+
+
+@lru_cache(maxsize=2)
+def load_end_key(pem: str) -> object:
+    """``VIDEO_JITSI_END_KEY``, the RSA key that signs Jitsi's end-meeting system tokens; parsed once."""
+    return _load_rsa_private_key(pem, "VIDEO_JITSI_END_KEY", "Jitsi's end-meeting token is RS256")
 
 
 @dataclass(frozen=True)

@@ -3,21 +3,48 @@
 A token already handed out keeps working until it expires, and the providers keep a call running
 while anyone is in it; so when a visit is cancelled or completed, the backend asks the provider to
 end the room where the provider has an API for it. LiveKit (and OpenVidu 3): ``RoomService.DeleteRoom``
-through livekit-api. JaaS: no such API. Self-hosted Jitsi: its end-meeting endpoint needs a token
-from a separately configured key server (ASAP), which this backend does not hold (README).
+through livekit-api. Self-hosted Jitsi, where configured: Prosody's ``mod_muc_end_meeting``
+(``POST /end-meeting?conference=<room>@<muc>``) with an RS256 system token whose public key the
+deployment's ASAP key server publishes. JaaS, Twilio, Zoom: not done (README).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+import jwt
+
 from . import store
-from .config import Settings
+from .config import Settings, VideoConfig, load_end_key
 from .rooms import needs_room, room_of
 
-ENDABLE = frozenset({"livekit"})
+# The system token only has to live through one request; a little slack for the two clocks.
+SYSTEM_TOKEN_SECONDS = 120
+REQUEST_TIMEOUT_SECONDS = 10
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the failure it is: the system token is never sent on to another URL."""
+
+    def redirect_request(self, *_: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+class EndMeetingFailed(Exception):
+    """The provider refused or failed to end the meeting; the event is retried."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the provider answered {status}")
+        self.status = status
 
 
 def ended_room(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str | None:
@@ -30,30 +57,74 @@ def ended_room(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
 
 
 def delete_livekit_room(server_url: str, api_key: str, api_secret: str, room: str) -> None:
-    """``RoomService.DeleteRoom`` with livekit-api (a token with the room-admin grant, protobuf body)."""
-    from livekit.api import DeleteRoomRequest, LiveKitAPI  # imported here: only LiveKit deployments need it
+    """``RoomService.DeleteRoom`` with livekit-api (a token with the room-admin grant, protobuf body).
+
+    A room the server does not have (nobody joined, or everyone left and it closed) is already ended:
+    LiveKit answers ``not_found`` for it, which is not a failure to retry.
+    """
+    from livekit.api import DeleteRoomRequest, LiveKitAPI, TwirpError  # only LiveKit deployments need it
 
     async def delete() -> None:
         api = LiveKitAPI(server_url, api_key, api_secret)
         try:
             await api.room.delete_room(DeleteRoomRequest(room=room))
+        except TwirpError as error:
+            if error.code != "not_found":
+                raise
         finally:
             await api.aclose()
 
     asyncio.run(delete())
 
 
-def end_meeting(db: Any, room: str, settings: Settings) -> bool:
+def jitsi_system_token(config: VideoConfig, key: object, room: str, now: int) -> str:
+    """The token Prosody's end-meeting module verifies: RS256 with ``kid``, ``iss``, ``aud`` and ``room``."""
+    claims = {
+        "iss": config.app_id,
+        "aud": config.jitsi_audience,
+        "sub": config.jitsi_subject,
+        "room": room,
+        "iat": now,
+        "nbf": now,
+        "exp": now + SYSTEM_TOKEN_SECONDS,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": config.end_key_id})  # type: ignore[arg-type]
+
+
+def end_jitsi_meeting(config: VideoConfig, key: object, room: str, now: int) -> None:
+    """``POST <server API>/end-meeting?conference=<room>@<muc>``; 200 ends it, 404 means it is not running."""
+    query = urllib.parse.urlencode({"conference": f"{room}@{config.jitsi_muc}"})
+    request = urllib.request.Request(  # noqa: S310 - VideoConfig admits only http(s) server URLs
+        f"{config.server_api_url}/end-meeting?{query}",
+        data=b"",
+        method="POST",
+        headers={"Authorization": f"Bearer {jitsi_system_token(config, key, room, now)}"},
+    )
+    try:
+        with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+            status = int(response.status)
+    except urllib.error.HTTPError as error:
+        status = error.code
+    if status == 404:  # Prosody has no such room: nobody is in it, so there is nothing to end
+        return
+    if status != 200:
+        raise EndMeetingFailed(status)
+
+
+def end_meeting(db: Any, room: str, settings: Settings, end_key: str = "", now: int | None = None) -> bool:
     """End the room's meeting at the provider, once; False where the provider has no API for it.
 
-    Raises when the provider call fails, so the trigger's event is retried; the withdrawal it
-    follows has already been written.
+    ``end_key`` is ``VIDEO_JITSI_END_KEY`` (read only for Jitsi). Raises when the provider call
+    fails, so the trigger's event is retried; the withdrawal it follows has already been written.
     """
     config = settings.config
-    if config.provider not in ENDABLE or store.meeting_already_ended(db, room):
+    if not config.ends_meetings or store.meeting_already_ended(db, room):
         return False
-    secret = settings.signing_key.key
-    assert isinstance(secret, bytes), "LiveKit signs with HMAC"
-    delete_livekit_room(config.server_api_url, config.app_id, secret.decode(), room)
+    if config.provider == "livekit":
+        secret = settings.signing_key.key
+        assert isinstance(secret, bytes), "LiveKit signs with HMAC"
+        delete_livekit_room(config.server_api_url, config.app_id, secret.decode(), room)
+    else:
+        end_jitsi_meeting(config, load_end_key(end_key), room, int(time.time()) if now is None else now)
     store.mark_meeting_ended(db, room, config.provider)
     return True

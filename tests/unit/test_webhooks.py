@@ -1,5 +1,4 @@
-"""Provider webhooks signed as the providers sign them, tampered, stale and malformed; the attendance summary;
-ending a LiveKit meeting against a loopback server that checks the request as LiveKit's server would."""
+"""Provider webhooks signed as the providers sign them, tampered, stale and malformed; the attendance summary."""
 
 from __future__ import annotations
 
@@ -7,23 +6,17 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import http.server
 import itertools
 import json
-import threading
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from conftest import HMAC_SECRET, NOW
 from google.protobuf.json_format import MessageToJson
-from livekit.api import AccessToken, TokenVerifier
+from livekit.api import AccessToken
 from livekit.protocol.models import ParticipantInfo, Room
-from livekit.protocol.room import DeleteRoomRequest
 from livekit.protocol.webhook import WebhookEvent
 
-from telehealth import meetings
-from telehealth.config import VideoConfig, build_settings
 from telehealth.store import summarise
 from telehealth.webhooks import Rejected, jaas_events, jitsi_events, livekit_events
 
@@ -229,128 +222,3 @@ def test_the_attendance_summary_is_the_same_for_every_order_of_events() -> None:
             ("patientJoinedAt", NOW + dt.timedelta(seconds=30)),
         )
     }
-
-
-def doc(status: str, room: str | None = ROOM, kind: str = "video") -> dict[str, Any]:
-    data: dict[str, Any] = {"type": kind, "status": status}
-    if room:
-        data["video"] = {"roomName": room}
-    return data
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "ended"),
-    [
-        pytest.param(doc("confirmed"), doc("cancelled"), ROOM, id="cancelled"),
-        pytest.param(doc("confirmed"), doc("cancelled", None), ROOM, id="cancelled and withdrawn"),
-        pytest.param(doc("confirmed"), doc("completed"), ROOM, id="completed (keeps its room as a record)"),
-        pytest.param(doc("confirmed"), doc("confirmed", kind="in_person"), ROOM, id="made in person"),
-        pytest.param(doc("confirmed"), None, ROOM, id="deleted"),
-        pytest.param(doc("confirmed"), doc("confirmed"), None, id="still confirmed"),
-        pytest.param(doc("confirmed"), doc("confirmed", "n" * 32), ROOM, id="room replaced"),
-        pytest.param(doc("pending", None), doc("cancelled", None), None, id="never had a room"),
-        pytest.param(doc("cancelled"), doc("cancelled", None), None, id="the withdrawal's own write"),
-    ],
-)
-def test_which_events_end_a_meeting(before: Any, after: Any, ended: str | None) -> None:
-    assert meetings.ended_room(before, after) == ended
-
-
-class FakeLiveKit(http.server.BaseHTTPRequestHandler):
-    """RoomService on loopback, checking a request as LiveKit's server does: the token, its grant, the body."""
-
-    seen: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        claims = TokenVerifier(KEY, HMAC_SECRET).verify(token)
-        request = DeleteRoomRequest.FromString(body)
-        FakeLiveKit.seen.append(
-            {
-                "path": self.path,
-                "room": request.room,
-                "room_create": claims.video.room_create if claims.video else None,
-                "content_type": self.headers.get("Content-Type"),
-            }
-        )
-        self.send_response(200)
-        self.send_header("Content-Type", "application/protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def livekit_server() -> Iterator[str]:
-    FakeLiveKit.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeLiveKit)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-CLIENT = object()  # the Firestore client end_meeting is handed, passed on to the store unchanged
-
-
-class MarkerStore:
-    """The two store calls end_meeting makes, in memory."""
-
-    def __init__(self) -> None:
-        self.ended: dict[str, str] = {}
-
-
-@pytest.fixture
-def markers(monkeypatch: pytest.MonkeyPatch) -> MarkerStore:
-    here = MarkerStore()
-    monkeypatch.setattr(meetings.store, "meeting_already_ended", lambda _db, room: room in here.ended)
-    monkeypatch.setattr(
-        meetings.store, "mark_meeting_ended", lambda _db, room, provider: here.ended.update({room: provider})
-    )
-    return here
-
-
-def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit_server: str, markers: MarkerStore) -> None:
-    config = VideoConfig(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api=livekit_server)
-    settings = build_settings(config, HMAC_SECRET)
-
-    assert meetings.end_meeting(CLIENT, ROOM, settings) is True
-    assert meetings.end_meeting(CLIENT, ROOM, settings) is False  # redelivered: not twice
-
-    assert FakeLiveKit.seen == [
-        {
-            "path": "/twirp/livekit.RoomService/DeleteRoom",
-            "room": ROOM,
-            "room_create": True,
-            "content_type": "application/protobuf",
-        }
-    ]
-    assert markers.ended == {ROOM: "livekit"}
-
-
-def test_a_failing_provider_raises_and_is_not_marked(markers: MarkerStore) -> None:
-    config = VideoConfig(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api="http://127.0.0.1:9")
-    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the client raises; the event is retried
-        meetings.end_meeting(CLIENT, ROOM, build_settings(config, HMAC_SECRET))
-    assert markers.ended == {}
-
-
-@pytest.mark.parametrize("provider", ["jitsi", "jaas", "twilio", "zoom"])
-def test_providers_without_an_end_api_are_left_alone(provider: str, markers: MarkerStore) -> None:
-    config = {
-        "jitsi": VideoConfig(domain="meet.test", app_id="a"),
-        "jaas": VideoConfig(provider="jaas", app_id=APP_ID, key_id="k"),
-        "twilio": VideoConfig(provider="twilio", domain="v.test", app_id="SK" + "0" * 32, account_id="AC" + "0" * 32),
-        "zoom": VideoConfig(provider="zoom", domain="v.test", app_id="k"),
-    }[provider]
-
-    class NoSettings:
-        def __init__(self) -> None:
-            self.config = config
-
-    assert meetings.end_meeting(CLIENT, ROOM, NoSettings()) is False  # type: ignore[arg-type]
-    assert markers.ended == {}

@@ -1,0 +1,174 @@
+"""Loopback stand-ins for the providers' server APIs, checking each request as the real server does.
+
+- ``LiveKitRoomService``: LiveKit's Twirp ``RoomService/DeleteRoom``. The ``Authorization`` token is
+  verified with livekit-api's own ``TokenVerifier`` and must carry the room-admin (``roomCreate``)
+  grant; the body is parsed as a ``DeleteRoomRequest``. A room it does not hold is answered as
+  LiveKit does since livekit#1860: HTTP 404 with the Twirp error ``not_found``.
+- ``Prosody``: jitsi-meet's ``mod_muc_end_meeting`` (``POST /end-meeting?conference=<room>@<muc>``)
+  and the ASAP key server it is configured with (``GET /asap/<sha256 hex of kid>.pem``). As Prosody's
+  token util does, it reads ``kid`` from the header, fetches that public key over HTTP, verifies
+  RS256, and insists on ``iss`` (an accepted issuer), ``room`` and ``aud``; then 200 for a live
+  room, 404 for none, 400 without ``conference``, 401 for any token problem.
+
+Used by tests/unit and tests/matrix; each server is started with ``serve`` on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import jwt
+from livekit.api import TokenVerifier
+from livekit.protocol.room import DeleteRoomRequest
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def answer(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class LiveKitRoomService(_Quiet):
+    """Configure ``api_key``, ``api_secret`` and ``live`` before serving; read ``deleted`` and ``refused``."""
+
+    api_key: ClassVar[str] = ""
+    api_secret: ClassVar[str] = ""
+    live: ClassVar[set[str] | None] = None  # None: every room is live
+    deleted: ClassVar[list[str]] = []
+    refused: ClassVar[list[str]] = []
+    content_types: ClassVar[list[str | None]] = []
+
+    @classmethod
+    def reset(cls, api_key: str, api_secret: str, live: set[str] | None = None) -> None:
+        cls.api_key, cls.api_secret, cls.live = api_key, api_secret, live
+        cls.deleted, cls.refused, cls.content_types = [], [], []
+
+    def twirp_error(self, status: int, code: str, why: str) -> None:
+        type(self).refused.append(code)
+        self.answer(status, json.dumps({"code": code, "msg": why}).encode(), "application/json")
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/twirp/livekit.RoomService/DeleteRoom":
+            self.twirp_error(404, "bad_route", "no such method")
+            return
+        try:
+            claims = TokenVerifier(cls.api_key, cls.api_secret).verify(
+                self.headers.get("Authorization", "").removeprefix("Bearer ")
+            )
+        except Exception:  # noqa: BLE001 - any verification failure is the server's 401
+            self.twirp_error(401, "unauthenticated", "invalid token")
+            return
+        if claims.video is None or not claims.video.room_create:
+            self.twirp_error(403, "permission_denied", "no roomCreate grant")
+            return
+        room = DeleteRoomRequest.FromString(body).room
+        if cls.live is not None and room not in cls.live:
+            self.twirp_error(404, "not_found", "room not found")
+            return
+        if cls.live is not None:
+            cls.live.discard(room)
+        cls.content_types.append(self.headers.get("Content-Type"))
+        cls.deleted.append(room)
+        self.answer(200, b"", "application/protobuf")
+
+
+def asap_file_name(kid: str) -> str:
+    """Where an ASAP key server keeps the public key for ``kid``: the sha256 of the kid, hex, ``.pem``."""
+    return hashlib.sha256(kid.encode()).hexdigest() + ".pem"
+
+
+class Prosody(_Quiet):
+    """Configure with ``reset``; read ``ended`` (rooms destroyed) and ``statuses`` (every answer)."""
+
+    accepted_issuers: ClassVar[tuple[str, ...]] = ()
+    muc: ClassVar[str] = ""
+    public_keys: ClassVar[dict[str, bytes]] = {}  # file name on the key server -> PEM
+    live: ClassVar[set[str]] = set()
+    ended: ClassVar[list[str]] = []
+    statuses: ClassVar[list[int]] = []
+    tokens: ClassVar[list[str]] = []
+
+    @classmethod
+    def reset(cls, issuer: str, muc: str, public_keys: dict[str, bytes], live: set[str]) -> None:
+        cls.accepted_issuers, cls.muc, cls.public_keys, cls.live = (issuer,), muc, public_keys, live
+        cls.ended, cls.statuses, cls.tokens = [], [], []
+
+    def do_GET(self) -> None:  # the ASAP key server
+        name = self.path.removeprefix("/asap/")
+        key = type(self).public_keys.get(name)
+        if not self.path.startswith("/asap/") or key is None:
+            self.answer(404)
+            return
+        self.answer(200, key, "application/x-pem-file")
+
+    def respond(self, status: int) -> None:
+        type(self).statuses.append(status)
+        self.answer(status)
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        url = urllib.parse.urlsplit(self.path)
+        conference = urllib.parse.parse_qs(url.query).get("conference", [""])[0]
+        if url.path != "/end-meeting" or not conference:
+            self.respond(400)
+            return
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            self.respond(401)
+            return
+        token = header.removeprefix("Bearer ")
+        cls.tokens.append(token)
+        if not self.token_is_good(token):
+            self.respond(401)
+            return
+        room, _, muc = conference.partition("@")
+        if muc != cls.muc or room not in cls.live:
+            self.respond(404)
+            return
+        cls.live.discard(room)
+        cls.ended.append(room)
+        self.respond(200)
+
+    def token_is_good(self, token: str) -> bool:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            if not kid:
+                return False
+            host, port = self.server.server_address[:2]
+            with urllib.request.urlopen(f"http://{host}:{port}/asap/{asap_file_name(kid)}", timeout=5) as reply:
+                public_key = reply.read()
+            claims = jwt.decode(token, public_key, algorithms=["RS256"], options={"verify_aud": False})
+        except Exception:  # noqa: BLE001 - a missing key, a bad signature, an expired token: all 401
+            return False
+        return claims.get("iss") in type(self).accepted_issuers and "room" in claims and "aud" in claims
+
+
+@contextmanager
+def serve(handler: type[http.server.BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 in a thread; yields its base URL and stops it afterwards."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,510 @@
+"""Ending a meeting when its visit leaves confirmed: which events end one, LiveKit's DeleteRoom and self-hosted
+Jitsi's end-meeting endpoint, each against a loopback stand-in that checks the request as the real server does
+(tests/standins.py), once per room, and the failures that must be retried."""
+
+from __future__ import annotations
+
+import http.server
+import inspect
+import time
+import urllib.error
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import jwt
+import pytest
+from conftest import HMAC_SECRET
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from livekit.api import TwirpError
+from mockfirestore import MockFirestore
+from standins import LiveKitRoomService, Prosody, asap_file_name, serve
+
+from telehealth import meetings
+from telehealth.config import VideoConfig, build_settings, load_end_key
+from telehealth.errors import Misconfigured
+
+KEY = "APImeetings"
+ROOM = "r" * 32
+APP_ID = "vpaas-magic-cookie-0123"
+JITSI_APP = "clinic-jitsi"
+KID = "telehealth/end-meeting-1"
+NOW_TS = 1_800_000_000
+
+
+def pem(key: Any) -> str:
+    text: bytes = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return text.decode()
+
+
+def public_pem(key: Any) -> bytes:
+    text: bytes = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return text
+
+
+END_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def doc(status: str, room: str | None = ROOM, kind: str = "video") -> dict[str, Any]:
+    data: dict[str, Any] = {"type": kind, "status": status}
+    if room:
+        data["video"] = {"roomName": room}
+    return data
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "ended"),
+    [
+        pytest.param(doc("confirmed"), doc("cancelled"), ROOM, id="cancelled"),
+        pytest.param(doc("confirmed"), doc("cancelled", None), ROOM, id="cancelled and withdrawn"),
+        pytest.param(doc("confirmed"), doc("completed"), ROOM, id="completed (keeps its room as a record)"),
+        pytest.param(doc("confirmed"), doc("confirmed", kind="in_person"), ROOM, id="made in person"),
+        pytest.param(doc("confirmed"), None, ROOM, id="deleted"),
+        pytest.param(doc("confirmed"), doc("confirmed"), None, id="still confirmed"),
+        pytest.param(doc("confirmed"), doc("confirmed", "n" * 32), ROOM, id="room replaced"),
+        pytest.param(doc("pending", None), doc("cancelled", None), None, id="never had a room"),
+        pytest.param(doc("cancelled"), doc("cancelled", None), None, id="the withdrawal's own write"),
+    ],
+)
+def test_which_events_end_a_meeting(before: Any, after: Any, ended: str | None) -> None:
+    assert meetings.ended_room(before, after) == ended
+
+
+CLIENT = object()  # the Firestore client end_meeting is handed, passed on to the store unchanged
+
+
+class MarkerStore:
+    """The two store calls end_meeting makes, in memory."""
+
+    def __init__(self) -> None:
+        self.ended: dict[str, str] = {}
+
+
+@pytest.fixture
+def markers(monkeypatch: pytest.MonkeyPatch) -> MarkerStore:
+    here = MarkerStore()
+
+    def already(db: Any, room: str) -> bool:
+        assert db is CLIENT
+        return room in here.ended
+
+    def mark(db: Any, room: str, provider: str) -> None:
+        assert db is CLIENT
+        here.ended[room] = provider
+
+    monkeypatch.setattr(meetings.store, "meeting_already_ended", already)
+    monkeypatch.setattr(meetings.store, "mark_meeting_ended", mark)
+    return here
+
+
+# LiveKit -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def livekit() -> Iterator[str]:
+    LiveKitRoomService.reset(KEY, HMAC_SECRET, live={ROOM})
+    with serve(LiveKitRoomService) as url:
+        yield url
+
+
+def livekit_settings(url: str, secret: str = HMAC_SECRET) -> Any:
+    return build_settings(VideoConfig(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api=url), secret)
+
+
+def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit: str, markers: MarkerStore) -> None:
+    settings = livekit_settings(livekit)
+
+    assert meetings.end_meeting(CLIENT, ROOM, settings) is True
+    assert meetings.end_meeting(CLIENT, ROOM, settings) is False  # redelivered: not twice
+
+    assert LiveKitRoomService.deleted == [ROOM]
+    assert LiveKitRoomService.content_types == ["application/protobuf"]
+    assert markers.ended == {ROOM: "livekit"}
+
+
+def test_a_livekit_room_the_server_does_not_hold_counts_as_ended(livekit: str, markers: MarkerStore) -> None:
+    """Nobody joined (or everyone left): LiveKit answers not_found, which must not be retried for days."""
+    LiveKitRoomService.live = set()
+    assert meetings.end_meeting(CLIENT, ROOM, livekit_settings(livekit)) is True
+    assert LiveKitRoomService.refused == ["not_found"]
+    assert markers.ended == {ROOM: "livekit"}
+
+
+def test_a_livekit_refusal_raises_and_is_not_marked(livekit: str, markers: MarkerStore) -> None:
+    wrong = livekit_settings(livekit, secret="another-hmac-secret-0123456789abcdef")
+    with pytest.raises(TwirpError) as raised:
+        meetings.end_meeting(CLIENT, ROOM, wrong)
+    assert raised.value.code == "unauthenticated"
+    assert LiveKitRoomService.deleted == []
+    assert markers.ended == {}
+
+
+def test_an_unreachable_livekit_raises_and_is_not_marked(markers: MarkerStore) -> None:
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the client raises; the event is retried
+        meetings.end_meeting(CLIENT, ROOM, livekit_settings("http://127.0.0.1:9"))
+    assert markers.ended == {}
+
+
+# Self-hosted Jitsi ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def prosody() -> Iterator[str]:
+    Prosody.reset(JITSI_APP, "conference.meet.clinic.test", {asap_file_name(KID): public_pem(END_KEY)}, {ROOM})
+    with serve(Prosody) as url:
+        yield url
+
+
+def jitsi_config(url: str = "http://127.0.0.1:9", **changes: Any) -> VideoConfig:
+    values: dict[str, Any] = {
+        "domain": "meet.clinic.test",
+        "app_id": JITSI_APP,
+        "server_api": url,
+        "end_key_id": KID,
+        **changes,
+    }
+    return VideoConfig(**values)
+
+
+def end_jitsi(config: VideoConfig, key: Any = END_KEY, now: int | None = None) -> bool:
+    return meetings.end_meeting(CLIENT, ROOM, build_settings(config, HMAC_SECRET), pem(key), now)
+
+
+def test_a_jitsi_meeting_is_ended_once_through_prosodys_end_meeting(prosody: str, markers: MarkerStore) -> None:
+    config = jitsi_config(prosody)
+    assert config.ends_meetings is True
+
+    assert end_jitsi(config) is True
+    assert end_jitsi(config) is False  # redelivered: not twice
+
+    assert Prosody.ended == [ROOM]
+    assert Prosody.statuses == [200]
+    assert markers.ended == {ROOM: "jitsi"}
+
+
+def test_the_jitsi_system_token_is_exactly_what_prosody_checks() -> None:
+    config = jitsi_config(jitsi_subject="clinic.test", jitsi_audience="jitsi-aud")
+    token = meetings.jitsi_system_token(config, END_KEY, ROOM, NOW_TS)
+
+    assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": KID, "typ": "JWT"}
+    claims = jwt.decode(token, END_KEY.public_key(), algorithms=["RS256"], audience="jitsi-aud", leeway=10**10)
+    assert claims == {
+        "iss": JITSI_APP,
+        "aud": "jitsi-aud",
+        "sub": "clinic.test",
+        "room": ROOM,
+        "iat": NOW_TS,
+        "nbf": NOW_TS,
+        "exp": NOW_TS + 120,
+    }
+
+
+def test_the_conference_names_the_room_on_the_configured_muc(prosody: str, markers: MarkerStore) -> None:
+    Prosody.muc = "muc.meet.jitsi"
+    assert end_jitsi(jitsi_config(prosody, jitsi_muc="muc.meet.jitsi")) is True
+    assert Prosody.ended == [ROOM]
+
+
+@pytest.mark.parametrize(
+    ("why", "change", "status"),
+    [
+        pytest.param("the key server has another key", {"key": OTHER_KEY}, 401, id="wrong key"),
+        pytest.param("Prosody accepts another issuer", {"issuer": "someone-else"}, 401, id="wrong issuer"),
+        pytest.param("the token is long expired", {"now": NOW_TS - 10_000}, 401, id="expired"),
+        pytest.param("the kid is not on the key server", {"kid": "telehealth/unknown"}, 401, id="unknown kid"),
+    ],
+)
+def test_a_jitsi_refusal_raises_and_is_not_marked(
+    prosody: str, markers: MarkerStore, why: str, change: dict[str, Any], status: int
+) -> None:
+    if "issuer" in change:
+        Prosody.accepted_issuers = (change["issuer"],)
+    config = jitsi_config(prosody, end_key_id=change.get("kid", KID))
+    now = change.get("now", int(time.time()))
+    with pytest.raises(meetings.EndMeetingFailed) as raised:
+        end_jitsi(config, change.get("key", END_KEY), now)
+    assert raised.value.status == status, why
+    assert Prosody.ended == []
+    assert markers.ended == {}
+
+
+def test_a_jitsi_room_prosody_does_not_hold_counts_as_ended(prosody: str, markers: MarkerStore) -> None:
+    Prosody.live = set()
+    assert end_jitsi(jitsi_config(prosody)) is True
+    assert Prosody.statuses == [404]
+    assert markers.ended == {ROOM: "jitsi"}
+
+
+class Redirector(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a redirect to a second server, which records what reaches it."""
+
+    target: ClassVar[str] = ""
+    reached: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", f"{Redirector.target}/end-meeting")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_a_redirect_is_a_failure_and_the_token_goes_nowhere_else(prosody: str, markers: MarkerStore) -> None:
+    Redirector.target = prosody
+    with serve(Redirector) as redirecting, pytest.raises(meetings.EndMeetingFailed) as raised:
+        end_jitsi(jitsi_config(redirecting))
+    assert raised.value.status == 307
+    assert Prosody.tokens == []  # the system token never reached the other server
+    assert markers.ended == {}
+
+
+def test_a_jitsi_server_error_raises(markers: MarkerStore) -> None:
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    with serve(Failing) as url, pytest.raises(meetings.EndMeetingFailed) as raised:
+        end_jitsi(jitsi_config(url))
+    assert raised.value.status == 503
+    assert str(raised.value) == "the provider answered 503"
+    assert markers.ended == {}
+
+
+def test_an_unreachable_jitsi_raises_and_is_not_marked(markers: MarkerStore) -> None:
+    with pytest.raises(urllib.error.URLError):
+        end_jitsi(jitsi_config("http://127.0.0.1:9"))
+    assert markers.ended == {}
+
+
+def test_jitsi_without_an_end_key_id_leaves_the_meeting_alone(prosody: str, markers: MarkerStore) -> None:
+    config = jitsi_config(prosody, end_key_id="")
+    assert config.ends_meetings is False
+    assert end_jitsi(config) is False
+    assert Prosody.statuses == []
+    assert markers.ended == {}
+
+
+@pytest.mark.parametrize("provider", ["jaas", "twilio", "zoom"])
+def test_providers_without_an_end_api_are_left_alone(provider: str, markers: MarkerStore) -> None:
+    config = {
+        "jaas": VideoConfig(provider="jaas", app_id=APP_ID, key_id="k"),
+        "twilio": VideoConfig(provider="twilio", domain="v.test", app_id="SK" + "0" * 32, account_id="AC" + "0" * 32),
+        "zoom": VideoConfig(provider="zoom", domain="v.test", app_id="k"),
+    }[provider]
+    assert config.ends_meetings is False
+
+    class NoSettings:
+        def __init__(self) -> None:
+            self.config = config
+
+    assert meetings.end_meeting(CLIENT, ROOM, NoSettings()) is False  # type: ignore[arg-type]
+    assert markers.ended == {}
+
+
+# Configuration ---------------------------------------------------------------------------------------------
+
+
+def test_the_muc_defaults_to_conference_dot_the_jitsi_sub() -> None:
+    assert jitsi_config().jitsi_muc == "conference.meet.clinic.test"
+    assert jitsi_config(domain="meet.clinic.test:8443").jitsi_muc == "conference.meet.clinic.test"
+    assert jitsi_config(jitsi_subject="xmpp.clinic.test").jitsi_muc == "conference.xmpp.clinic.test"
+    assert jitsi_config(jitsi_muc="muc.meet.jitsi").jitsi_muc == "muc.meet.jitsi"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param(
+            {"provider": "livekit", "app_id": KEY},
+            "VIDEO_JITSI_END_KEY_ID is for provider jitsi only",
+            id="livekit with a jitsi key id",
+        ),
+        pytest.param(
+            {"end_key_id": "key id"},
+            "VIDEO_JITSI_END_KEY_ID must be 1-255 of A-Z a-z 0-9 . _ : / -",
+            id="space in the kid",
+        ),
+        pytest.param(
+            {"end_key_id": "k" * 256},
+            "VIDEO_JITSI_END_KEY_ID must be 1-255 of A-Z a-z 0-9 . _ : / -",
+            id="256-character kid",
+        ),
+        pytest.param(
+            {"jitsi_muc": "conference.meet.clinic.test:5280"},
+            "VIDEO_JITSI_MUC must be the rooms' MUC host name (conference.<XMPP domain>)",
+            id="muc with a port",
+        ),
+        pytest.param(
+            {"jitsi_muc": "Conference.Meet"},
+            "VIDEO_JITSI_MUC must be the rooms' MUC host name (conference.<XMPP domain>)",
+            id="uppercase muc",
+        ),
+    ],
+)
+def test_each_end_meeting_config_error_is_named(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(Misconfigured) as raised:
+        jitsi_config(**changes)
+    assert raised.value.problem == message
+
+
+def test_edge_key_ids_and_an_unused_muc_are_accepted() -> None:
+    assert jitsi_config(end_key_id="k" * 255).end_key_id == "k" * 255
+    assert jitsi_config(end_key_id="a.b_c:d/e-f").ends_meetings is True
+    # Without end-meeting the MUC is never used, so it is not checked.
+    assert jitsi_config(end_key_id="", jitsi_muc="Not A Host").jitsi_muc == "Not A Host"
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        pytest.param("none", "VIDEO_JITSI_END_KEY is not an unencrypted PEM private key", id="placeholder"),
+        pytest.param(
+            pem(ec.generate_private_key(ec.SECP256R1())), "VIDEO_JITSI_END_KEY is not an RSA key", id="EC key"
+        ),
+        pytest.param(
+            pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)),
+            "VIDEO_JITSI_END_KEY is a 1024-bit RSA key, at least 2048 needed",
+            id="1024-bit",
+        ),
+    ],
+)
+def test_an_unusable_end_key_is_named_and_never_quoted(secret: str, message: str) -> None:
+    with pytest.raises(Misconfigured) as raised:
+        load_end_key(secret)
+    assert raised.value.problem.startswith(message)
+    assert secret not in raised.value.problem
+
+
+def test_the_end_key_is_parsed_once() -> None:
+    text = pem(END_KEY)
+    assert load_end_key(text) is load_end_key(text)
+
+
+# Through the trigger ----------------------------------------------------------------------------------------
+
+
+class Snapshot:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data, self.update_time = data, None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._data
+
+
+def cancellation(before: dict[str, Any], after: dict[str, Any]) -> Any:
+    class Event:
+        params: ClassVar[dict[str, str]] = {"appointmentId": "a1"}
+
+        class data:
+            pass
+
+    Event.data.before = Snapshot(before)  # type: ignore[attr-defined]
+    Event.data.after = Snapshot(after)  # type: ignore[attr-defined]
+    return Event()
+
+
+@pytest.fixture
+def jitsi_trigger(monkeypatch: pytest.MonkeyPatch, prosody: str) -> MockFirestore:
+    """main.assign_video_room on a Jitsi deployment that ends meetings at the stand-in, with mock-firestore."""
+    import main
+
+    values = {
+        "VIDEO_PROVIDER": "jitsi",
+        "VIDEO_DOMAIN": "meet.clinic.test",
+        "VIDEO_APP_ID": JITSI_APP,
+        "VIDEO_SERVER_API_URL": prosody,
+        "VIDEO_JITSI_END_KEY_ID": KID,
+        "VIDEO_SIGNING_KEY": HMAC_SECRET,
+        "VIDEO_JITSI_END_KEY": pem(END_KEY),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    db = MockFirestore()
+    monkeypatch.setitem(main._clients, "db", db)
+    monkeypatch.setattr(
+        main.store, "apply_room_lifecycle", lambda *_a: main.store.RoomWrite(main.Action.WITHDRAW, "event")
+    )
+    return db
+
+
+def run_trigger(before: dict[str, Any], after: dict[str, Any]) -> None:
+    import main
+
+    inspect.unwrap(main.assign_video_room)(cancellation(before, after))
+
+
+def test_the_trigger_ends_a_cancelled_visits_jitsi_meeting_once(
+    jitsi_trigger: MockFirestore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_trigger(doc("confirmed"), doc("cancelled"))
+    run_trigger(doc("confirmed"), doc("cancelled"))  # the same event again
+
+    assert Prosody.ended == [ROOM]
+    assert Prosody.statuses == [200]
+    marker = jitsi_trigger.collection("videoMeetingsEnded").document(ROOM).get()
+    assert marker.to_dict()["provider"] == "jitsi"
+    assert "meeting ended at the provider" in capsys.readouterr().out
+
+
+def test_the_trigger_raises_for_a_retry_when_prosody_refuses(
+    jitsi_trigger: MockFirestore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Prosody.public_keys = {}  # the key server lost the key: every token is refused
+    with pytest.raises(meetings.EndMeetingFailed):
+        run_trigger(doc("confirmed"), doc("cancelled"))
+    logs = capsys.readouterr()
+    assert "ending the meeting failed; the event will be retried" in logs.out + logs.err
+    assert Prosody.tokens
+    assert Prosody.tokens[0] not in logs.out + logs.err
+    assert not jitsi_trigger.collection("videoMeetingsEnded").document(ROOM).get().exists
+
+
+def test_the_trigger_leaves_a_still_confirmed_visit_alone(jitsi_trigger: MockFirestore) -> None:
+    run_trigger(doc("confirmed"), doc("confirmed"))
+    assert Prosody.statuses == []
+
+
+def test_the_trigger_without_end_meeting_never_reads_the_end_key(
+    jitsi_trigger: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_JITSI_END_KEY_ID", "")
+    monkeypatch.setenv("VIDEO_JITSI_END_KEY", "none")
+    monkeypatch.setenv("VIDEO_SIGNING_KEY", "short")  # unusable, and not needed here
+    run_trigger(doc("confirmed"), doc("cancelled"))
+    assert Prosody.statuses == []
+
+
+# scripts/jitsi-end-key ---------------------------------------------------------------------------------------
+
+
+def test_the_key_script_makes_a_pair_prosody_and_the_backend_agree_on(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jitsi_end_key
+
+    assert jitsi_end_key.main(["--kid", KID, "--out", str(tmp_path)]) == 0
+    private = (tmp_path / "end-key.pem").read_text()
+    public = (tmp_path / asap_file_name(KID)).read_bytes()
+    assert (tmp_path / "end-key.pem").stat().st_mode & 0o777 == 0o600
+    token = meetings.jitsi_system_token(jitsi_config(), load_end_key(private), ROOM, int(time.time()))
+    assert jwt.decode(token, public, algorithms=["RS256"], audience="jitsi")["room"] == ROOM
+    out = capsys.readouterr().out
+    assert f"VIDEO_JITSI_END_KEY_ID={KID}" in out
+    assert private not in out
+
+    assert jitsi_end_key.main(["--kid", KID, "--out", str(tmp_path)]) == 1  # never overwritten
+    assert (tmp_path / "end-key.pem").read_text() == private
+    assert jitsi_end_key.main(["--kid", "has space", "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
