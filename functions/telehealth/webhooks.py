@@ -123,13 +123,19 @@ JAAS_KINDS: dict[str, Kind] = {"PARTICIPANT_JOINED": "joined", "PARTICIPANT_LEFT
 
 
 def jaas_events(body: bytes, signature: str, secret: str, app_id: str, now: dt.datetime) -> list[AttendanceEvent]:
-    """A JaaS webhook: the signature over ``<t>.<body>``, fresh within five minutes, for this AppID."""
-    parts = dict(item.split("=", 1) for item in signature.split(",") if "=" in item)
-    stamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not stamp or not given or not secret:
+    """A JaaS webhook: a ``v1`` signature over ``<t>.<body>``, fresh within five minutes, for this AppID.
+
+    The header holds one timestamp and one or more signatures (8x8: ``t=…,v1=…[,v1=…]``; other schemes
+    are ignored, so no downgrade); any ``v1`` that matches will do.
+    """
+    pairs = [item.strip().split("=", 1) for item in signature.split(",") if "=" in item]
+    stamps = [value for name, value in pairs if name == "t"]
+    given = [value for name, value in pairs if name == "v1"]
+    if len(stamps) != 1 or not stamps[0] or not given or not secret:
         raise Rejected(401, "no JaaS signature")
+    stamp = stamps[0]
     expected = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, given.encode()):
+    if not any(hmac.compare_digest(expected, value.encode()) for value in given):
         raise Rejected(401, "JaaS signature does not verify")
     if not stamp.isdigit():
         raise Rejected(400, "signature timestamp is not a number")

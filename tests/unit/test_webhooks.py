@@ -114,6 +114,38 @@ def test_a_jaas_webhook_with_its_documented_signature_verifies() -> None:
     )
 
 
+def test_the_jaas_signature_is_standard_base64_as_in_8x8s_example() -> None:
+    """8x8's page shows ``v1=xlzqEojlh4qb21sQpXYsWgyK8x9HVpz+RQldsv18rV0=``: 44 characters, '+' and '=' padding."""
+    _, header = jaas(jaas_payload())
+    value = header.split("v1=", 1)[1]
+    assert len(value) == 44
+    assert value.endswith("=")
+    assert len(base64.b64decode(value, validate=True)) == 32
+
+
+def test_any_of_several_v1_signatures_will_do_and_spaces_are_allowed() -> None:
+    """During a secret rotation the header may carry a signature per secret; other schemes are ignored."""
+    body, good = jaas(jaas_payload())
+    _, old = jaas(jaas_payload(), secret="the-previous-secret")
+    stamp, signature = good.split(",")
+    old_signature = old.split(",")[1]
+    for header in (
+        f"{stamp},{old_signature},{signature}",
+        f"{stamp}, {signature}",
+        f"{stamp},v0=ignored,{signature}",
+    ):
+        assert len(jaas_events(body, header, JAAS_SECRET, APP_ID, NOW)) == 1
+    for header, why in (
+        (f"{stamp},{old_signature}", "JaaS signature does not verify"),
+        (f"{stamp},v0={signature.split('=', 1)[1]}", "no JaaS signature"),  # a right value under another scheme
+        (f"{stamp},t=1,{signature}", "no JaaS signature"),  # two timestamps: which one was signed?
+        (f"t=,{signature}", "no JaaS signature"),
+    ):
+        with pytest.raises(Rejected) as caught:
+            jaas_events(body, header, JAAS_SECRET, APP_ID, NOW)
+        assert (caught.value.status, caught.value.why) == (401, why)
+
+
 @pytest.mark.parametrize(
     ("body_and_signature", "status", "why"),
     [
