@@ -393,10 +393,9 @@ def _webhook_events(req: Request, now: dt.datetime) -> list[webhooks.AttendanceE
     source, _, rest = req.path.strip("/").partition("/")
     config = current_config()
     if source == "livekit" and config.provider == "livekit":
-        secret = current_settings().signing_key.key
-        assert isinstance(secret, bytes), "LiveKit signs with HMAC"
+        secret = current_settings().signing_key.hmac_secret()
         auth_header = req.headers.get("Authorization", "")
-        return webhooks.livekit_events(body, auth_header, config.app_id, secret.decode(), now)
+        return webhooks.livekit_events(body, auth_header, config.app_id, secret, now)
     if source == "jaas" and config.provider == "jaas":
         signature = req.headers.get("X-Jaas-Signature", "")
         return webhooks.jaas_events(body, signature, WEBHOOK_SECRET.value, config.app_id, now)

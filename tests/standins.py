@@ -8,7 +8,8 @@
   and the ASAP key server it is configured with (``GET /asap/<sha256 hex of kid>.pem``). As Prosody's
   token util does, it reads ``kid`` from the header, fetches that public key over HTTP, verifies
   RS256, and insists on ``iss`` (an accepted issuer), ``room`` and ``aud``; then 200 for a live
-  room, 404 for none, 400 without ``conference``, 401 for any token problem.
+  room, 404 for none, 400 without ``conference``, 401 for any token problem. A POST without a
+  ``Content-Length`` gets 411, as the nginx in front of Prosody answers it.
 
 Used by tests/unit and tests/matrix; each server is started with ``serve`` on 127.0.0.1 only.
 """
@@ -103,11 +104,13 @@ class Prosody(_Quiet):
     ended: ClassVar[list[str]] = []
     statuses: ClassVar[list[int]] = []
     tokens: ClassVar[list[str]] = []
+    claims: ClassVar[list[dict[str, Any]]] = []
+    bodies: ClassVar[list[bytes]] = []
 
     @classmethod
     def reset(cls, issuer: str, muc: str, public_keys: dict[str, bytes], live: set[str]) -> None:
         cls.accepted_issuers, cls.muc, cls.public_keys, cls.live = (issuer,), muc, public_keys, live
-        cls.ended, cls.statuses, cls.tokens = [], [], []
+        cls.ended, cls.statuses, cls.tokens, cls.claims, cls.bodies = [], [], [], [], []
 
     def do_GET(self) -> None:  # the ASAP key server
         name = self.path.removeprefix("/asap/")
@@ -123,7 +126,10 @@ class Prosody(_Quiet):
 
     def do_POST(self) -> None:
         cls = type(self)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Length") is None:
+            self.respond(411)
+            return
+        cls.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
         url = urllib.parse.urlsplit(self.path)
         conference = urllib.parse.parse_qs(url.query).get("conference", [""])[0]
         if url.path != "/end-meeting" or not conference:
@@ -157,6 +163,7 @@ class Prosody(_Quiet):
             claims = jwt.decode(token, public_key, algorithms=["RS256"], options={"verify_aud": False})
         except Exception:  # noqa: BLE001 - a missing key, a bad signature, an expired token: all 401
             return False
+        type(self).claims.append(claims)
         return claims.get("iss") in type(self).accepted_issuers and "room" in claims and "aud" in claims
 
 

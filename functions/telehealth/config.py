@@ -152,6 +152,12 @@ class SigningKey:
     algorithm: Literal["HS256", "RS256"]
     key: object = field(repr=False)
 
+    def hmac_secret(self) -> str:
+        """The HMAC secret as text, as LiveKit's server API and webhook verifier take it."""
+        if not isinstance(self.key, bytes):
+            raise Misconfigured("VIDEO_SIGNING_KEY must be an HMAC secret for this provider, not an RSA key")
+        return self.key.decode("utf-8")
+
 
 def load_signing_key(provider: Provider, secret: str) -> SigningKey:
     """Check ``VIDEO_SIGNING_KEY`` for the provider and parse it once; never echoes the key."""

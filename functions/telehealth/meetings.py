@@ -11,7 +11,6 @@ deployment's ASAP key server publishes. JaaS, Twilio, Zoom: not done (README).
 from __future__ import annotations
 
 import asyncio
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -111,7 +110,7 @@ def end_jitsi_meeting(config: VideoConfig, key: object, room: str, now: int) -> 
         raise EndMeetingFailed(status)
 
 
-def end_meeting(db: Any, room: str, settings: Settings, end_key: str = "", now: int | None = None) -> bool:
+def end_meeting(db: Any, room: str, settings: Settings, end_key: str, now: int) -> bool:
     """End the room's meeting at the provider, once; False where the provider has no API for it.
 
     ``end_key`` is ``VIDEO_JITSI_END_KEY`` (read only for Jitsi). Raises when the provider call
@@ -121,10 +120,8 @@ def end_meeting(db: Any, room: str, settings: Settings, end_key: str = "", now: 
     if not config.ends_meetings or store.meeting_already_ended(db, room):
         return False
     if config.provider == "livekit":
-        secret = settings.signing_key.key
-        assert isinstance(secret, bytes), "LiveKit signs with HMAC"
-        delete_livekit_room(config.server_api_url, config.app_id, secret.decode(), room)
+        delete_livekit_room(config.server_api_url, config.app_id, settings.signing_key.hmac_secret(), room)
     else:
-        end_jitsi_meeting(config, load_end_key(end_key), room, int(time.time()) if now is None else now)
+        end_jitsi_meeting(config, load_end_key(end_key), room, now)
     store.mark_meeting_ended(db, room, config.provider)
     return True

@@ -156,11 +156,6 @@ def candidate_ids(appointment_id: str) -> list[str]:
     return [appointment_id] if repaired == appointment_id else [appointment_id, repaired]
 
 
-def read_appointment(db: Any, appointment_id: str) -> dict[str, Any] | None:
-    """The appointment's fields, or None when there is no such document."""
-    return _fields(db.collection(APPOINTMENTS).document(appointment_id).get())
-
-
 @dataclass(frozen=True)
 class JoinContext:
     """What a join reads: the appointment (and when it was last written), the caller's directory entry."""

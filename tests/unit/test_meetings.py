@@ -21,7 +21,7 @@ from mockfirestore import MockFirestore
 from standins import LiveKitRoomService, Prosody, asap_file_name, serve
 
 from telehealth import meetings
-from telehealth.config import VideoConfig, build_settings, load_end_key
+from telehealth.config import SigningKey, VideoConfig, build_settings, load_end_key
 from telehealth.errors import Misconfigured
 
 KEY = "APImeetings"
@@ -119,8 +119,8 @@ def livekit_settings(url: str, secret: str = HMAC_SECRET) -> Any:
 def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit: str, markers: MarkerStore) -> None:
     settings = livekit_settings(livekit)
 
-    assert meetings.end_meeting(CLIENT, ROOM, settings) is True
-    assert meetings.end_meeting(CLIENT, ROOM, settings) is False  # redelivered: not twice
+    assert meetings.end_meeting(CLIENT, ROOM, settings, "", NOW_TS) is True
+    assert meetings.end_meeting(CLIENT, ROOM, settings, "", NOW_TS) is False  # redelivered: not twice
 
     assert LiveKitRoomService.deleted == [ROOM]
     assert LiveKitRoomService.content_types == ["application/protobuf"]
@@ -130,7 +130,7 @@ def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit: str, markers:
 def test_a_livekit_room_the_server_does_not_hold_counts_as_ended(livekit: str, markers: MarkerStore) -> None:
     """Nobody joined (or everyone left): LiveKit answers not_found, which must not be retried for days."""
     LiveKitRoomService.live = set()
-    assert meetings.end_meeting(CLIENT, ROOM, livekit_settings(livekit)) is True
+    assert meetings.end_meeting(CLIENT, ROOM, livekit_settings(livekit), "", NOW_TS) is True
     assert LiveKitRoomService.refused == ["not_found"]
     assert markers.ended == {ROOM: "livekit"}
 
@@ -138,7 +138,7 @@ def test_a_livekit_room_the_server_does_not_hold_counts_as_ended(livekit: str, m
 def test_a_livekit_refusal_raises_and_is_not_marked(livekit: str, markers: MarkerStore) -> None:
     wrong = livekit_settings(livekit, secret="another-hmac-secret-0123456789abcdef")
     with pytest.raises(TwirpError) as raised:
-        meetings.end_meeting(CLIENT, ROOM, wrong)
+        meetings.end_meeting(CLIENT, ROOM, wrong, "", NOW_TS)
     assert raised.value.code == "unauthenticated"
     assert LiveKitRoomService.deleted == []
     assert markers.ended == {}
@@ -146,7 +146,7 @@ def test_a_livekit_refusal_raises_and_is_not_marked(livekit: str, markers: Marke
 
 def test_an_unreachable_livekit_raises_and_is_not_marked(markers: MarkerStore) -> None:
     with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the client raises; the event is retried
-        meetings.end_meeting(CLIENT, ROOM, livekit_settings("http://127.0.0.1:9"))
+        meetings.end_meeting(CLIENT, ROOM, livekit_settings("http://127.0.0.1:9"), "", NOW_TS)
     assert markers.ended == {}
 
 
@@ -172,7 +172,8 @@ def jitsi_config(url: str = "http://127.0.0.1:9", **changes: Any) -> VideoConfig
 
 
 def end_jitsi(config: VideoConfig, key: Any = END_KEY, now: int | None = None) -> bool:
-    return meetings.end_meeting(CLIENT, ROOM, build_settings(config, HMAC_SECRET), pem(key), now)
+    when = int(time.time()) if now is None else now
+    return meetings.end_meeting(CLIENT, ROOM, build_settings(config, HMAC_SECRET), pem(key), when)
 
 
 def test_a_jitsi_meeting_is_ended_once_through_prosodys_end_meeting(prosody: str, markers: MarkerStore) -> None:
@@ -184,6 +185,8 @@ def test_a_jitsi_meeting_is_ended_once_through_prosodys_end_meeting(prosody: str
 
     assert Prosody.ended == [ROOM]
     assert Prosody.statuses == [200]
+    assert Prosody.bodies == [b""]  # an empty POST, with its Content-Length: 0
+    assert [claims["room"] for claims in Prosody.claims] == [ROOM]
     assert markers.ended == {ROOM: "jitsi"}
 
 
@@ -282,6 +285,29 @@ def test_a_jitsi_server_error_raises(markers: MarkerStore) -> None:
     assert markers.ended == {}
 
 
+class Silent(http.server.BaseHTTPRequestHandler):
+    """Takes the request and answers only after a while."""
+
+    def do_POST(self) -> None:
+        time.sleep(1.0)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_a_jitsi_server_that_does_not_answer_in_time_raises(
+    markers: MarkerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request has a deadline (the trigger's own is 60 s): a hung Prosody fails the attempt, to be retried."""
+    monkeypatch.setattr(meetings, "REQUEST_TIMEOUT_SECONDS", 0.2)
+    with serve(Silent) as url, pytest.raises(TimeoutError):
+        end_jitsi(jitsi_config(url))
+    assert markers.ended == {}
+
+
 def test_an_unreachable_jitsi_raises_and_is_not_marked(markers: MarkerStore) -> None:
     with pytest.raises(urllib.error.URLError):
         end_jitsi(jitsi_config("http://127.0.0.1:9"))
@@ -309,8 +335,20 @@ def test_providers_without_an_end_api_are_left_alone(provider: str, markers: Mar
         def __init__(self) -> None:
             self.config = config
 
-    assert meetings.end_meeting(CLIENT, ROOM, NoSettings()) is False  # type: ignore[arg-type]
+    assert meetings.end_meeting(CLIENT, ROOM, NoSettings(), "", NOW_TS) is False  # type: ignore[arg-type]
     assert markers.ended == {}
+
+
+def test_only_an_hmac_signing_key_serves_livekits_server_api() -> None:
+    assert (
+        build_settings(
+            VideoConfig(provider="livekit", domain="lk.test", app_id=KEY), HMAC_SECRET
+        ).signing_key.hmac_secret()
+        == HMAC_SECRET
+    )
+    with pytest.raises(Misconfigured) as raised:
+        SigningKey("RS256", END_KEY).hmac_secret()
+    assert raised.value.problem == "VIDEO_SIGNING_KEY must be an HMAC secret for this provider, not an RSA key"
 
 
 # Configuration ---------------------------------------------------------------------------------------------

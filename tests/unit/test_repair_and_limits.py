@@ -13,7 +13,7 @@ from telehealth import repair
 from telehealth.ratelimit import RateLimiter
 from telehealth.rooms import Action
 from telehealth.store import RoomWrite
-from telehealth.webhooks import Rejected, _epoch, _safe_id
+from telehealth.webhooks import Rejected, _epoch, _event_id, _safe_id
 
 HOUR = dt.timedelta(hours=1)
 
@@ -54,6 +54,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     def apply(_db: Any, doc_id: str, before: Any, after: Any, config: Any, update_time: Any) -> RoomWrite:
         assert before == after  # handled as an event that changed the document into itself
+        assert config is jitsi_config  # the sweep's own config source, called only if a room is assigned
         assert update_time == f"t-{doc_id}"
         if doc_id in state["fail"]:
             raise RuntimeError("boom")
@@ -148,11 +149,19 @@ def test_epoch_reads_seconds_and_milliseconds(raw: int, seconds: float) -> None:
     assert _epoch(raw) == dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-@pytest.mark.parametrize("raw", [None, "1795000000", True, 10**30])
-def test_epoch_refuses_what_is_not_a_time(raw: Any) -> None:
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        pytest.param(None, "timestamp is not a number", id="missing"),
+        pytest.param("1795000000", "timestamp is not a number", id="a string"),
+        pytest.param(True, "timestamp is not a number", id="a boolean"),
+        pytest.param(10**30, "timestamp out of range", id="beyond any date"),
+    ],
+)
+def test_epoch_refuses_what_is_not_a_time(raw: Any, why: str) -> None:
     with pytest.raises(Rejected) as caught:
         _epoch(raw)
-    assert caught.value.status == 400
+    assert (caught.value.status, caught.value.why) == (400, why)
 
 
 @pytest.mark.parametrize(
@@ -164,6 +173,9 @@ def test_epoch_refuses_what_is_not_a_time(raw: Any) -> None:
         pytest.param("a/b", False, id="a slash is hashed"),
         pytest.param("..", False, id="dots are hashed"),
         pytest.param("caf\u00e9", False, id="non-ASCII is hashed"),
+        pytest.param("____", False, id="only underscores (Firestore reserves __x__) are hashed"),
+        pytest.param("--", False, id="only dashes are hashed"),
+        pytest.param("x" * 200, False, id="200 characters, the most allowed, hashed"),
     ],
 )
 def test_event_ids_become_safe_document_ids(raw: str, kept: bool) -> None:
@@ -178,7 +190,15 @@ def test_event_ids_become_safe_document_ids(raw: str, kept: bool) -> None:
 def test_a_missing_or_huge_event_id_is_refused(raw: Any) -> None:
     with pytest.raises(Rejected) as caught:
         _safe_id(raw)
-    assert caught.value.status == 400
+    assert (caught.value.status, caught.value.why) == (400, "event id missing or too long")
+
+
+def test_derived_event_ids_never_change_between_releases() -> None:
+    """Stored attendance ids: a re-delivery that straddles a deploy must find the same id (pinned values)."""
+    assert _safe_id("a/b") == "c14cddc033f64b9dea80ea675cf280a015e67251"
+    assert _event_id("jitsi", "joined", "room", "room@conference/x", "1795000000") == (
+        "aea1819dcba0463ba925daf24a1c4ca0ab02402a"
+    )
 
 
 def test_the_sweep_hands_its_own_client_to_every_store_call(
@@ -207,3 +227,16 @@ def test_an_account_forgotten_by_the_limiter_loses_its_refusal_minute_too() -> N
     assert limiter.allow("a", 3)
     assert not limiter.allow("a", 4)
     assert limiter.verdict("a", 4).first_refusal_this_minute is True
+
+
+def test_the_limiters_bounds_must_be_positive() -> None:
+    for per_minute, max_accounts in ((0, 1), (1, 0)):
+        with pytest.raises(ValueError, match=r"^per_minute and max_accounts must be positive$"):
+            RateLimiter(per_minute, max_accounts=max_accounts)
+
+
+def test_a_verdict_for_an_account_with_no_calls_in_its_window_says_one_second() -> None:
+    limiter = RateLimiter(1)
+    assert limiter.verdict("never-seen", 1_000).retry_after == 1
+    assert limiter.allow("old", 0)
+    assert limiter.verdict("old", 100).retry_after == 1  # its one call left the window at 60

@@ -193,3 +193,19 @@ def test_a_room_removed_in_the_same_write_that_left_confirmed_is_retired() -> No
     """A server cancelling and deleting video at once: the room in `before` is retired all the same."""
     assert retired_rooms(doc("confirmed", room=ROOM), doc("cancelled")) == {ROOM}
     assert decide(doc("confirmed", room=ROOM), doc("cancelled"), doc("confirmed", room=ROOM)) is Action.REPLACE
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pytest.param({"type": "video", "status": "cancelled", "video": {"roomName": "s" * 32}}, id="a room"),
+        pytest.param({"type": "video", "status": "pending", "video": {}}, id="an empty video map"),
+        pytest.param({"type": "in_person", "status": "confirmed", "video": "junk"}, id="a malformed video field"),
+    ],
+)
+def test_a_room_less_state_found_with_any_video_field_is_cleaned_even_on_an_unrelated_event(
+    stored: dict[str, Any],
+) -> None:
+    """The event (an old one: confirmed, unchanged) retires nothing; what is stored decides."""
+    event_side = {"type": "video", "status": "confirmed", "video": {"roomName": "e" * 32}}
+    assert decide(event_side, event_side, stored) is Action.WITHDRAW

@@ -254,3 +254,69 @@ def test_the_attendance_summary_is_the_same_for_every_order_of_events() -> None:
             ("patientJoinedAt", NOW + dt.timedelta(seconds=30)),
         )
     }
+
+
+# Edges a reviewer's planted bug would cross ------------------------------------------------------------------
+
+
+def test_a_livekit_event_exactly_five_minutes_old_still_counts() -> None:
+    edge = livekit_body(created=NOW_TS - 300)
+    assert len(livekit_events(edge, livekit_auth(edge), KEY, HMAC_SECRET, NOW)) == 1
+
+
+def test_a_livekit_authorization_with_a_bearer_prefix_verifies() -> None:
+    body = livekit_body()
+    assert len(livekit_events(body, f"Bearer {livekit_auth(body)}", KEY, HMAC_SECRET, NOW)) == 1
+
+
+def test_a_livekit_join_without_a_room_is_400() -> None:
+    message = WebhookEvent(
+        event="participant_joined", id="EV_x", created_at=NOW_TS, participant=ParticipantInfo(identity="patient")
+    )
+    body = MessageToJson(message).encode()
+    with pytest.raises(Rejected) as caught:
+        livekit_events(body, livekit_auth(body), KEY, HMAC_SECRET, NOW)
+    assert (caught.value.status, caught.value.why) == (400, "event without a room")
+
+
+def test_a_jaas_timestamp_that_is_signed_but_not_a_number_is_400() -> None:
+    body = json.dumps(jaas_payload()).encode()
+    stamp = "17x"
+    signature = base64.b64encode(hmac.new(JAAS_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).digest())
+    with pytest.raises(Rejected) as caught:
+        jaas_events(body, f"t={stamp},v1={signature.decode()}", JAAS_SECRET, APP_ID, NOW)
+    assert (caught.value.status, caught.value.why) == (400, "signature timestamp is not a number")
+
+
+def test_the_jaas_tenant_is_what_comes_before_the_first_slash() -> None:
+    [event] = jaas_events(*jaas(jaas_payload(fqn=f"{APP_ID}/{ROOM}/extra")), JAAS_SECRET, APP_ID, NOW)
+    assert event.room == f"{ROOM}/extra"  # not a room of ours, so it is recorded nowhere; and nothing crashes
+    assert jaas_events(*jaas(jaas_payload(fqn=f"other/{APP_ID}/{ROOM}")), JAAS_SECRET, APP_ID, NOW) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param({"room_name": 5, "occupant": {"joined_at": NOW_TS}}, id="a numeric room"),
+        pytest.param({"room_name": "", "occupant": {"joined_at": NOW_TS}}, id="an empty room"),
+        pytest.param({"room_name": ROOM, "occupant": "someone"}, id="an occupant that is not an object"),
+    ],
+)
+def test_jitsi_posts_without_a_usable_room_or_occupant_are_400(payload: dict[str, Any]) -> None:
+    with pytest.raises(Rejected) as caught:
+        jitsi_events("events/occupant/joined", json.dumps(payload).encode(), JITSI_AUTH, JITSI_SECRET, NOW)
+    assert (caught.value.status, caught.value.why) == (400, "payload without room or occupant")
+
+
+def test_a_path_that_only_resembles_an_event_path_is_no_event() -> None:
+    assert jitsi_events("events/occupant/joinedX", jitsi_payload(), JITSI_AUTH, JITSI_SECRET, NOW) == []
+
+
+def test_a_jitsi_event_id_is_derived_from_kind_room_occupant_and_time_and_never_changes() -> None:
+    """Event-sync sends no id; the derived one is stored, so it is pinned (a deploy must not re-record events)."""
+    [event] = jitsi_events("events/occupant/joined", jitsi_payload(), JITSI_AUTH, JITSI_SECRET, NOW)
+    assert event.event_id == "9cb2c5cc1ab4abcba6c0f919799f5c9e2540054d"
+    without_jid = json.loads(jitsi_payload())
+    del without_jid["occupant"]["occupant_jid"]
+    [other] = jitsi_events("events/occupant/joined", json.dumps(without_jid).encode(), JITSI_AUTH, JITSI_SECRET, NOW)
+    assert other.event_id == "dd70c15179a781db06f34cde1851f1fb387aa634"
