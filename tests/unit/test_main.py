@@ -9,6 +9,7 @@ as ``shared/second-round-facts.md`` describes), plus App Check's consume endpoin
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +22,11 @@ import pytest
 from conftest import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, PATIENT, STRANGER, appointment, snapshot
 from cryptography.hazmat.primitives.asymmetric import rsa
 from firebase_admin import app_check, auth, credentials, get_app
+from firebase_functions import firestore_fn
 from mockfirestore import MockFirestore
 
 import main
-from telehealth.errors import Misconfigured
+from telehealth.errors import Misconfigured, NotJoinable
 
 PROJECT = "demo-telehealth"
 DEMO_PARAMS = {
@@ -331,3 +333,113 @@ def test_the_abuse_params_edges(
     assert ("result" in answer) is ok
     if not ok:
         assert error_of(answer) == ("INTERNAL", None)
+
+
+# What an on-call engineer reads: every log line of the callables' outcomes, exactly -----------------------
+
+
+def records(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The structured log lines written so far (the SDK's logger prints one JSON object per line)."""
+    logs = capsys.readouterr()
+    return [json.loads(line) for line in (logs.out + logs.err).splitlines() if line.startswith("{")]
+
+
+def test_a_refusal_logs_its_reason_and_answers_the_refusals_own_message(
+    db: MockFirestore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.collection("appointments").document("a1").set(open_now(status="pending", video=None))
+    answer = call({"appointmentId": "a1"}, DOCTOR)
+    assert answer["error"]["message"] == NotJoinable("not_confirmed").message
+    assert {"severity": "INFO", "message": "join refused", "reason": "not_confirmed"} in records(capsys)
+
+
+def test_unusable_settings_log_the_function_and_the_problem(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VIDEO_SIGNING_KEY", "short-but-secret")
+    answer = call({"appointmentId": "a1"}, DOCTOR)
+    assert answer["error"] == {"status": "INTERNAL", "message": "The video service is not available."}
+    [line] = [r for r in records(capsys) if r["severity"] == "ERROR"]
+    assert line == {
+        "severity": "ERROR",
+        "message": "video settings unusable; refusing",
+        "function": "join",
+        "problem": "VIDEO_SIGNING_KEY is too short for HS256: 16 bytes, at least 32 needed",
+    }
+
+
+def test_an_unexpected_failure_logs_the_class_and_a_stack_of_frames_only(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise KeyError("no")
+
+    monkeypatch.setattr("telehealth.store.read_join_context", broken)
+    call({"appointmentId": "a1"}, DOCTOR)
+    [line] = [r for r in records(capsys) if r["severity"] == "ERROR"]
+    assert set(line) == {"severity", "message", "error", "traceback"}
+    assert (line["message"], line["error"]) == ("join failed", "KeyError")
+    frames = line["traceback"].splitlines()
+    assert frames[0].startswith('  File "')
+    assert all(f.startswith('  File "') or f.startswith("    ") for f in frames)  # frames and code, nothing else
+    assert "in broken" in frames[-2]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        pytest.param(
+            "VIDEO_JOIN_RATE_PER_MIN",
+            "0",
+            "VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1",
+            id="rate 0",
+        ),
+        pytest.param(
+            "VIDEO_AUDIT_RETENTION_DAYS",
+            "0",
+            "VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1",
+            id="retention 0",
+        ),
+        pytest.param(
+            "VIDEO_AUDIT_RETENTION_DAYS",
+            "forever",
+            "VIDEO_JOIN_RATE_PER_MIN or VIDEO_AUDIT_RETENTION_DAYS does not parse",
+            id="retention not a number",
+        ),
+        pytest.param(
+            "VIDEO_JOIN_OPENS_MIN", "fifteen", "a numeric or boolean VIDEO_* param does not parse", id="opens"
+        ),
+    ],
+)
+def test_each_unusable_param_is_named_in_the_log(
+    db: MockFirestore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    problem: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert error_of(call({"appointmentId": "a1"}, PATIENT)) == ("INTERNAL", None)
+    assert [r["problem"] for r in records(capsys) if r["severity"] == "ERROR"] == [problem]
+    # The audit record needs the policy's own params: with those broken there is none; otherwise it says why.
+    expected = [] if name in ("VIDEO_JOIN_RATE_PER_MIN", "VIDEO_AUDIT_RETENTION_DAYS") else ["misconfigured"]
+    assert [record["reason"] for record in audit(db)] == expected
+
+
+def test_the_audit_retention_param_sets_expire_at(db: MockFirestore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDEO_AUDIT_RETENTION_DAYS", "7")
+    started = dt.datetime.now(dt.UTC)
+    call({"appointmentId": "a1"}, PATIENT)
+    [record] = audit(db)
+    assert started + dt.timedelta(days=7, seconds=-2) <= record["expireAt"] <= started + dt.timedelta(days=7, seconds=2)
+
+
+def test_retried_turns_on_redelivery_of_any_firestore_trigger() -> None:
+    @firestore_fn.on_document_written(document="anything/{id}")
+    def trigger(_event: Any) -> None:
+        pass
+
+    assert trigger.__firebase_endpoint__.eventTrigger["retry"] is False  # the SDK's own default
+    assert main._retried(trigger) is trigger
+    assert trigger.__firebase_endpoint__.eventTrigger["retry"] is True

@@ -3,7 +3,10 @@ webhook function through real Flask requests."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import inspect
 import io
 import json
@@ -14,6 +17,10 @@ import flask
 import pytest
 from conftest import HMAC_SECRET, NOW, appointment
 from google.cloud.firestore_v1.base_query import FieldFilter
+from google.protobuf.json_format import MessageToJson
+from livekit.api import AccessToken
+from livekit.protocol.models import ParticipantInfo, Room
+from livekit.protocol.webhook import WebhookEvent
 from mockfirestore import MockFirestore
 
 import main
@@ -258,3 +265,143 @@ def test_a_cancellation_on_a_jitsi_deployment_with_a_broken_key_still_succeeds(
             after = Snapshot(appointment(status="cancelled"))
 
     inspect.unwrap(main.assign_video_room)(Event())  # raises if it asked for the broken key
+
+
+# The webhook function for each provider, and what it logs when it refuses ------------------------------
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    logs = capsys.readouterr()
+    return [json.loads(line) for line in (logs.out + logs.err).splitlines() if line.startswith("{")]
+
+
+LIVEKIT_KEY = "APIunitwebhooks"
+JAAS_APP = "vpaas-magic-cookie-0123456789abcdef"
+
+
+def livekit_post(secret: str = HMAC_SECRET, prefix: str = "") -> tuple[bytes, dict[str, str]]:
+    message = WebhookEvent(
+        event="participant_joined",
+        id="EV_unit",
+        created_at=int(time.time()),
+        room=Room(name=ROOM),
+        participant=ParticipantInfo(identity="doctor"),
+    )
+    body = MessageToJson(message).encode()
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    token = AccessToken(LIVEKIT_KEY, secret).with_sha256(digest).to_jwt()
+    return body, {"Authorization": prefix + token}
+
+
+def test_a_livekit_deployment_records_a_signed_webhook(
+    served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_PROVIDER", "livekit")
+    monkeypatch.setenv("VIDEO_APP_ID", LIVEKIT_KEY)
+    body, headers = livekit_post()
+    assert post("/livekit", body, headers) == 200
+    [(appointment_id, room, event_id, kind, role, _at)] = served
+    assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "EV_unit", "joined", "moderator")
+    assert post("/livekit", *livekit_post(secret="another-hmac-secret-0123456789abcdef")) == 401
+    assert len(served) == 1
+
+
+def test_a_jaas_deployment_records_a_signed_webhook(
+    served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_PROVIDER", "jaas")
+    monkeypatch.setenv("VIDEO_DOMAIN", "")
+    monkeypatch.setenv("VIDEO_APP_ID", JAAS_APP)
+    monkeypatch.setenv("VIDEO_KEY_ID", "unitkey")
+    payload = {
+        "idempotencyKey": "idem-1",
+        "eventType": "PARTICIPANT_LEFT",
+        "timestamp": int(time.time() * 1000),
+        "fqn": f"{JAAS_APP}/{ROOM}",
+        "data": {"id": "patient"},
+    }
+    body = json.dumps(payload).encode()
+    stamp = str(int(time.time()))
+    signature = base64.b64encode(hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).digest())
+    assert post("/jaas", body, {"X-Jaas-Signature": f"t={stamp},v1={signature.decode()}"}) == 200
+    [(appointment_id, room, event_id, kind, role, _at)] = served
+    assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "idem-1", "left", "guest")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "method", "status", "why"),
+    [
+        pytest.param("/jitsi/events/occupant/joined", b"{}", {}, "GET", 405, "POST only", id="GET"),
+        pytest.param(
+            "/jitsi/events/occupant/joined",
+            b" " * 70_000,
+            {"Authorization": f"Bearer {SECRET}"},
+            "POST",
+            400,
+            "body too large",
+            id="announced too large",
+        ),
+        pytest.param("/livekit", b"{}", {}, "POST", 404, "no such webhook for this deployment's provider", id="404"),
+        pytest.param(
+            "/jitsi/events/occupant/joined",
+            occupant_joined(),
+            {},
+            "POST",
+            401,
+            "event-sync secret does not match",
+            id="no Authorization at all",
+        ),
+    ],
+)
+def test_each_webhook_refusal_is_logged_with_its_reason_and_nothing_of_the_request(
+    served: list[tuple[Any, ...]],
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    method: str,
+    status: int,
+    why: str,
+) -> None:
+    assert post(path, body, headers, method) == status
+    assert log_lines(capsys) == [{"severity": "WARNING", "message": "webhook rejected", "status": status, "why": why}]
+    assert served == []
+
+
+def test_a_livekit_post_without_authorization_is_logged_as_unsigned(
+    served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VIDEO_PROVIDER", "livekit")
+    monkeypatch.setenv("VIDEO_APP_ID", LIVEKIT_KEY)
+    assert post("/livekit", livekit_post()[0], {}) == 401
+    assert [line["why"] for line in log_lines(capsys)] == ["no Authorization header"]
+
+
+def test_a_chunked_body_one_byte_over_the_limit_is_refused_and_one_at_it_is_read(
+    served: list[tuple[Any, ...]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = occupant_joined()
+    at_limit = b" " * (64 * 1024 - len(event)) + event  # its last byte is the closing brace: all of it is read
+    for body, status in ((at_limit, 200), (at_limit + b" ", 400)):
+        with flask.Flask("test").test_request_context(
+            "/jitsi/events/occupant/joined",
+            method="POST",
+            input_stream=io.BytesIO(body),
+            headers={"Authorization": f"Bearer {SECRET}", "Transfer-Encoding": "chunked"},
+            environ_base={"wsgi.input_terminated": True},
+        ):
+            assert main.video_events(flask.request).status_code == status
+    assert len(served) == 1
+    assert [line.get("why") for line in log_lines(capsys)] == [None, "body too large"]
+
+
+def test_an_announced_body_at_the_limit_is_read(served: list[tuple[Any, ...]]) -> None:
+    event = occupant_joined()
+    body = b" " * (64 * 1024 - len(event)) + event
+    assert post("/jitsi/events/occupant/joined", body, {"Authorization": f"Bearer {SECRET}"}) == 200
+    assert len(served) == 1
+
+
+def test_a_path_that_only_resembles_an_event_path_records_nothing(served: list[tuple[Any, ...]]) -> None:
+    assert post("/jitsi/events/occupant/joinedX", occupant_joined(), {"Authorization": f"Bearer {SECRET}"}) == 200
+    assert served == []

@@ -1,0 +1,297 @@
+"""store.py's writes against a fake Firestore that honours what mock-firestore cannot: update-time
+preconditions, create-only writes, batched reads in any order, and transactions whose writes land at
+commit. (The real thing is tests/emulator; these make a dropped precondition or a lost fast path fail
+in the unit suite too.)"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from conftest import NOW, appointment, jitsi_config
+from google.api_core.exceptions import Conflict, FailedPrecondition, NotFound
+from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
+
+from telehealth import store
+from telehealth.rooms import Action
+
+ROOM = "a" * 32  # conftest's appointment() holds this room
+
+
+@dataclass(frozen=True)
+class Precondition:
+    last_update_time: Any
+
+
+class Snapshot:
+    def __init__(self, ref: Ref, data: dict[str, Any] | None, update_time: int | None) -> None:
+        self.reference, self._data, self.update_time = ref, copy.deepcopy(data), update_time
+        self.exists = data is not None
+
+    def to_dict(self) -> dict[str, Any] | None:
+        return copy.deepcopy(self._data)
+
+
+class FakeDB:
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.times: dict[str, int] = {}
+        self.clock = 100
+        self.writes: list[tuple[str, str, Any]] = []  # (kind, path, precondition)
+        self.transactions = 0
+
+    def collection(self, name: str) -> Collection:
+        return Collection(self, name)
+
+    def write_option(self, *, last_update_time: Any) -> Precondition:
+        return Precondition(last_update_time)
+
+    def get_all(self, refs: list[Ref]) -> list[Snapshot]:
+        return [ref.get() for ref in reversed(refs)]  # no promised order
+
+    def transaction(self) -> Transaction:
+        self.transactions += 1
+        return Transaction(self)
+
+    def put(self, path: str, data: dict[str, Any]) -> None:
+        self.clock += 1
+        self.docs[path], self.times[path] = copy.deepcopy(data), self.clock
+
+
+class Collection:
+    def __init__(self, db: FakeDB, path: str) -> None:
+        self.db, self.path = db, path
+
+    def document(self, doc_id: str | None = None) -> Ref:
+        if doc_id is None:  # an automatic id
+            doc_id = f"auto{len(self.db.docs)}"
+        return Ref(self.db, f"{self.path}/{doc_id}")
+
+
+class Ref:
+    def __init__(self, db: FakeDB, path: str) -> None:
+        self.db, self.path = db, path
+
+    def collection(self, name: str) -> Collection:
+        return Collection(self.db, f"{self.path}/{name}")
+
+    def get(self) -> Snapshot:
+        return Snapshot(self, self.db.docs.get(self.path), self.db.times.get(self.path))
+
+    def set(self, data: dict[str, Any]) -> None:
+        self.db.writes.append(("set", self.path, None))
+        self.db.put(self.path, data)
+
+    def create(self, data: dict[str, Any]) -> None:
+        if self.path in self.db.docs:
+            raise Conflict("already exists")
+        self.db.writes.append(("create", self.path, None))
+        self.db.put(self.path, data)
+
+    def update(self, changes: dict[str, Any], option: Precondition | None = None) -> None:
+        if self.path not in self.db.docs:
+            raise NotFound("no document")
+        if option is not None and option.last_update_time != self.db.times[self.path]:
+            raise FailedPrecondition("changed since")
+        data = copy.deepcopy(self.db.docs[self.path])
+        for key, value in changes.items():
+            *parents, leaf = key.split(".")
+            node = data
+            for name in parents:
+                node = node.setdefault(name, {})
+            if value is DELETE_FIELD:
+                node.pop(leaf, None)
+            else:
+                node[leaf] = copy.deepcopy(value)
+        self.db.writes.append(("update", self.path, option))
+        self.db.put(self.path, data)
+
+
+class Transaction:
+    """Serial: reads see the committed state, writes land together at commit."""
+
+    def __init__(self, db: FakeDB) -> None:
+        self.db = db
+        self.pending: list[Callable[[], None]] = []
+
+    def get(self, ref: Ref) -> list[Snapshot]:
+        return [ref.get()]
+
+    def update(self, ref: Ref, changes: dict[str, Any]) -> None:
+        self.pending.append(lambda: ref.update(changes))
+
+    def create(self, ref: Ref, data: dict[str, Any]) -> None:
+        self.pending.append(lambda: ref.create(data))
+
+    def commit(self) -> None:
+        for write in self.pending:
+            write()
+
+
+def serial_transactional(function: Callable[[Transaction], Any]) -> Callable[[Transaction], Any]:
+    def run(transaction: Transaction) -> Any:
+        result = function(transaction)
+        transaction.commit()
+        return result
+
+    return run
+
+
+@pytest.fixture
+def db(monkeypatch: pytest.MonkeyPatch) -> FakeDB:
+    monkeypatch.setattr(store, "transactional", serial_transactional)
+    fake = FakeDB()
+    fake.put("appointments/a1", appointment(status="pending", video=None))
+    return fake
+
+
+def confirm(db: FakeDB) -> tuple[dict[str, Any], dict[str, Any], int]:
+    before = db.docs["appointments/a1"]
+    db.put("appointments/a1", {**before, "status": "confirmed"})
+    return before, db.docs["appointments/a1"], db.times["appointments/a1"]
+
+
+# apply_room_lifecycle: the fast path ----------------------------------------------------------------------
+
+
+def test_a_fresh_confirmation_is_one_conditional_write_and_no_read(db: FakeDB) -> None:
+    before, after, written_at = confirm(db)
+    db.writes.clear()
+
+    outcome = store.apply_room_lifecycle(db, "a1", before, after, jitsi_config, written_at)
+
+    assert outcome == store.RoomWrite(Action.ASSIGN, "precondition")
+    assert db.writes == [("update", "appointments/a1", Precondition(written_at))]
+    assert db.transactions == 0
+    video = db.docs["appointments/a1"]["video"]
+    assert video["provider"] == "jitsi"
+    assert video["assignedAt"] is SERVER_TIMESTAMP
+
+
+def test_an_event_older_than_the_document_falls_back_to_the_transaction(db: FakeDB) -> None:
+    before, after, written_at = confirm(db)
+    db.put("appointments/a1", {**after, "notes": "written since"})  # the document moved on
+    db.writes.clear()
+
+    outcome = store.apply_room_lifecycle(db, "a1", before, after, jitsi_config, written_at)
+
+    assert outcome == store.RoomWrite(Action.ASSIGN, "transaction")
+    assert db.transactions == 1
+    assert [(kind, path) for kind, path, _ in db.writes] == [("update", "appointments/a1")]
+    assert db.docs["appointments/a1"]["notes"] == "written since"
+
+
+def test_a_withdrawal_on_the_fast_path_deletes_video_only(db: FakeDB) -> None:
+    db.put("appointments/a1", appointment())
+    before = db.docs["appointments/a1"]
+    db.put("appointments/a1", {**before, "status": "cancelled"})
+    after, written_at = db.docs["appointments/a1"], db.times["appointments/a1"]
+
+    outcome = store.apply_room_lifecycle(db, "a1", before, after, jitsi_config, written_at)
+
+    assert outcome == store.RoomWrite(Action.WITHDRAW, "precondition")
+    assert db.docs["appointments/a1"] == {key: value for key, value in after.items() if key != "video"}
+
+
+# update_video ------------------------------------------------------------------------------------------------
+
+
+def test_update_video_writes_only_if_the_appointment_is_unchanged_since_it_was_read(db: FakeDB) -> None:
+    read_at = db.times["appointments/a1"]
+    assert store.update_video(db, "a1", {"video.admitted": True}, read_at) is True
+    assert db.writes[-1] == ("update", "appointments/a1", Precondition(read_at))
+    assert db.docs["appointments/a1"]["video"] == {"admitted": True}
+
+    db.writes.clear()
+    assert store.update_video(db, "a1", {"video.admitted": False}, read_at) is False  # stale now
+    assert db.writes == []
+    assert db.docs["appointments/a1"]["video"] == {"admitted": True}
+
+
+def test_update_video_without_a_read_time_writes_unconditionally(db: FakeDB) -> None:
+    assert store.update_video(db, "a1", {"video.recordingConsent": True}, None) is True
+    assert db.writes == [("update", "appointments/a1", None)]
+    assert db.docs["appointments/a1"]["video"] == {"recordingConsent": True}
+
+
+def test_update_video_refuses_to_write_outside_video(db: FakeDB) -> None:
+    with pytest.raises(AssertionError, match=r"^only video is ever written$"):
+        store.update_video(db, "a1", {"status": "confirmed"}, None)
+    assert db.writes == []
+
+
+# read_join_context ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doctor_uid", [None, "uid-doctor-1"])
+def test_the_join_context_carries_the_appointments_update_time(db: FakeDB, doctor_uid: str | None) -> None:
+    db.put("doctors/uid-doctor-1", {"active": True})
+    context = store.read_join_context(db, "a1", doctor_uid)
+    assert context.appointment == db.docs["appointments/a1"]
+    assert context.update_time == db.times["appointments/a1"]
+    assert context.doctor_entry == ({"active": True} if doctor_uid else None)
+
+
+@pytest.mark.parametrize("doctor_uid", [None, "uid-doctor-1"])
+def test_a_missing_appointment_reads_as_none(db: FakeDB, doctor_uid: str | None) -> None:
+    context = store.read_join_context(db, "gone", doctor_uid)
+    assert (context.appointment, context.doctor_entry, context.update_time) == (None, None, None)
+
+
+# record_access ---------------------------------------------------------------------------------------------
+
+
+def test_an_audit_record_with_an_id_is_created_once(db: FakeDB) -> None:
+    def record(reason: str) -> bool:
+        return store.record_access(
+            db, appointment_id="a1", uid="u", role=None, outcome="denied", reason=reason, now=0, record_id="r1"
+        )
+
+    assert record("rate_limited") is True
+    assert record("second") is False
+    assert db.docs["videoAccessLog/r1"]["reason"] == "rate_limited"
+    assert store.record_access(db, appointment_id=None, uid=None, role=None, outcome="denied", reason="x", now=0)
+
+
+# record_attendance -------------------------------------------------------------------------------------------
+
+
+def attend(db: FakeDB, event_id: str, kind: str, role: str | None, minute: int, room: str = ROOM) -> bool:
+    return store.record_attendance(db, "a1", room, event_id, kind, role, NOW + dt.timedelta(minutes=minute))
+
+
+def test_attendance_is_stored_once_per_event_and_summarised(db: FakeDB) -> None:
+    db.put("appointments/a1", appointment())
+
+    assert attend(db, "e1", "joined", "guest", 5) is True
+    assert attend(db, "e1", "joined", "guest", 5) is False  # re-delivered
+    assert attend(db, "e2", "joined", "guest", 9) is True  # a later join moves nothing in the summary
+    assert attend(db, "e3", "left", None, 20) is True
+
+    stored = db.docs["appointments/a1/attendance/e1"]
+    assert stored == {"role": "guest", "event": "joined", "at": NOW + dt.timedelta(minutes=5)}
+    assert db.docs["appointments/a1"]["video"]["attendance"] == {
+        "patientJoinedAt": NOW + dt.timedelta(minutes=5),
+        "lastLeftAt": NOW + dt.timedelta(minutes=20),
+    }
+    summary_writes = [path for kind, path, _ in db.writes if path == "appointments/a1" and kind == "update"]
+    assert len(summary_writes) == 2  # e1 and e3; e2 changed nothing
+
+
+def test_attendance_for_another_room_or_no_appointment_writes_nothing(db: FakeDB) -> None:
+    db.put("appointments/a1", appointment())
+    db.writes.clear()
+    assert attend(db, "e1", "joined", "guest", 5, room="z" * 32) is False
+    assert store.record_attendance(db, "gone", ROOM, "e2", "joined", "guest", NOW) is False
+    assert db.writes == []
+
+
+def test_the_ended_marker_says_which_provider_and_when(db: FakeDB) -> None:
+    store.mark_meeting_ended(db, ROOM, "jitsi")
+    assert db.docs[f"videoMeetingsEnded/{ROOM}"] == {"provider": "jitsi", "at": SERVER_TIMESTAMP}
+    assert store.meeting_already_ended(db, ROOM) is True
+    assert store.meeting_already_ended(db, "b" * 32) is False
