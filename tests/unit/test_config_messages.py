@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from telehealth.config import VideoConfig, parse_features, parse_provider, parse_waiting_room
+from telehealth.config import VideoConfig, load_signing_key, parse_features, parse_provider, parse_waiting_room
 from telehealth.errors import Misconfigured
 
 SK, AC = "SK" + "0" * 32, "AC" + "0" * 32
@@ -120,7 +120,22 @@ def test_doctor_features_are_a_comma_list(raw: str, features: frozenset[str]) ->
 def test_the_provider_and_waiting_room_params_are_read_case_blind_and_refused_when_unknown() -> None:
     assert parse_provider(" LiveKit ") == "livekit"
     assert parse_waiting_room(" Admit ") == "admit"
-    with pytest.raises(Misconfigured, match="VIDEO_PROVIDER must be one of"):
+    with pytest.raises(Misconfigured) as provider:
         parse_provider("jitsi2")
-    with pytest.raises(Misconfigured, match="VIDEO_WAITING_ROOM must be one of"):
+    assert provider.value.problem == "VIDEO_PROVIDER must be one of jitsi, jaas, livekit, twilio, zoom"
+    with pytest.raises(Misconfigured) as waiting:
         parse_waiting_room("on")
+    assert waiting.value.problem == "VIDEO_WAITING_ROOM must be one of off, host, admit"
+
+
+@pytest.mark.parametrize("secret", ["", "   \n"])
+def test_a_missing_signing_key_is_named(secret: str) -> None:
+    with pytest.raises(Misconfigured) as caught:
+        load_signing_key("jitsi", secret)
+    assert caught.value.problem == "VIDEO_SIGNING_KEY is not set"
+
+
+def test_the_server_api_host_may_have_capitals_as_host_names_do() -> None:
+    assert (
+        VideoConfig(**JITSI, server_api="https://LiveKit.Clinic.test").server_api_url == "https://LiveKit.Clinic.test"
+    )
