@@ -76,14 +76,19 @@ def main() -> int:
     equivalent = {line.split("#")[0].strip() for line in EQUIVALENT.read_text().splitlines()} - {""}
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     survivors: list[str] = []
+    seen: set[str] = set()
+    stale: list[str] = []
     for line in listing.splitlines():
         name, _, status = line.strip().rpartition(": ")
         if not name or not status:
             continue
+        seen.add(name)
         module = module_of(name)
-        if name in equivalent:
+        if name in equivalent and status != "killed":
             totals[module]["equivalent"] += 1
             continue
+        if name in equivalent:
+            stale.append(f"{name}: listed as equivalent, but a test kills it")
         totals[module][status] += 1
         if status in ("survived", "no tests"):
             survivors.append(f"{name}: {status}")
@@ -105,6 +110,10 @@ def main() -> int:
     if survivors:
         print("\nsurvivors (see one with: cd .cache/mutate && ../../.venv/bin/mutmut show NAME):")
         print("\n".join(f"  {line}" for line in survivors))
+    stale += [f"{name}: listed as equivalent, but no such mutant" for name in sorted(equivalent - seen)]
+    if stale:
+        print(f"\n{EQUIVALENT.name} is out of date:")
+        print("\n".join(f"  {line}" for line in stale))
     verdict = "met" if not failing else "missed by " + ", ".join(failing)
     print(f"\ntarget {TARGET}% of non-equivalent mutants per module: {verdict}")
     return 1 if failing else 0

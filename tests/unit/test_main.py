@@ -385,6 +385,27 @@ def test_an_unexpected_failure_logs_the_class_and_a_stack_of_frames_only(
     assert "in broken" in frames[-2]
 
 
+def test_our_code_answers_every_failure_itself_so_the_sdk_never_logs_an_unhandled_error(
+    db: MockFirestore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The SDK logs an exception that reaches it with its text ("Unhandled error: <message>"), which could
+    hold data; ours is caught, logged by class and stack, and answered as a ready-made INTERNAL."""
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise ValueError("patient " + "Jane" + " Doe")
+
+    monkeypatch.setattr("telehealth.store.read_join_context", broken)
+    assert call({"appointmentId": "a1"}, DOCTOR)["error"] == {"status": "INTERNAL", "message": "INTERNAL"}
+    logs = capsys.readouterr()
+    # The SDK logs through the standard logging module (which pytest captures in caplog), ours to stdout/stderr.
+    everything = logs.out + logs.err + caplog.text
+    assert "Unhandled error" not in everything
+    assert "Jane Doe" not in everything
+
+
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
     [

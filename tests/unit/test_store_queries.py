@@ -326,6 +326,8 @@ def test_a_jaas_deployment_records_a_signed_webhook(
     assert post("/jaas", body, {"X-Jaas-Signature": f"t={stamp},v1={signature.decode()}"}) == 200
     [(appointment_id, room, event_id, kind, role, _at)] = served
     assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "idem-1", "left", "guest")
+    assert post("/jaas", body, {}) == 401  # unsigned
+    assert len(served) == 1
 
 
 @pytest.mark.parametrize(

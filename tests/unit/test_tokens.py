@@ -182,21 +182,43 @@ def small_rsa_pem() -> str:
 @pytest.mark.parametrize(
     ("provider", "secret", "problem"),
     [
-        pytest.param("jitsi", "", "not set", id="jitsi with no key"),
-        pytest.param("jitsi", "   ", "not set", id="jitsi with a blank key"),
-        pytest.param("jitsi", "x" * 31, "too short", id="jitsi with a 31-byte key"),
-        pytest.param("livekit", "y" * 20, "too short", id="livekit with a 20-byte key"),
-        pytest.param("jitsi", "-----BEGIN PRIVATE KEY-----\nabc\n" + "z" * 40, "PEM", id="jitsi given a PEM"),
-        pytest.param("jaas", "not a pem at all, but long enough to pass", "PEM", id="jaas with garbage"),
-        pytest.param("jaas", "EC", "not an RSA key", id="jaas with an EC key"),
-        pytest.param("jaas", "RSA1024", "1024-bit", id="jaas with a 1024-bit RSA key"),
+        pytest.param("jitsi", "", "VIDEO_SIGNING_KEY is not set", id="jitsi with no key"),
+        pytest.param("jitsi", "   ", "VIDEO_SIGNING_KEY is not set", id="jitsi with a blank key"),
+        pytest.param(
+            "jitsi",
+            "x" * 31,
+            "VIDEO_SIGNING_KEY is too short for HS256: 31 bytes, at least 32 needed",
+            id="jitsi with a 31-byte key",
+        ),
+        pytest.param(
+            "livekit",
+            "y" * 20,
+            "VIDEO_SIGNING_KEY is too short for HS256: 20 bytes, at least 32 needed",
+            id="livekit with a 20-byte key",
+        ),
+        pytest.param(
+            "jitsi",
+            "-----BEGIN PRIVATE KEY-----\nabc\n" + "z" * 40,
+            "VIDEO_SIGNING_KEY holds a PEM key, but provider jitsi signs with HMAC",
+            id="jitsi given a PEM",
+        ),
+        pytest.param(
+            "jaas",
+            "not a pem at all, but long enough to pass",
+            "VIDEO_SIGNING_KEY is not an unencrypted PEM private key (JaaS needs RS256)",
+            id="jaas with garbage",
+        ),
+        pytest.param("jaas", "EC", "VIDEO_SIGNING_KEY is not an RSA key (JaaS needs RS256)", id="jaas with an EC key"),
+        pytest.param(
+            "jaas", "RSA1024", "VIDEO_SIGNING_KEY is a 1024-bit RSA key, at least 2048 needed", id="jaas 1024-bit"
+        ),
     ],
 )
 def test_weak_or_wrong_keys_fail_closed_without_echoing_the_key(provider: str, secret: str, problem: str) -> None:
     secret = {"EC": ec_pem, "RSA1024": small_rsa_pem}.get(secret, lambda: secret)()
     with pytest.raises(Misconfigured) as caught:
         load_signing_key(provider, secret)  # type: ignore[arg-type]
-    assert problem in caught.value.problem
+    assert caught.value.problem == problem
     if secret.strip():
         assert secret.strip() not in caught.value.problem
         assert secret.strip()[-20:] not in caught.value.problem
