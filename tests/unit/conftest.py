@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,12 +34,9 @@ def _create(self: DocumentReference, data: dict[str, Any]) -> None:
 _plain_update = DocumentReference.update
 
 
-def _update(self: DocumentReference, data: dict[str, Any], option: Any = None) -> None:
-    """``update`` with dotted field paths, as Firestore does them; preconditions are not modelled here."""
-    dotted = {key: value for key, value in data.items() if "." in key}
-    _plain_update(self, {key: value for key, value in data.items() if "." not in key})
-    document = get_by_path(self._data, self._path)  # the stored dict itself, not a snapshot's copy
-    for key, value in dotted.items():
+def apply_field_paths(document: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Apply an ``update``'s field paths to a stored dict in place, as Firestore does (``a.b`` nests)."""
+    for key, value in changes.items():
         *parents, leaf = key.split(".")
         node = document
         for name in parents:
@@ -49,12 +47,32 @@ def _update(self: DocumentReference, data: dict[str, Any], option: Any = None) -
             node[leaf] = copy.deepcopy(value)
 
 
+def _update(self: DocumentReference, data: dict[str, Any], option: Any = None) -> None:
+    """``update`` with dotted field paths, as Firestore does them; preconditions are not modelled here."""
+    dotted = {key: value for key, value in data.items() if "." in key}
+    _plain_update(self, {key: value for key, value in data.items() if "." not in key})
+    # The stored dict itself, not a snapshot's copy.
+    apply_field_paths(get_by_path(self._data, self._path), dotted)
+
+
 # mock-firestore lacks what the real client has and store.py uses: a reference's path, create(),
 # update() with dotted paths and an option, and write_option().
 DocumentReference.path = property(lambda self: "/".join(self._path))  # type: ignore[attr-defined]
 DocumentReference.create = _create  # type: ignore[attr-defined]
 DocumentReference.update = _update  # type: ignore[method-assign]
 MockFirestore.write_option = lambda self, **_: object()  # type: ignore[attr-defined]
+
+
+def serial_transactional(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Stands in for ``google.cloud.firestore.transactional`` with a fake whose transactions are serial:
+    run the function once, then commit what it wrote."""
+
+    def run(transaction: Any) -> Any:
+        result = function(transaction)
+        transaction.commit()
+        return result
+
+    return run
 
 
 def jitsi_config(**overrides: Any) -> VideoConfig:

@@ -14,12 +14,11 @@ from __future__ import annotations
 import copy
 import os
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import appointment, jitsi_config
+from conftest import appointment, jitsi_config, serial_transactional
 from google.api_core.exceptions import FailedPrecondition, NotFound, ServiceUnavailable
 from google.cloud.firestore import DELETE_FIELD
 
@@ -153,15 +152,6 @@ class Transaction:
         self.world.maybe_fail()
         for changes in self.pending:
             self.world.write(changes)
-
-
-def serial_transactional(function: Callable[[Transaction], Any]) -> Callable[[Transaction], Any]:
-    def run(transaction: Transaction) -> Any:
-        result = function(transaction)
-        transaction.commit()
-        return result
-
-    return run
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import NOW, appointment, jitsi_config
+from conftest import NOW, apply_field_paths, appointment, jitsi_config, serial_transactional
 from google.api_core.exceptions import Conflict, FailedPrecondition, NotFound
-from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
+from google.cloud.firestore import SERVER_TIMESTAMP
 
 from telehealth import store
 from telehealth.rooms import Action
@@ -98,15 +98,7 @@ class Ref:
         if option is not None and option.last_update_time != self.db.times[self.path]:
             raise FailedPrecondition("changed since")
         data = copy.deepcopy(self.db.docs[self.path])
-        for key, value in changes.items():
-            *parents, leaf = key.split(".")
-            node = data
-            for name in parents:
-                node = node.setdefault(name, {})
-            if value is DELETE_FIELD:
-                node.pop(leaf, None)
-            else:
-                node[leaf] = copy.deepcopy(value)
+        apply_field_paths(data, changes)
         self.db.writes.append(("update", self.path, option))
         self.db.put(self.path, data)
 
@@ -130,15 +122,6 @@ class Transaction:
     def commit(self) -> None:
         for write in self.pending:
             write()
-
-
-def serial_transactional(function: Callable[[Transaction], Any]) -> Callable[[Transaction], Any]:
-    def run(transaction: Transaction) -> Any:
-        result = function(transaction)
-        transaction.commit()
-        return result
-
-    return run
 
 
 @pytest.fixture
