@@ -88,6 +88,31 @@ def rate_limited(db: Any, caller: Caller, data: Any, policy: JoinPolicy, now: in
     return RateLimited(retryAfter=verdict.retry_after)
 
 
+def record_decision(
+    db: Any,
+    caller: Caller,
+    policy: JoinPolicy,
+    now: int,
+    appointment_id: str,
+    role: Role | None,
+    outcome: str,
+    reason: str,
+    expires_at: int | None = None,
+) -> None:
+    """The audit record of one decision on a caller's request (joins, admissions, consent)."""
+    store.record_access(
+        db,
+        appointment_id=appointment_id,
+        uid=caller.uid,
+        role=role,
+        outcome=outcome,
+        reason=reason,
+        now=now,
+        retention_days=policy.audit_retention_days,
+        expires_at=expires_at,
+    )
+
+
 # Times a join reads again when its waiting-room write lost a race with another write; then it fails.
 MAX_ATTEMPTS = 3
 WAITING_WRITES: dict[str, dict[str, Any]] = {
@@ -114,17 +139,7 @@ def get_join_token(db: Any, *, caller: Caller | None, data: Any, policy: JoinPol
     role: Role | None = None
 
     def audit(outcome: str, reason: str, expires_at: int | None = None) -> None:
-        store.record_access(
-            db,
-            appointment_id=appointment_id,
-            uid=caller.uid,
-            role=role,
-            outcome=outcome,
-            reason=reason,
-            now=now,
-            retention_days=policy.audit_retention_days,
-            expires_at=expires_at,
-        )
+        record_decision(db, caller, policy, now, appointment_id, role, outcome, reason, expires_at)
 
     try:
         # Fail closed before reading anything when the server cannot sign.

@@ -16,7 +16,7 @@ from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
 from . import store
 from .access import Role, claims_doctor, parse_appointment_id, role_of
 from .errors import AppointmentNotFound, InvalidArgument, NotJoinable, Unauthenticated, VideoError
-from .join import Caller, JoinPolicy, rate_limited
+from .join import Caller, JoinPolicy, rate_limited, record_decision
 from .rooms import room_of
 
 MAX_ATTEMPTS = 3
@@ -74,27 +74,9 @@ def _act(
         else:
             raise RuntimeError("the appointment kept changing under the request")
     except VideoError as refusal:
-        store.record_access(
-            db,
-            appointment_id=appointment_id,
-            uid=caller.uid,
-            role=role,
-            outcome="denied",
-            reason=refusal.reason,
-            now=now,
-            retention_days=policy.audit_retention_days,
-        )
+        record_decision(db, caller, policy, now, appointment_id, role, "denied", refusal.reason)
         raise
-    store.record_access(
-        db,
-        appointment_id=appointment_id,
-        uid=caller.uid,
-        role=role,
-        outcome="granted",
-        reason=reasons[0] if value else reasons[1],
-        now=now,
-        retention_days=policy.audit_retention_days,
-    )
+    record_decision(db, caller, policy, now, appointment_id, role, "granted", reasons[0] if value else reasons[1])
     return value
 
 
