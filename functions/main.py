@@ -27,6 +27,7 @@ from telehealth.config import (
     Settings,
     VideoConfig,
     build_settings,
+    ends_meetings,
     parse_features,
     parse_provider,
     parse_waiting_room,
@@ -334,16 +335,21 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
     if outcome.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.action.value, via=outcome.via)
     room = meetings.ended_room(before, after)
-    if room is not None:
+    # Decided from the two raw params: a deployment that ends no meetings (JaaS, Twilio, Zoom, Jitsi
+    # without VIDEO_JITSI_END_KEY_ID) needs no other setting and no key here, so a broken one cannot
+    # fail, and have retried for days, an event whose withdrawal went well.
+    if room is not None and ends_meetings(PROVIDER.value, END_KEY_ID.value):
         # After the withdrawal, never before it: a provider that fails only delays this, and the
         # event's retry ends the meeting then (the withdrawal is found done and not written again).
         try:
-            # Only a deployment that ends meetings needs its keys here: one that does not (JaaS, or
-            # Jitsi without VIDEO_JITSI_END_KEY_ID) must not fail, and be retried for days, over a
-            # broken key after a good withdrawal.
-            ended = current_config().ends_meetings and meetings.end_meeting(
-                _db(), room, current_settings(), END_KEY.value, int(time.time())
+            ended = meetings.end_meeting(_db(), room, current_settings(), END_KEY.value, int(time.time()))
+        except Misconfigured as error:
+            logger.error(
+                "video settings unusable; the meeting is not ended, the event will be retried",
+                appointmentId=appointment_id,
+                problem=error.problem,
             )
+            raise
         except Exception as error:
             logger.error(
                 "ending the meeting failed; the event will be retried",

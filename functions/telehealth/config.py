@@ -112,7 +112,7 @@ class VideoConfig:
     @property
     def ends_meetings(self) -> bool:
         """Whether the provider has an API to end a room's meeting, and it is configured."""
-        return self.provider == "livekit" or (self.provider == "jitsi" and bool(self.end_key_id))
+        return ends_meetings(self.provider, self.end_key_id)
 
     @property
     def server_api_url(self) -> str:
@@ -122,6 +122,16 @@ class VideoConfig:
     def room_url(self, room_name: str) -> str:
         """The room's URL without any token."""
         return f"{self.room_base_url}/{room_name}"
+
+
+def ends_meetings(provider: str, end_key_id: str) -> bool:
+    """Whether a deployment ends meetings, from its two raw params alone (LiveKit always; Jitsi with a key id).
+
+    Read before anything is validated, so that a deployment that ends none never needs the rest of
+    its settings (or a key) after a withdrawal.
+    """
+    name = provider.strip().lower()
+    return name == "livekit" or (name == "jitsi" and bool(end_key_id.strip()))
 
 
 def parse_features(raw: str) -> frozenset[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import inspect
+import json
 import time
 import urllib.error
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from mockfirestore import MockFirestore
 from standins import LiveKitRoomService, Prosody, asap_file_name, serve
 
 from telehealth import meetings
-from telehealth.config import SigningKey, VideoConfig, build_settings, load_end_key
+from telehealth.config import SigningKey, VideoConfig, build_settings, ends_meetings, load_end_key
 from telehealth.errors import Misconfigured
 
 KEY = "APImeetings"
@@ -546,3 +547,50 @@ def test_the_key_script_makes_a_pair_prosody_and_the_backend_agree_on(
     assert (tmp_path / "end-key.pem").read_text() == private
     assert jitsi_end_key.main(["--kid", "has space", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+# Which deployments end meetings, from the raw params, and what the trigger does when their settings break -----
+
+
+@pytest.mark.parametrize(
+    ("provider", "key_id", "ends"),
+    [
+        pytest.param("livekit", "", True, id="livekit always"),
+        pytest.param(" LiveKit ", "", True, id="livekit, as the param may be written"),
+        pytest.param("jitsi", "k", True, id="jitsi with a key id"),
+        pytest.param(" JITSI ", " k ", True, id="jitsi, as the params may be written"),
+        pytest.param("jitsi", "", False, id="jitsi without a key id"),
+        pytest.param("jitsi", "   ", False, id="jitsi with a blank key id"),
+        pytest.param("jaas", "k", False, id="jaas has no API"),
+        pytest.param("zoom", "", False, id="zoom"),
+    ],
+)
+def test_which_deployments_end_meetings(provider: str, key_id: str, ends: bool) -> None:
+    assert ends_meetings(provider, key_id) is ends
+
+
+def test_a_withdrawal_on_a_deployment_that_ends_no_meetings_needs_no_valid_setting(
+    jitsi_trigger: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_JITSI_END_KEY_ID", "")
+    monkeypatch.setenv("VIDEO_DOMAIN", "Not A Host")  # every join fails closed on this; the withdrawal does not
+    run_trigger(doc("confirmed"), doc("cancelled"))
+    assert Prosody.statuses == []
+
+
+def test_an_unusable_end_key_is_named_in_the_log_and_retried(
+    jitsi_trigger: MockFirestore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VIDEO_JITSI_END_KEY", "none")
+    with pytest.raises(Misconfigured):
+        run_trigger(doc("confirmed"), doc("cancelled"))
+    logs = capsys.readouterr()
+    lines = [json.loads(line) for line in (logs.out + logs.err).splitlines() if line.startswith("{")]
+    assert {
+        "severity": "ERROR",
+        "message": "video settings unusable; the meeting is not ended, the event will be retried",
+        "appointmentId": "a1",
+        "problem": "VIDEO_JITSI_END_KEY is not an unencrypted PEM private key (Jitsi's end-meeting token is RS256)",
+    } in lines
+    assert Prosody.statuses == []
+    assert not jitsi_trigger.collection("videoMeetingsEnded").document(ROOM).get().exists
