@@ -140,6 +140,9 @@ def test_the_rate_limit_answers_resource_exhausted_with_retry_after(
     db: MockFirestore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VIDEO_JOIN_RATE_PER_MIN", "2")
+    # One instant for all four calls: on the real clock a second can pass between them (retryAfter 59).
+    instant = float(int(time.time()))
+    monkeypatch.setattr(main.time, "time", lambda: instant)
     answers = [call({"appointmentId": "a1"}, PATIENT) for _ in range(4)]
     assert ["result" in a for a in answers] == [True, True, False, False]
     status, details = error_of(answers[2])
