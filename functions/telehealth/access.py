@@ -19,7 +19,7 @@ MAX_APPOINTMENT_ID_LENGTH = 128
 APPOINTMENT_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_APPOINTMENT_ID_LENGTH}}}")
 # Seconds `nbf` lies in the past, so that a clock running a little fast here locks nobody out.
 NOT_BEFORE_SKEW = 10
-# A token must have at least this long to live, or it could die in transit (Jitsi allows no leeway on `exp`).
+# A token must have at least this long to live, or it could die in transit (some providers allow no leeway on `exp`).
 MIN_TOKEN_SECONDS = 60
 DOCTOR_ROLE_CLAIM = "doctor"
 
@@ -98,9 +98,8 @@ class Grant:
     issued_at: int
     not_before: int
     expires_at: int
-    # The patient consented to recording when this was decided; the doctor's token records only if
-    # recording is also configured (VIDEO_DOCTOR_FEATURES).
-    record: bool = False
+    # The features the token switches on (capture, for the doctor with the patient's consent).
+    features: frozenset[str] = frozenset()
 
 
 def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: int, config: VideoConfig) -> Grant:

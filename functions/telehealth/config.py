@@ -1,137 +1,118 @@
-"""Settings: the plain params validated into one frozen object, and the signing key checked and parsed once."""
+"""Settings: the params validated into one frozen object, and the secrets checked and parsed once.
+
+The params shared by every provider are declared here; each provider module declares its own
+(``providers``). ``config_from_params`` is the one constructor: it takes the raw values by param
+name, checks the shared ones, and hands the rest to the selected provider to check and parse.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from .errors import Misconfigured
 
-Provider = Literal["jitsi", "jaas", "livekit", "twilio", "zoom"]
 WaitingRoom = Literal["off", "host", "admit"]
 WAITING_ROOMS: tuple[WaitingRoom, ...] = ("off", "host", "admit")
-PROVIDERS: tuple[Provider, ...] = ("jitsi", "jaas", "livekit", "twilio", "zoom")
-HMAC_PROVIDERS: frozenset[str] = frozenset({"jitsi", "livekit", "twilio", "zoom"})
-TWILIO_API_KEY = re.compile(r"SK[0-9a-f]{32}")
-TWILIO_ACCOUNT = re.compile(r"AC[0-9a-f]{32}")
-JAAS_DOMAIN = "8x8.vc"
-MIN_HMAC_KEY_BYTES = 32
+MIN_SECRET_BYTES = 32
 MIN_RSA_KEY_BITS = 2048
-# Jitsi features a token can switch on; the patient never gets any of them.
-JITSI_FEATURES: tuple[str, ...] = ("recording", "livestreaming", "transcription", "outbound-call")
+# Features that capture the visit: on in the doctor's token only with the patient's consent.
+CAPTURE_FEATURES: tuple[str, ...] = ("recording", "livestreaming", "transcription")
+# Features that bring in someone the patient does not see: never on (third parties come in as guests).
+DIAL_OUT_FEATURES: tuple[str, ...] = ("outbound-call", "sip-outbound-call")
+# Values that are set but mean "no secret": a deployment holding one of these has no secret at all.
+PLACEHOLDERS = frozenset({"none", "null", "changeme", "change-me", "secret", "placeholder", "todo", "xxx"})
 
-# A kid for Jitsi's ASAP key server: the server fetches <key server>/<sha256 hex of the kid>.pem.
-_KEY_ID = re.compile(r"[A-Za-z0-9._:/-]{1,255}")
-_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+_SERVER_API = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+PROVIDER_PARAM = "VIDEO_PROVIDER"
+SIGNING_KEY = "VIDEO_SIGNING_KEY"
+WEBHOOK_SECRET = "VIDEO_WEBHOOK_SECRET"  # noqa: S105 - the param's name, not a secret
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A plain param: its name, kind, default and one-line description (``main`` declares it from this)."""
+
+    name: str
+    kind: Literal["str", "int", "bool"]
+    default: str | int | bool
+    description: str
+    # Set to anything but its default on a deployment of another provider: a config error.
+    exclusive: bool = False
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret param (Secret Manager in production, ``functions/.secret.local`` on the emulator)."""
+
+    name: str
+    description: str
+
+
+COMMON_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("VIDEO_DOMAIN", "str", "", "video host, no scheme; some providers have a default"),
+    ParamSpec("VIDEO_APP_ID", "str", "", "the provider's app id or API key (docs/providers.md)"),
+    ParamSpec("VIDEO_JOIN_OPENS_MIN", "int", 15, "join opens this long before start"),
+    ParamSpec("VIDEO_JOIN_CLOSES_MIN", "int", 30, "join closes this long after end"),
+    ParamSpec("VIDEO_TOKEN_TTL_MIN", "int", 60, "longest token lifetime"),
+    ParamSpec("VIDEO_TOKEN_EMAIL", "bool", False, "put the caller's verified email in tokens"),
+    ParamSpec("VIDEO_DOCTOR_FEATURES", "str", "", "capture features for the doctor, with the patient's consent"),
+    ParamSpec("VIDEO_WAITING_ROOM", "str", "host", "off, host or admit"),
+    ParamSpec("VIDEO_SERVER_API_URL", "str", "", "provider server API base URL; empty: https://<domain>"),
+    ParamSpec("VIDEO_JOIN_RATE_PER_MIN", "int", 20, "requests per account per minute"),
+    ParamSpec("VIDEO_ENFORCE_APP_CHECK", "bool", False, "refuse callable requests without App Check"),
+    ParamSpec("VIDEO_APP_CHECK_REPLAY", "bool", False, "consume limited-use App Check tokens"),
+    ParamSpec("VIDEO_AUDIT_RETENTION_DAYS", "int", 2190, "days an audit record is kept"),
+    ParamSpec("VIDEO_MAX_INSTANCES", "int", 10, "instances per function, at most"),
+    ParamSpec("VIDEO_REPAIR_LIMIT", "int", 500, "documents per query per repair sweep"),
+)
+COMMON_SECRETS: tuple[SecretSpec, ...] = (
+    SecretSpec(SIGNING_KEY, "the provider's signing key: an HMAC secret or an RSA PEM (docs/providers.md)"),
+    SecretSpec(WEBHOOK_SECRET, "shared secret of webhooks that are not signed with the signing key"),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class VideoConfig:
-    """The plain (non-secret) video settings; validated on construction."""
+    """The plain (non-secret) video settings, validated; ``options`` is the provider's own, parsed by it."""
 
-    provider: Provider = "jitsi"
-    domain: str = ""
+    provider: str
+    domain: str
     app_id: str = ""
-    key_id: str = ""
-    account_id: str = ""
-    jitsi_subject: str = ""
-    jitsi_audience: str = "jitsi"
     opens_minutes_before: int = 15
     closes_minutes_after: int = 30
     token_ttl_minutes: int = 60
     include_email: bool = False
     doctor_features: frozenset[str] = field(default_factory=frozenset)
     waiting_room: WaitingRoom = "host"
-    # Where the provider's server API lives, if not at https://<domain> (LiveKit's RoomService,
-    # or the Prosody HTTP host serving Jitsi's /end-meeting).
+    # Where the provider's server API lives, if not at https://<domain>.
     server_api: str = ""
-    # Self-hosted Jitsi's end-meeting endpoint: the kid of the RS256 key that signs its system token
-    # (empty: meetings are not ended), and the MUC domain the rooms live on.
-    end_key_id: str = ""
-    jitsi_muc: str = ""
-
-    def __post_init__(self) -> None:
-        if self.provider not in PROVIDERS:
-            raise Misconfigured(f"VIDEO_PROVIDER must be one of {', '.join(PROVIDERS)}")
-        if self.provider == "jaas" and not self.domain:
-            object.__setattr__(self, "domain", JAAS_DOMAIN)
-        if not _HOST.match(self.domain):
-            raise Misconfigured("VIDEO_DOMAIN must be a lowercase host name (optionally :port), no scheme")
-        if self.provider in ("jaas", "livekit", "zoom") and not self.app_id:
-            raise Misconfigured(f"VIDEO_APP_ID is required for provider {self.provider}")
-        if self.provider == "jitsi" and not self.app_id:
-            raise Misconfigured("VIDEO_APP_ID (the Jitsi app_id, used as iss) is required")
-        if self.provider == "jaas" and not self.key_id:
-            raise Misconfigured("VIDEO_KEY_ID (the JaaS API key id) is required for provider jaas")
-        if self.provider == "jaas" and "/" in self.key_id:
-            raise Misconfigured("VIDEO_KEY_ID is the key id alone, without the AppID/ prefix")
-        if self.provider == "twilio" and not TWILIO_API_KEY.fullmatch(self.app_id):
-            raise Misconfigured("VIDEO_APP_ID must be a Twilio API key SID (SK and 32 hex digits) for provider twilio")
-        if self.provider == "twilio" and not TWILIO_ACCOUNT.fullmatch(self.account_id):
-            raise Misconfigured("VIDEO_ACCOUNT_ID must be a Twilio account SID (AC and 32 hex digits) for twilio")
-        if self.provider != "twilio" and self.account_id:
-            raise Misconfigured("VIDEO_ACCOUNT_ID is for provider twilio only")
-        if not self.jitsi_subject:
-            object.__setattr__(self, "jitsi_subject", self.domain.split(":")[0])
-        if self.jitsi_subject != self.jitsi_subject.lower():
-            raise Misconfigured("VIDEO_JITSI_SUB must be lowercase")
-        if not self.jitsi_audience:
-            raise Misconfigured("VIDEO_JITSI_AUD must not be empty")
-        for name, minutes, low, high in (
-            ("VIDEO_JOIN_OPENS_MIN", self.opens_minutes_before, 0, 24 * 60),
-            ("VIDEO_JOIN_CLOSES_MIN", self.closes_minutes_after, 0, 24 * 60),
-            ("VIDEO_TOKEN_TTL_MIN", self.token_ttl_minutes, 1, 24 * 60),
-        ):
-            if not low <= minutes <= high:
-                raise Misconfigured(f"{name} must be between {low} and {high} minutes")
-        if self.server_api and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", self.server_api):
-            raise Misconfigured("VIDEO_SERVER_API_URL must be http(s)://host[:port], nothing after it")
-        if self.end_key_id and self.provider != "jitsi":
-            raise Misconfigured("VIDEO_JITSI_END_KEY_ID is for provider jitsi only")
-        if self.end_key_id and not _KEY_ID.fullmatch(self.end_key_id):
-            raise Misconfigured("VIDEO_JITSI_END_KEY_ID must be 1-255 of A-Z a-z 0-9 . _ : / -")
-        if not self.jitsi_muc:
-            object.__setattr__(self, "jitsi_muc", f"conference.{self.jitsi_subject}")
-        if self.end_key_id and (":" in self.jitsi_muc or not _HOST.match(self.jitsi_muc)):
-            raise Misconfigured("VIDEO_JITSI_MUC must be the rooms' MUC host name (conference.<XMPP domain>)")
-        if self.waiting_room not in WAITING_ROOMS:
-            raise Misconfigured(f"VIDEO_WAITING_ROOM must be one of {', '.join(WAITING_ROOMS)}")
-        unknown = self.doctor_features - set(JITSI_FEATURES)
-        if unknown:
-            raise Misconfigured(f"VIDEO_DOCTOR_FEATURES allows only {', '.join(JITSI_FEATURES)}")
-
-    @property
-    def room_base_url(self) -> str:
-        """Where rooms live: ``<base>/<room>`` is a room's URL (never with a token in it)."""
-        if self.provider == "jaas":
-            return f"https://{self.domain}/{self.app_id}"
-        return f"https://{self.domain}"
-
-    @property
-    def ends_meetings(self) -> bool:
-        """Whether the provider has an API to end a room's meeting, and it is configured."""
-        return ends_meetings(self.provider, self.end_key_id)
+    options: Any = None
 
     @property
     def server_api_url(self) -> str:
         """The provider's server API base URL (``VIDEO_SERVER_API_URL``, else ``https://<domain>``)."""
         return self.server_api or f"https://{self.domain}"
 
-    def room_url(self, room_name: str) -> str:
-        """The room's URL without any token."""
-        return f"{self.room_base_url}/{room_name}"
+
+def text(values: Mapping[str, Any], name: str, default: str = "") -> str:
+    """A string param's value, stripped (absent: its default)."""
+    value = values.get(name, default)
+    if not isinstance(value, str):
+        raise Misconfigured(f"{name} must be text")
+    return value.strip()
 
 
-def ends_meetings(provider: str, end_key_id: str) -> bool:
-    """Whether a deployment ends meetings, from its two raw params alone (LiveKit always; Jitsi with a key id).
-
-    Read before anything is validated, so that a deployment that ends none never needs the rest of
-    its settings (or a key) after a withdrawal.
-    """
-    name = provider.strip().lower()
-    return name == "livekit" or (name == "jitsi" and bool(end_key_id.strip()))
+def number(values: Mapping[str, Any], name: str, default: int) -> int:
+    """An integer param's value (absent: its default)."""
+    value = values.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Misconfigured(f"{name} must be a whole number")
+    return value
 
 
 def parse_features(raw: str) -> frozenset[str]:
@@ -147,11 +128,66 @@ def parse_waiting_room(raw: str) -> WaitingRoom:
     return value
 
 
-def parse_provider(raw: str) -> Provider:
-    """The provider param, checked (so a typo fails closed instead of defaulting)."""
-    value = raw.strip().lower()
-    if value not in PROVIDERS:
-        raise Misconfigured(f"VIDEO_PROVIDER must be one of {', '.join(PROVIDERS)}")
+def check_features(features: frozenset[str], provider: str, switchable: frozenset[str]) -> None:
+    """Only capture features the provider's token can switch; never dial-out, never an unknown name."""
+    dial_out = features & set(DIAL_OUT_FEATURES)
+    if dial_out:
+        raise Misconfigured(
+            f"VIDEO_DOCTOR_FEATURES may not hold {', '.join(sorted(dial_out))}: third parties join as guests"
+        )
+    unknown = features - set(CAPTURE_FEATURES)
+    if unknown:
+        raise Misconfigured(f"VIDEO_DOCTOR_FEATURES allows only {', '.join(CAPTURE_FEATURES)}")
+    unswitchable = features - switchable
+    if unswitchable:
+        raise Misconfigured(
+            f"VIDEO_DOCTOR_FEATURES: provider {provider} cannot switch {', '.join(sorted(unswitchable))} in its "
+            "token; leave it empty and keep account-level recording off"
+        )
+
+
+def shared_config(values: Mapping[str, Any], provider: str, default_domain: str) -> dict[str, Any]:
+    """The checked values of the params every provider shares, as ``VideoConfig`` fields."""
+    domain = text(values, "VIDEO_DOMAIN") or default_domain
+    if not HOST.match(domain):
+        raise Misconfigured("VIDEO_DOMAIN must be a lowercase host name (optionally :port), no scheme")
+    opens = number(values, "VIDEO_JOIN_OPENS_MIN", 15)
+    closes = number(values, "VIDEO_JOIN_CLOSES_MIN", 30)
+    ttl = number(values, "VIDEO_TOKEN_TTL_MIN", 60)
+    for name, minutes, low in (("VIDEO_JOIN_OPENS_MIN", opens, 0), ("VIDEO_JOIN_CLOSES_MIN", closes, 0)):
+        if not low <= minutes <= 24 * 60:
+            raise Misconfigured(f"{name} must be between {low} and {24 * 60} minutes")
+    if not 1 <= ttl <= 24 * 60:
+        raise Misconfigured(f"VIDEO_TOKEN_TTL_MIN must be between 1 and {24 * 60} minutes")
+    server_api = text(values, "VIDEO_SERVER_API_URL")
+    if server_api and not _SERVER_API.fullmatch(server_api):
+        raise Misconfigured("VIDEO_SERVER_API_URL must be http(s)://host[:port], nothing after it")
+    email = values.get("VIDEO_TOKEN_EMAIL", False)
+    if not isinstance(email, bool):
+        raise Misconfigured("VIDEO_TOKEN_EMAIL must be true or false")
+    return {
+        "provider": provider,
+        "domain": domain,
+        "app_id": text(values, "VIDEO_APP_ID"),
+        "opens_minutes_before": opens,
+        "closes_minutes_after": closes,
+        "token_ttl_minutes": ttl,
+        "include_email": email,
+        "doctor_features": parse_features(text(values, "VIDEO_DOCTOR_FEATURES")),
+        "waiting_room": parse_waiting_room(text(values, "VIDEO_WAITING_ROOM", "host")),
+        "server_api": server_api,
+    }
+
+
+def check_shared_secret(name: str, value: str) -> str:
+    """A shared secret fit to verify with: at least 32 bytes and not a placeholder; named when it is not."""
+    stripped = value.strip()
+    if not stripped:
+        raise Misconfigured(f"{name} is not set")
+    if stripped.lower() in PLACEHOLDERS or len(set(stripped)) == 1:
+        raise Misconfigured(f"{name} is a placeholder, not a secret")
+    if len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise Misconfigured(f"{name} is too short: at least {MIN_SECRET_BYTES} bytes needed")
     return value
 
 
@@ -163,29 +199,31 @@ class SigningKey:
     key: object = field(repr=False)
 
     def hmac_secret(self) -> str:
-        """The HMAC secret as text, as LiveKit's server API and webhook verifier take it."""
+        """The HMAC secret as text, as server-API clients and webhook verifiers take it."""
         if not isinstance(self.key, bytes):
             raise Misconfigured("VIDEO_SIGNING_KEY must be an HMAC secret for this provider, not an RSA key")
         return self.key.decode("utf-8")
 
 
-def load_signing_key(provider: Provider, secret: str) -> SigningKey:
-    """Check ``VIDEO_SIGNING_KEY`` for the provider and parse it once; never echoes the key."""
+def load_signing_key(provider: str, algorithm: Literal["HS256", "RS256"], secret: str) -> SigningKey:
+    """Check ``VIDEO_SIGNING_KEY`` for the provider's algorithm and parse it once; never echoes the key."""
     if not secret or not secret.strip():
         raise Misconfigured("VIDEO_SIGNING_KEY is not set")
-    if provider in HMAC_PROVIDERS:
+    if algorithm == "HS256":
         if "-----BEGIN" in secret:
             raise Misconfigured(f"VIDEO_SIGNING_KEY holds a PEM key, but provider {provider} signs with HMAC")
         raw = secret.encode("utf-8")
-        if len(raw) < MIN_HMAC_KEY_BYTES:
+        if len(raw) < MIN_SECRET_BYTES:
             raise Misconfigured(
-                f"VIDEO_SIGNING_KEY is too short for HS256: {len(raw)} bytes, at least {MIN_HMAC_KEY_BYTES} needed"
+                f"VIDEO_SIGNING_KEY is too short for HS256: {len(raw)} bytes, at least {MIN_SECRET_BYTES} needed"
             )
+        check_shared_secret(SIGNING_KEY, secret)
         return SigningKey("HS256", raw)
-    return SigningKey("RS256", _load_rsa_private_key(secret))
+    return SigningKey("RS256", load_rsa_private_key(secret, SIGNING_KEY, f"provider {provider} signs with RS256"))
 
 
-def _load_rsa_private_key(pem: str, name: str = "VIDEO_SIGNING_KEY", use: str = "JaaS needs RS256") -> object:
+def load_rsa_private_key(pem: str, name: str, use: str) -> object:
+    """An unencrypted RSA private key of at least 2048 bits from PEM; the setting is named when it is not."""
     # Imported here so that cold starts of HMAC deployments never load the RSA machinery.
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -202,21 +240,9 @@ def _load_rsa_private_key(pem: str, name: str = "VIDEO_SIGNING_KEY", use: str = 
     return key
 
 
-@lru_cache(maxsize=2)
-def load_end_key(pem: str) -> object:
-    """``VIDEO_JITSI_END_KEY``, the RSA key that signs Jitsi's end-meeting system tokens; parsed once."""
-    return _load_rsa_private_key(pem, "VIDEO_JITSI_END_KEY", "Jitsi's end-meeting token is RS256")
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything a join needs: the plain config and the parsed signing key."""
 
     config: VideoConfig
     signing_key: SigningKey
-
-
-@lru_cache(maxsize=4)
-def build_settings(config: VideoConfig, secret: str) -> Settings:
-    """Settings for a config and key; cached, so an RSA key is parsed once per instance, not per call."""
-    return Settings(config=config, signing_key=load_signing_key(config.provider, secret))

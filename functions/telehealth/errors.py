@@ -1,12 +1,14 @@
-"""Domain errors, and the one table that maps them to callable error codes.
+"""Every error the backend raises on purpose, and the one table that maps refusals to callable codes.
 
-The core raises these; only the HTTPS adapter turns them into ``HttpsError``. Messages are fixed,
+Three families: ``VideoError`` (a refusal a caller sees, as an ``HttpsError`` code), ``Misconfigured``
+(a setting is unusable: fail closed, name the setting in the server log), and ``WebhookRejected`` /
+``ProviderCallFailed`` (a webhook refused, a provider's API refusing us). Messages are fixed,
 client-safe sentences: no exception text, ids, tokens or key material ever goes into them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class VideoError(Exception):
@@ -26,17 +28,26 @@ class VideoError(Exception):
 
 
 class Unauthenticated(VideoError):
-    """The caller is not signed in."""
+    """The caller is not signed in (or their session no longer stands)."""
 
     message = "Sign in to join a video consultation."
     default_reason = "unauthenticated"
 
 
 class InvalidArgument(VideoError):
-    """The request payload is malformed; raised before any read."""
+    """A request field is missing or malformed; raised before any read. The message names the field."""
 
-    message = "appointmentId must be a non-empty Firestore document id."
     default_reason = "invalid_argument"
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "appointmentId": "appointmentId must be a non-empty Firestore document id.",
+        "admit": "admit must be true or false.",
+        "consent": "consent must be true or false.",
+    }
+
+    def __init__(self, field: str = "appointmentId") -> None:
+        super().__init__()
+        self.field = field
+        self.message = self.MESSAGES.get(field, f"{field} is missing or malformed.")
 
 
 class AppointmentNotFound(VideoError):
@@ -57,7 +68,7 @@ class NotJoinable(VideoError):
 
 
 class RateLimited(VideoError):
-    """The account asked for more joins than the per-minute limit allows."""
+    """The account asked for more than the per-minute limit allows."""
 
     message = "Too many requests; try again shortly."
     default_reason = "rate_limited"
@@ -67,8 +78,19 @@ class RateLimited(VideoError):
         return {"retryAfter": self.extra["retryAfter"]}
 
 
+class ConcurrentUpdate(VideoError):
+    """The appointment kept changing under the request (lost every race to other writes): call again."""
+
+    message = "The appointment changed while the request ran; try again."
+    default_reason = "concurrent_update"
+
+    def details(self) -> dict[str, Any] | None:
+        """``reason: concurrent_update``, so a client knows a plain retry is the answer."""
+        return {"reason": self.reason}
+
+
 class Misconfigured(VideoError):
-    """The server's video settings are missing or unsafe; every join fails closed."""
+    """The server's video settings are missing or unsafe; every request that needs them fails closed."""
 
     message = "The video service is not available."
     default_reason = "misconfigured"
@@ -82,17 +104,36 @@ class Misconfigured(VideoError):
         return self.problem
 
 
-# The single mapping from domain errors to the callable protocol's codes (FunctionsErrorCode values).
+class WebhookRejected(Exception):
+    """A webhook request is refused with ``status``; ``why`` is for the server log (no request data in it)."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+        self.why = why
+
+
+class ProviderCallFailed(Exception):
+    """A provider's server API refused or failed a call of ours (ending a meeting); the event is retried."""
+
+    def __init__(self, status: int, why: str = "") -> None:
+        super().__init__(f"the provider answered {status}" + (f": {why}" if why else ""))
+        self.status = status
+        self.why = why
+
+
+# The single mapping from refusals to the callable protocol's codes (FunctionsErrorCode values).
 ERROR_CODES: dict[type[VideoError], str] = {
     Unauthenticated: "unauthenticated",
     InvalidArgument: "invalid-argument",
     AppointmentNotFound: "not-found",
     NotJoinable: "failed-precondition",
     RateLimited: "resource-exhausted",
+    ConcurrentUpdate: "aborted",
     Misconfigured: "internal",
 }
 
 
 def error_code(error: VideoError) -> str:
-    """The callable error code for a domain error (``internal`` for anything unmapped)."""
+    """The callable error code for a refusal (``internal`` for anything unmapped)."""
     return ERROR_CODES.get(type(error), "internal")

@@ -1,6 +1,6 @@
 """The repair sweep: bring rooms in line for appointments whose trigger events were lost or gave up.
 
-Same decision code as the trigger: each candidate is handed to ``store.apply_room_lifecycle`` as an
+Same decision code as the trigger: each candidate is handed to ``apply_room_lifecycle`` as an
 event that changed the stored document into itself, so the sweep assigns exactly where the trigger
 would assign and withdraws exactly where it would withdraw. Running it again changes nothing.
 """
@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import store
 from .config import VideoConfig
+from .lifecycle import room_maker
 from .rooms import Action, room_of
+from .store import appointments
 
 # Confirmed video visits that start within this long are given a missing room.
 AHEAD = dt.timedelta(hours=48)
@@ -51,18 +52,20 @@ def sweep(
     appointment is counted and handed to ``on_failure`` (the adapter logs it), and the sweep goes on.
     """
     report = SweepReport()
+    new_room = room_maker(config)
 
     def repair(snapshot: Any) -> Action:
         report.examined += 1
         stored = snapshot.to_dict() or {}
         try:
-            return store.apply_room_lifecycle(db, snapshot.id, stored, stored, config, snapshot.update_time).action
+            write = appointments.apply_room_lifecycle(db, snapshot.id, stored, stored, new_room, snapshot.update_time)
+            return write.action
         except Exception as error:  # noqa: BLE001 - one bad document must not stop the sweep
             report.failed += 1
             on_failure(snapshot.id, error)
             return Action.NOTHING
 
-    for snapshot in store.confirmed_video_between(db, now - UNDER_WAY_SINCE, now + AHEAD, READ_CAP):
+    for snapshot in appointments.confirmed_video_between(db, now - UNDER_WAY_SINCE, now + AHEAD, READ_CAP):
         if report.assigned >= limit:
             break
         stored = snapshot.to_dict() or {}
@@ -71,7 +74,7 @@ def sweep(
             continue  # has its room, or is over (a room would serve nobody): no write, no transaction
         if repair(snapshot) in (Action.ASSIGN, Action.REPLACE):
             report.assigned += 1
-    for snapshot in store.holding_a_room_without_keeping_it(db, limit):
+    for snapshot in appointments.holding_a_room_without_keeping_it(db, limit):
         if report.withdrawn >= limit:
             break
         if repair(snapshot) is Action.WITHDRAW:

@@ -1,6 +1,7 @@
 """The room lifecycle as a pure decision, and room names.
 
-A room exists on an appointment only while it is a confirmed (or completed) video appointment. The
+A room exists on an appointment only while it is a confirmed (or completed) video appointment, and
+belongs to one schedule: a confirmed visit moved to other times is a new meeting with a new room. The
 trigger calls ``decide`` twice: first on the event alone, to skip all I/O when nothing can be needed,
 then inside a transaction on the stored document, which is the only state that counts.
 """
@@ -15,12 +16,19 @@ from typing import Any
 
 Doc = Mapping[str, Any]
 
-# 20 random bytes is 160 bits; base32 makes 32 characters of [a-z2-7], safe in any URL and for Jitsi.
+# 20 random bytes is 160 bits; base32 makes 32 characters of [a-z2-7], safe in any URL and any provider's room names.
 ROOM_NAME_BYTES = 20
 ROOM_NAME_LENGTH = 32
 ROOM_NAME_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+STATUSES = ("pending", "confirmed", "cancelled", "completed")
+TYPES = ("video", "in_person")
 # Statuses in which an assigned room stays on the document; a completed visit keeps its room as a record.
 ROOM_KEEPING_STATUSES = frozenset({"confirmed", "completed"})
+# The one definition the sweep's queries come from: states whose room must go.
+ROOM_LESS_STATUSES = tuple(status for status in STATUSES if status not in ROOM_KEEPING_STATUSES)
+ROOM_LESS_TYPES = tuple(kind for kind in TYPES if kind != "video")
+# The fields whose change makes a confirmed visit a new meeting.
+SCHEDULE_FIELDS = ("startTime", "endTime")
 
 
 class Action(enum.Enum):
@@ -28,7 +36,7 @@ class Action(enum.Enum):
 
     NOTHING = "nothing"
     ASSIGN = "assign"  # confirmed video appointment without a room
-    REPLACE = "replace"  # the stored room was seen on a room-less state by an event that raced a re-confirmation
+    REPLACE = "replace"  # the stored room was retired (seen on a room-less state, or the visit moved)
     WITHDRAW = "withdraw"  # a room on an appointment that must not have one
 
 
@@ -57,15 +65,22 @@ def may_keep_room(doc: Doc | None) -> bool:
     return doc is not None and doc.get("type") == "video" and doc.get("status") in ROOM_KEEPING_STATUSES
 
 
+def moved(before: Doc | None, after: Doc | None) -> bool:
+    """A confirmed video visit whose times changed: the old room, links and stamps belong to the old slot."""
+    if before is None or after is None or not (needs_room(before) and needs_room(after)):
+        return False
+    return any(before.get(name) != after.get(name) for name in SCHEDULE_FIELDS)
+
+
 def retired_rooms(before: Doc | None, after: Doc | None) -> frozenset[str]:
     """Rooms an event shows on, or leaving for, a state that keeps no room: never valid again.
 
-    That is the room of either side that is itself room-less (cancelled, pending, not video), and
-    the room of ``before`` when ``after`` is room-less: e.g. confirmed -> cancelled, or
-    completed -> in_person.
+    That is the room of either side that is itself room-less (cancelled, pending, not video), the
+    room of ``before`` when ``after`` is room-less (e.g. confirmed -> cancelled, or completed ->
+    in_person), and the room of a confirmed visit that moved to other times.
     """
     retired = {room_of(state) for state in (before, after) if state is not None and not may_keep_room(state)}
-    if after is not None and not may_keep_room(after):
+    if (after is not None and not may_keep_room(after)) or moved(before, after):
         retired.add(room_of(before))
     return frozenset(room for room in retired if room is not None)
 

@@ -12,8 +12,10 @@ from google.cloud.firestore import DELETE_FIELD
 from mockfirestore import AlreadyExists, MockFirestore
 from mockfirestore._helpers import get_by_path
 from mockfirestore.document import DocumentReference
+from support.configs import jitsi_config
 
-from telehealth.config import Settings, VideoConfig, build_settings
+from telehealth.config import Settings
+from telehealth.providers import build_settings
 
 # A fixed instant every test measures from: 2026-03-02 10:00:00 UTC.
 NOW = dt.datetime(2026, 3, 2, 10, 0, 0, tzinfo=dt.UTC)
@@ -73,11 +75,6 @@ def serial_transactional(function: Callable[[Any], Any]) -> Callable[[Any], Any]
         return result
 
     return run
-
-
-def jitsi_config(**overrides: Any) -> VideoConfig:
-    base: dict[str, Any] = {"provider": "jitsi", "domain": "meet.clinic.test", "app_id": "clinic-app"}
-    return VideoConfig(**{**base, **overrides})
 
 
 def appointment(**overrides: Any) -> dict[str, Any]:

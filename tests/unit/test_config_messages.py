@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.configs import video_config
 
-from telehealth.config import VideoConfig, load_signing_key, parse_features, parse_provider, parse_waiting_room
+from telehealth.config import load_signing_key, parse_features, parse_provider, parse_waiting_room
 from telehealth.errors import Misconfigured
 
 SK, AC = "SK" + "0" * 32, "AC" + "0" * 32
@@ -62,7 +63,7 @@ PROBLEMS: list[Any] = [
 @pytest.mark.parametrize(("fields", "problem"), PROBLEMS, ids=[p for _, p in PROBLEMS])
 def test_each_unusable_setting_is_refused_with_its_exact_problem(fields: dict[str, Any], problem: str) -> None:
     with pytest.raises(Misconfigured) as caught:
-        VideoConfig(**fields)
+        video_config(**fields)
     assert caught.value.problem == problem
     assert str(caught.value) == problem
 
@@ -78,7 +79,7 @@ def test_each_unusable_setting_is_refused_with_its_exact_problem(fields: dict[st
     ],
 )
 def test_the_edges_that_are_allowed(fields: dict[str, Any]) -> None:
-    VideoConfig(**{**JITSI, **fields})
+    video_config(**{**JITSI, **fields})
 
 
 @pytest.mark.parametrize(
@@ -90,19 +91,19 @@ def test_the_edges_that_are_allowed(fields: dict[str, Any]) -> None:
     ],
 )
 def test_the_default_jitsi_sub_is_the_host_without_its_port(fields: dict[str, Any], subject: str) -> None:
-    assert VideoConfig(**{**JITSI, **fields}).jitsi_subject == subject
+    assert video_config(**{**JITSI, **fields}).jitsi_subject == subject
 
 
 def test_jaas_defaults_to_8x8_and_nests_rooms_under_its_app_id() -> None:
-    config = VideoConfig(provider="jaas", app_id="vpaas-1", key_id="k")
+    config = video_config(provider="jaas", app_id="vpaas-1", key_id="k")
     assert config.domain == "8x8.vc"
     assert config.room_url("r1") == "https://8x8.vc/vpaas-1/r1"
     assert config.server_api_url == "https://8x8.vc"
 
 
 def test_the_server_api_url_defaults_to_the_domain() -> None:
-    assert VideoConfig(**JITSI).server_api_url == "https://meet.clinic.test"
-    assert VideoConfig(**JITSI, server_api="http://127.0.0.1:7880").server_api_url == "http://127.0.0.1:7880"
+    assert video_config(**JITSI).server_api_url == "https://meet.clinic.test"
+    assert video_config(**JITSI, server_api="http://127.0.0.1:7880").server_api_url == "http://127.0.0.1:7880"
 
 
 @pytest.mark.parametrize(
@@ -137,5 +138,5 @@ def test_a_missing_signing_key_is_named(secret: str) -> None:
 
 def test_the_server_api_host_may_have_capitals_as_host_names_do() -> None:
     assert (
-        VideoConfig(**JITSI, server_api="https://LiveKit.Clinic.test").server_api_url == "https://LiveKit.Clinic.test"
+        video_config(**JITSI, server_api="https://LiveKit.Clinic.test").server_api_url == "https://LiveKit.Clinic.test"
     )

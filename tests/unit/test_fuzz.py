@@ -9,10 +9,10 @@ from fuzzing import payloads
 from hypothesis import HealthCheck, given, settings
 from mockfirestore import MockFirestore
 
-from telehealth import join
+from telehealth import gate, join
 from telehealth.access import is_appointment_id
-from telehealth.config import build_settings
 from telehealth.errors import VideoError, error_code
+from telehealth.providers import build_settings
 from telehealth.ratelimit import RateLimiter
 
 
@@ -24,9 +24,9 @@ def test_any_payload_is_invalid_argument_or_not_found_and_writes_only_its_audit(
     try:
         join.get_join_token(
             db,
-            caller=join.Caller(STRANGER, {"role": "doctor"}),
+            caller=gate.Caller(STRANGER, {"role": "doctor"}),
             data=payload,
-            policy=join.JoinPolicy(
+            policy=gate.Policy(
                 settings=lambda: build_settings(jitsi_config(), HMAC_SECRET),
                 session_check=lambda: lambda: True,
                 app_check_passes=lambda: True,

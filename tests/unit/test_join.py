@@ -23,10 +23,12 @@ from conftest import (
 )
 from mockfirestore import MockFirestore
 
-from telehealth import join, store
-from telehealth.config import VideoConfig, build_settings
+from telehealth import gate, join
+from telehealth.config import VideoConfig
 from telehealth.errors import Misconfigured, VideoError, error_code
+from telehealth.providers import build_settings
 from telehealth.ratelimit import RateLimiter
+from telehealth.store import appointments
 
 START_S = NOW_S + 5 * 60  # the seeded appointment starts 5 minutes after NOW
 END_S = NOW_S + 35 * 60
@@ -60,8 +62,8 @@ class Refusal:
     role: str | None = None
 
 
-def policy_for(case: Case, limiter: RateLimiter | None = None, retention_days: int = 2190) -> join.JoinPolicy:
-    return join.JoinPolicy(
+def policy_for(case: Case, limiter: RateLimiter | None = None, retention_days: int = 2190) -> gate.Policy:
+    return gate.Policy(
         settings=lambda: build_settings(case.config, case.secret),
         session_check=lambda: lambda: case.session_live,
         app_check_passes=lambda: case.app_check,
@@ -70,11 +72,11 @@ def policy_for(case: Case, limiter: RateLimiter | None = None, retention_days: i
     )
 
 
-def caller_for(case: Case) -> join.Caller | None:
+def caller_for(case: Case) -> gate.Caller | None:
     if case.uid is None:
         return None
     claims = case.claims if case.claims is not None else (DOCTOR_CLAIMS if case.uid == DOCTOR else {})
-    return join.Caller(case.uid, claims)
+    return gate.Caller(case.uid, claims)
 
 
 def seed(db: MockFirestore, case: Case) -> None:
@@ -293,7 +295,7 @@ def test_refusals_before_the_policy_checks_read_nothing(
     def no_reads(*_: Any, **__: Any) -> Any:
         raise AssertionError("read Firestore")
 
-    monkeypatch.setattr(store, "read_join_context", no_reads)
+    monkeypatch.setattr(appointments, "read_join_context", no_reads)
     with pytest.raises(VideoError):
         run(db, case)
 
@@ -372,14 +374,25 @@ NAMES: list[Any] = [
     ),
     pytest.param(DOCTOR, {}, {"displayName": "\u200b", "active": True}, "Doctor", id="an empty directory name"),
     pytest.param(DOCTOR, {}, {"active": True}, "Doctor", id="no directory name"),
-    pytest.param(PATIENT, {"name": "Pat Smith"}, None, "Pat Smith", id="the patient's ID-token name"),
+    pytest.param(PATIENT, {"name": "Pat Smith"}, None, "Pat Smith · patient", id="the patient's name, labelled"),
     pytest.param(
-        PATIENT, {"name": "Pat\u202e\u200f\u0000 Smith\n"}, None, "Pat Smith", id="RTL override, RLM, NUL removed"
+        PATIENT,
+        {"name": "Dr. Ada (your doctor)"},
+        None,
+        "Dr. Ada (your doctor) · patient",
+        id="no passing as the doctor",
+    ),
+    pytest.param(
+        PATIENT,
+        {"name": "Pat\u202e\u200f\u0000 Smith\n"},
+        None,
+        "Pat Smith · patient",
+        id="RTL override, RLM, NUL removed",
     ),
     pytest.param(PATIENT, {"name": "\u202e\u200b"}, None, "Patient", id="nothing left but format characters"),
     pytest.param(PATIENT, {"name": 42}, None, "Patient", id="a name that is not a string"),
-    pytest.param(PATIENT, {"name": "x" * 81}, None, "x" * 80, id="81 characters cut to 80"),
-    pytest.param(PATIENT, {"name": "y" * 80}, None, "y" * 80, id="80 characters kept"),
+    pytest.param(PATIENT, {"name": "x" * 81}, None, "x" * 70 + " · patient", id="cut so the label fits in 80"),
+    pytest.param(PATIENT, {"name": "y" * 70}, None, "y" * 70 + " · patient", id="70 characters and the label kept"),
 ]
 
 
@@ -418,7 +431,7 @@ def test_a_grant_is_not_returned_when_its_audit_record_cannot_be_written(
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("firestore unavailable")
 
-    monkeypatch.setattr("telehealth.store.record_access", broken)
+    monkeypatch.setattr("telehealth.store.audit.record_access", broken)
     with pytest.raises(RuntimeError):
         run(db, Case(now=START_S))
 
@@ -435,13 +448,13 @@ def test_the_window_follows_the_configured_minutes(db: MockFirestore) -> None:
 
 def test_only_a_doctor_caller_reads_the_directory(db: MockFirestore, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str | None] = []
-    real = store.read_join_context
+    real = appointments.read_join_context
 
     def spy(db: Any, appointment_id: str, doctor_uid: str | None) -> Any:
         seen.append(doctor_uid)
         return real(db, appointment_id, doctor_uid)
 
-    monkeypatch.setattr(store, "read_join_context", spy)
+    monkeypatch.setattr(appointments, "read_join_context", spy)
     run(db, Case(uid=PATIENT, now=START_S))
     run(db, Case(uid=DOCTOR, now=START_S))
     assert seen == [None, DOCTOR]
@@ -480,7 +493,7 @@ class TestRateLimit:
         def no_reads(*_: Any, **__: Any) -> Any:
             raise AssertionError("read Firestore")
 
-        monkeypatch.setattr(store, "read_join_context", no_reads)
+        monkeypatch.setattr(appointments, "read_join_context", no_reads)
         assert self.calls(db, limiter, PATIENT, [START_S + 1] * 5) == ["resource-exhausted"] * 5
 
     def test_one_audit_record_per_account_per_limited_minute(self, db: MockFirestore) -> None:
@@ -526,11 +539,11 @@ def test_each_policy_seam_is_called_once_per_join(db: MockFirestore) -> None:
         return call
 
     db.collection("appointments").document("a1").set(appointment())
-    policy = join.JoinPolicy(
+    policy = gate.Policy(
         settings=counted("settings", build_settings(jitsi_config(), HMAC_SECRET)),
         session_check=counted("session", lambda: True),
         app_check_passes=counted("app_check", True),
         limiter=RateLimiter(5),
     )
-    join.get_join_token(db, caller=join.Caller(PATIENT, {}), data={"appointmentId": "a1"}, policy=policy, now=START_S)
+    join.get_join_token(db, caller=gate.Caller(PATIENT, {}), data={"appointmentId": "a1"}, policy=policy, now=START_S)
     assert counts == {"settings": 1, "session": 1, "app_check": 1}

@@ -22,8 +22,9 @@ from conftest import appointment, jitsi_config, serial_transactional
 from google.api_core.exceptions import FailedPrecondition, NotFound, ServiceUnavailable
 from google.cloud.firestore import DELETE_FIELD
 
-from telehealth import store
+from telehealth.lifecycle import room_maker
 from telehealth.rooms import may_keep_room, needs_room, room_of
+from telehealth.store import appointments
 
 CONFIG = jitsi_config()
 SEQUENCES = int(os.environ.get("MODEL_SEQUENCES", "3000"))  # make mutate runs fewer
@@ -55,6 +56,7 @@ class World:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self.new_room = room_maker(lambda: CONFIG)
         self.doc: dict[str, Any] | None = None
         self.update_time = 0
         self.queue: list[Event] = []
@@ -120,7 +122,9 @@ class World:
         self.commit(before)
 
     def deliver(self, event: Event) -> None:
-        store.apply_room_lifecycle(self, "a1", event.before, event.after, lambda: CONFIG, event.update_time)
+        appointments.apply_room_lifecycle(
+            self, "a1", event.before, event.after, room_maker(lambda: CONFIG), event.update_time
+        )
 
 
 class Ref:
@@ -156,7 +160,7 @@ class Transaction:
 
 @pytest.fixture(autouse=True)
 def serial_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "transactional", serial_transactional)
+    monkeypatch.setattr(appointments, "transactional", serial_transactional)
 
 
 def run_sequence(seed: int) -> World:

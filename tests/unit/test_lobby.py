@@ -20,22 +20,24 @@ from conftest import (
 )
 from google.cloud.firestore import SERVER_TIMESTAMP
 from mockfirestore import MockFirestore
+from support.configs import video_config
 
-from telehealth import join, lobby
+from telehealth import gate, join, lobby
 from telehealth.access import waiting_step
-from telehealth.config import VideoConfig, build_settings
 from telehealth.errors import VideoError, error_code
+from telehealth.lifecycle import room_maker
+from telehealth.providers import build_settings
 from telehealth.ratelimit import RateLimiter
 from telehealth.rooms import Action
-from telehealth.store import apply_room_lifecycle
+from telehealth.store.appointments import apply_room_lifecycle
 
 START_S = NOW_S + 5 * 60
 ROOM = {"roomName": "w" * 32, "provider": "jitsi", "roomUrl": "https://meet.clinic.test/" + "w" * 32}
 
 
-def policy(mode: str = "host", features: frozenset[str] = frozenset()) -> join.JoinPolicy:
+def policy(mode: str = "host", features: frozenset[str] = frozenset()) -> gate.Policy:
     config = jitsi_config(waiting_room=mode, doctor_features=features)
-    return join.JoinPolicy(
+    return gate.Policy(
         settings=lambda: build_settings(config, HMAC_SECRET),
         session_check=lambda: lambda: True,
         app_check_passes=lambda: True,
@@ -44,10 +46,10 @@ def policy(mode: str = "host", features: frozenset[str] = frozenset()) -> join.J
 
 
 CALLERS = {
-    "doctor": join.Caller(DOCTOR, DOCTOR_CLAIMS),
-    "patient": join.Caller(PATIENT, {}),
-    "stranger": join.Caller(STRANGER, {}),
-    "claimless doctor": join.Caller(DOCTOR, {}),
+    "doctor": gate.Caller(DOCTOR, DOCTOR_CLAIMS),
+    "patient": gate.Caller(PATIENT, {}),
+    "stranger": gate.Caller(STRANGER, {}),
+    "claimless doctor": gate.Caller(DOCTOR, {}),
 }
 
 
@@ -300,7 +302,9 @@ def test_the_trigger_ignores_the_waiting_room_writes_without_reading(db: MockFir
         def collection(self, _name: str) -> Any:
             raise AssertionError("the trigger touched Firestore")
 
-    outcome = apply_room_lifecycle(NoIO(), "a1", before, after, lambda: VideoConfig(domain="m.test", app_id="a"), "t")
+    outcome = apply_room_lifecycle(
+        NoIO(), "a1", before, after, room_maker(lambda: video_config(domain="m.test", app_id="a")), "t"
+    )
     assert (outcome.action, outcome.via) == (Action.NOTHING, "event")
 
 

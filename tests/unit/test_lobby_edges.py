@@ -14,9 +14,10 @@ from conftest import DOCTOR
 from mockfirestore import MockFirestore
 from test_lobby import CALLERS, START_S, policy, seed
 
-from telehealth import join, lobby, store
-from telehealth.errors import AppointmentNotFound, RateLimited, Unauthenticated
+from telehealth import join, lobby
+from telehealth.errors import AppointmentNotFound, ConcurrentUpdate, RateLimited, Unauthenticated, error_code
 from telehealth.ratelimit import RateLimiter
+from telehealth.store import appointments
 
 ADMIT = {"appointmentId": "a1", "admit": True}
 
@@ -82,18 +83,18 @@ def test_the_patients_consent_reads_no_directory_entry_and_writes_on_what_it_rea
 ) -> None:
     seed(db)
     seen: dict[str, Any] = {}
-    real_read = store.read_join_context
+    real_read = appointments.read_join_context
 
-    def read(database: Any, appointment_id: str, doctor_uid: str | None) -> store.JoinContext:
+    def read(database: Any, appointment_id: str, doctor_uid: str | None) -> appointments.JoinContext:
         seen["doctor_uid"] = doctor_uid
         return dataclasses.replace(real_read(database, appointment_id, doctor_uid), update_time="read-at-7")
 
-    def update(_db: Any, _appointment_id: str, _changes: Any, read_at: Any) -> bool:
+    def update(_db: Any, _appointment_id: str, _consent: bool, read_at: Any) -> bool:
         seen["read_at"] = read_at
         return True
 
-    monkeypatch.setattr(store, "read_join_context", read)
-    monkeypatch.setattr(store, "update_video", update)
+    monkeypatch.setattr(appointments, "read_join_context", read)
+    monkeypatch.setattr(appointments, "record_consent", update)
     lobby.set_recording_consent(
         db, caller=CALLERS["patient"], data={"appointmentId": "a1", "consent": True}, policy=policy(), now=START_S
     )
@@ -104,37 +105,35 @@ def test_the_doctors_first_join_is_stamped_only_if_the_appointment_is_as_read(
     db: MockFirestore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(db)
-    real_read = store.read_join_context
+    real_read = appointments.read_join_context
     read_ats: list[Any] = []
     monkeypatch.setattr(
-        store,
+        appointments,
         "read_join_context",
         lambda *args: dataclasses.replace(real_read(*args), update_time="read-at-9"),
     )
-    monkeypatch.setattr(store, "update_video", lambda _db, _id, _changes, read_at: read_ats.append(read_at) or True)
+    monkeypatch.setattr(appointments, "mark_doctor_joined", lambda _db, _id, read_at: read_ats.append(read_at) or True)
     join.get_join_token(db, caller=CALLERS["doctor"], data={"appointmentId": "a1"}, policy=policy("host"), now=START_S)
     assert read_ats == ["read-at-9"]
 
 
 @pytest.mark.parametrize(
-    ("use_case", "who", "data", "message"),
+    ("use_case", "write", "data"),
     [
-        pytest.param(
-            lobby.admit_patient, "doctor", ADMIT, "^the appointment kept changing under the request$", id="lobby"
-        ),
-        pytest.param(
-            join.get_join_token,
-            "doctor",
-            {"appointmentId": "a1"},
-            "^the appointment kept changing under the join$",
-            id="join",
-        ),
+        pytest.param(lobby.admit_patient, "record_admission", ADMIT, id="lobby"),
+        pytest.param(join.get_join_token, "mark_doctor_joined", {"appointmentId": "a1"}, id="join"),
     ],
 )
-def test_a_request_that_keeps_losing_its_race_gives_up_with_a_plain_error(
-    db: MockFirestore, monkeypatch: pytest.MonkeyPatch, use_case: Any, who: str, data: Any, message: str
+def test_a_request_that_keeps_losing_its_race_gives_up_as_aborted_after_three_reads(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch, use_case: Any, write: str, data: Any
 ) -> None:
     seed(db)
-    monkeypatch.setattr(store, "update_video", lambda *_a: False)
-    with pytest.raises(RuntimeError, match=message):
-        use_case(db, caller=CALLERS[who], data=data, policy=policy("admit"), now=START_S)
+    reads: list[str] = []
+    real_read = appointments.read_join_context
+    monkeypatch.setattr(appointments, "read_join_context", lambda *a: reads.append("read") or real_read(*a))
+    monkeypatch.setattr(appointments, write, lambda *_a: False)
+    with pytest.raises(ConcurrentUpdate) as caught:
+        use_case(db, caller=CALLERS["doctor"], data=data, policy=policy("admit"), now=START_S)
+    assert error_code(caught.value) == "aborted"
+    assert caught.value.details() == {"reason": "concurrent_update"}
+    assert reads == ["read"] * 3

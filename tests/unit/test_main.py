@@ -176,7 +176,7 @@ def test_an_unexpected_failure_is_internal_and_logs_its_class_and_stack_not_its_
         # Built at run time, so that the stack's source lines (code, never data) cannot hold it.
         raise RuntimeError("backend said: patient " + "Jane" + " Doe, token " + "eyJ" + "abc")
 
-    monkeypatch.setattr("telehealth.store.read_join_context", broken)
+    monkeypatch.setattr("telehealth.appointments.read_join_context", broken)
     answer = call({"appointmentId": "a1"}, DOCTOR)
     assert answer["error"] == {"status": "INTERNAL", "message": "INTERNAL"}
     logs = capsys.readouterr()
@@ -377,7 +377,7 @@ def test_an_unexpected_failure_logs_the_class_and_a_stack_of_frames_only(
     def broken(*_: Any, **__: Any) -> None:
         raise KeyError("no")
 
-    monkeypatch.setattr("telehealth.store.read_join_context", broken)
+    monkeypatch.setattr("telehealth.appointments.read_join_context", broken)
     call({"appointmentId": "a1"}, DOCTOR)
     [line] = [r for r in records(capsys) if r["severity"] == "ERROR"]
     assert set(line) == {"severity", "message", "error", "traceback"}
@@ -400,7 +400,7 @@ def test_our_code_answers_every_failure_itself_so_the_sdk_never_logs_an_unhandle
     def broken(*_: Any, **__: Any) -> None:
         raise ValueError("patient " + "Jane" + " Doe")
 
-    monkeypatch.setattr("telehealth.store.read_join_context", broken)
+    monkeypatch.setattr("telehealth.appointments.read_join_context", broken)
     assert call({"appointmentId": "a1"}, DOCTOR)["error"] == {"status": "INTERNAL", "message": "INTERNAL"}
     logs = capsys.readouterr()
     # The SDK logs through the standard logging module (which pytest captures in caplog), ours to stdout/stderr.

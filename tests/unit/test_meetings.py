@@ -20,10 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from livekit.api import TwirpError
 from mockfirestore import MockFirestore
 from standins import LiveKitRoomService, Prosody, asap_file_name, serve
+from support.configs import video_config
 
 from telehealth import meetings
-from telehealth.config import SigningKey, VideoConfig, build_settings, ends_meetings, load_end_key
+from telehealth.config import SigningKey, VideoConfig, ends_meetings, load_end_key
 from telehealth.errors import Misconfigured
+from telehealth.providers import build_settings
 
 KEY = "APImeetings"
 ROOM = "r" * 32
@@ -114,7 +116,7 @@ def livekit() -> Iterator[str]:
 
 
 def livekit_settings(url: str, secret: str = HMAC_SECRET) -> Any:
-    return build_settings(VideoConfig(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api=url), secret)
+    return build_settings(video_config(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api=url), secret)
 
 
 def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit: str, markers: MarkerStore) -> None:
@@ -169,7 +171,7 @@ def jitsi_config(url: str = "http://127.0.0.1:9", **changes: Any) -> VideoConfig
         "end_key_id": KID,
         **changes,
     }
-    return VideoConfig(**values)
+    return video_config(**values)
 
 
 def end_jitsi(config: VideoConfig, key: Any = END_KEY, now: int | None = None) -> bool:
@@ -326,9 +328,9 @@ def test_jitsi_without_an_end_key_id_leaves_the_meeting_alone(prosody: str, mark
 @pytest.mark.parametrize("provider", ["jaas", "twilio", "zoom"])
 def test_providers_without_an_end_api_are_left_alone(provider: str, markers: MarkerStore) -> None:
     config = {
-        "jaas": VideoConfig(provider="jaas", app_id=APP_ID, key_id="k"),
-        "twilio": VideoConfig(provider="twilio", domain="v.test", app_id="SK" + "0" * 32, account_id="AC" + "0" * 32),
-        "zoom": VideoConfig(provider="zoom", domain="v.test", app_id="k"),
+        "jaas": video_config(provider="jaas", app_id=APP_ID, key_id="k"),
+        "twilio": video_config(provider="twilio", domain="v.test", app_id="SK" + "0" * 32, account_id="AC" + "0" * 32),
+        "zoom": video_config(provider="zoom", domain="v.test", app_id="k"),
     }[provider]
     assert config.ends_meetings is False
 
@@ -343,7 +345,7 @@ def test_providers_without_an_end_api_are_left_alone(provider: str, markers: Mar
 def test_only_an_hmac_signing_key_serves_livekits_server_api() -> None:
     assert (
         build_settings(
-            VideoConfig(provider="livekit", domain="lk.test", app_id=KEY), HMAC_SECRET
+            video_config(provider="livekit", domain="lk.test", app_id=KEY), HMAC_SECRET
         ).signing_key.hmac_secret()
         == HMAC_SECRET
     )

@@ -9,12 +9,14 @@ import jwt
 import pytest
 from conftest import HMAC_SECRET, NOW_S
 from livekit.api import TokenVerifier
+from support.configs import video_config
 from twilio.jwt import access_token as twilio_access_token
 from twilio.jwt.access_token.grants import VideoGrant
 
 from telehealth.access import Grant
-from telehealth.config import Settings, VideoConfig, build_settings
+from telehealth.config import Settings, VideoConfig
 from telehealth.errors import Misconfigured
+from telehealth.providers import build_settings
 from telehealth.tokens import issue_token, participant_for, token_expiry
 
 ROOM = "abcdefghijklmnopqrstuvwxyz234567"
@@ -38,11 +40,11 @@ def twilio_config(**overrides: Any) -> VideoConfig:
         "app_id": API_KEY,
         "account_id": ACCOUNT,
     }
-    return VideoConfig(**{**base, **overrides})
+    return video_config(**{**base, **overrides})
 
 
 def zoom_config(**overrides: Any) -> VideoConfig:
-    return VideoConfig(**{"provider": "zoom", "domain": "visit.clinic.test", "app_id": "zoomSdkKey123", **overrides})
+    return video_config(**{"provider": "zoom", "domain": "visit.clinic.test", "app_id": "zoomSdkKey123", **overrides})
 
 
 @pytest.mark.parametrize(("role", "identity"), [("moderator", "doctor"), ("guest", "patient")])
@@ -107,14 +109,14 @@ def test_zoom_expiry_follows_zooms_lifetime_rule(lifetime: int, zoom_lifetime: i
     assert 1800 <= claims["exp"] - claims["iat"] <= 48 * 3600
 
 
-@pytest.mark.parametrize("config", [twilio_config(), VideoConfig(provider="jitsi", domain="m.test", app_id="a")])
+@pytest.mark.parametrize("config", [twilio_config(), video_config(provider="jitsi", domain="m.test", app_id="a")])
 def test_other_providers_expire_with_the_grant(config: VideoConfig) -> None:
     assert token_expiry(grant(lifetime=60), config) == NOW_S + 60
 
 
 def test_an_openvidu_3_deployment_takes_the_same_livekit_token() -> None:
     """OpenVidu 3 runs LiveKit: provider livekit, its host as domain, its LiveKit API key and secret."""
-    config = VideoConfig(provider="livekit", domain="openvidu.clinic.test", app_id="devkey")
+    config = video_config(provider="livekit", domain="openvidu.clinic.test", app_id="devkey")
     token = issue(grant("moderator", now=int(time.time())), build_settings(config, HMAC_SECRET))
     verified = TokenVerifier("devkey", HMAC_SECRET).verify(token)
     assert verified.video is not None
@@ -142,7 +144,7 @@ def test_an_openvidu_3_deployment_takes_the_same_livekit_token() -> None:
 )
 def test_provider_params_fail_closed_naming_the_setting(config: dict[str, Any], problem: str) -> None:
     with pytest.raises(Misconfigured) as caught:
-        VideoConfig(**{"domain": "visit.clinic.test", **config})
+        video_config(**{"domain": "visit.clinic.test", **config})
     assert problem in caught.value.problem
 
 

@@ -12,10 +12,12 @@ from conftest import HMAC_SECRET, NOW_S, jitsi_config
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from livekit.api import TokenVerifier
+from support.configs import video_config
 
 from telehealth.access import Grant
-from telehealth.config import Settings, VideoConfig, build_settings, load_signing_key
+from telehealth.config import Settings, VideoConfig, load_signing_key
 from telehealth.errors import Misconfigured
+from telehealth.providers import build_settings
 from telehealth.tokens import issue_token, participant_for
 
 ROOM = "abcdefghijklmnopqrstuvwxyz234567"
@@ -44,11 +46,11 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 
 def jaas_config() -> VideoConfig:
-    return VideoConfig(provider="jaas", app_id="vpaas-magic-cookie-0123abcd", key_id="key42")
+    return video_config(provider="jaas", app_id="vpaas-magic-cookie-0123abcd", key_id="key42")
 
 
 def livekit_config() -> VideoConfig:
-    return VideoConfig(provider="livekit", domain="video.clinic.test", app_id="APIclinic")
+    return video_config(provider="livekit", domain="video.clinic.test", app_id="APIclinic")
 
 
 @pytest.mark.parametrize("role", ["moderator", "guest"])
@@ -267,7 +269,7 @@ def test_unusable_params_fail_closed(overrides: dict[str, Any], problem: str) ->
 
 def test_jaas_needs_its_key_id() -> None:
     with pytest.raises(Misconfigured) as caught:
-        VideoConfig(provider="jaas", app_id="vpaas-magic-cookie-1")
+        video_config(provider="jaas", app_id="vpaas-magic-cookie-1")
     assert "VIDEO_KEY_ID" in caught.value.problem
 
 
@@ -291,7 +293,7 @@ def test_livekit_claims_are_exactly_these(
     role: str, consented: bool, email: str | None, expected_video: dict[str, Any], expected_extra: dict[str, Any]
 ) -> None:
     """Every claim, by name and value: LiveKit ignores a misspelt grant, so a call with no media would ship."""
-    config = VideoConfig(
+    config = video_config(
         provider="livekit",
         domain="video.clinic.test",
         app_id="APIclinic",

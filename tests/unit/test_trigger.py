@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -12,10 +13,13 @@ from mockfirestore import MockFirestore
 from mockfirestore.document import DocumentReference
 
 from telehealth.errors import Misconfigured
+from telehealth.lifecycle import room_maker
 from telehealth.rooms import Action
-from telehealth.store import apply_room_lifecycle, candidate_ids
+from telehealth.store.appointments import apply_room_lifecycle
+from telehealth.store.emulator_ids import candidate_ids
 
 CONFIG = jitsi_config()
+NEW_ROOM = room_maker(lambda: CONFIG)
 
 
 @pytest.fixture
@@ -58,7 +62,7 @@ def test_confirmation_writes_the_video_map_once_and_nothing_else(
     before, after = confirm(db)
     writes.clear()
 
-    outcome = apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG)
+    outcome = apply_room_lifecycle(db, "a1", before, after, NEW_ROOM)
 
     # Without the event's update time (mock-firestore has no preconditions) the transaction decides.
     assert (outcome.action, outcome.via) == (Action.ASSIGN, "transaction")
@@ -74,12 +78,12 @@ def test_confirmation_writes_the_video_map_once_and_nothing_else(
 def test_a_redelivered_confirmation_changes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
     seed(db, status="pending", video=None)
     before, after = confirm(db)
-    apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG)
+    apply_room_lifecycle(db, "a1", before, after, NEW_ROOM)
     first = snapshot(db)
     writes.clear()
 
     for _ in range(5):
-        assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
+        assert apply_room_lifecycle(db, "a1", before, after, NEW_ROOM).action is Action.NOTHING
 
     assert writes == []
     assert snapshot(db) == first
@@ -88,19 +92,19 @@ def test_a_redelivered_confirmation_changes_nothing(db: MockFirestore, writes: l
 def test_the_triggers_own_write_causes_no_further_write(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
     seed(db, status="pending", video=None)
     before, after = confirm(db)
-    apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG)
+    apply_room_lifecycle(db, "a1", before, after, NEW_ROOM)
     with_room = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", after, with_room, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", after, with_room, NEW_ROOM).action is Action.NOTHING
     assert writes == []
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param({"startTime": appointment()["startTime"].replace(hour=11)}, id="the doctor moves the time"),
         pytest.param({"notes": "bring results"}, id="an unrelated field changes"),
+        pytest.param({"type": "video"}, id="a field written again unchanged"),
     ],
 )
 def test_an_irrelevant_update_to_a_confirmed_visit_writes_nothing(
@@ -111,9 +115,46 @@ def test_an_irrelevant_update_to_a_confirmed_visit_writes_nothing(
     after = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, NEW_ROOM).action is Action.NOTHING
     assert writes == []
     assert stored(db)["video"] == before["video"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"startTime": appointment()["startTime"] + dt.timedelta(days=7)}, id="start moved"),
+        pytest.param({"endTime": appointment()["endTime"] + dt.timedelta(minutes=15)}, id="end moved"),
+    ],
+)
+def test_a_moved_confirmed_visit_gets_a_new_room_with_empty_stamps(
+    db: MockFirestore, writes: list[tuple[str, Any]], change: dict[str, Any]
+) -> None:
+    video = {
+        **appointment()["video"],
+        "lobby": {"waitingSince": "t"},
+        "admittedAt": "t",
+        "deniedAt": "t",
+        "recordingConsent": {"consent": True, "at": "t"},
+    }
+    before = seed(db, video=video)
+    db.collection("appointments").document("a1").update(change)
+    after = stored(db)
+    writes.clear()
+
+    outcome = apply_room_lifecycle(db, "a1", before, after, NEW_ROOM)
+
+    assert outcome.action is Action.REPLACE
+    fresh = stored(db)["video"]
+    assert fresh["roomName"] != before["video"]["roomName"]
+    assert set(fresh) == {"roomName", "provider", "roomUrl", "assignedAt"}
+    assert {key: value for key, value in stored(db).items() if key != "video"} == {
+        key: value for key, value in after.items() if key != "video"
+    }
+    # The event delivered again finds the new room and changes nothing.
+    writes.clear()
+    assert apply_room_lifecycle(db, "a1", before, after, NEW_ROOM).action is Action.NOTHING
+    assert writes == []
 
 
 def test_an_update_to_a_pending_visit_writes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
@@ -121,7 +162,7 @@ def test_an_update_to_a_pending_visit_writes_nothing(db: MockFirestore, writes: 
     after = {**before, "endTime": before["endTime"].replace(hour=12)}
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, NEW_ROOM).action is Action.NOTHING
     assert writes == []
 
 
@@ -133,7 +174,7 @@ def test_cancellation_withdraws_the_room_and_keeps_every_other_field(
     after = stored(db)
     writes.clear()
 
-    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.WITHDRAW
+    assert apply_room_lifecycle(db, "a1", before, after, NEW_ROOM).action is Action.WITHDRAW
 
     assert len(writes) == 1
     assert "video" not in stored(db)
@@ -146,11 +187,11 @@ def test_reconfirmation_gets_a_new_room(db: MockFirestore) -> None:
     ref = db.collection("appointments").document("a1")
     ref.update({"status": "cancelled"})
     cancelled = stored(db)
-    apply_room_lifecycle(db, "a1", before, cancelled, lambda: CONFIG)
+    apply_room_lifecycle(db, "a1", before, cancelled, NEW_ROOM)
     withdrawn = stored(db)
     ref.update({"status": "confirmed"})
 
-    assert apply_room_lifecycle(db, "a1", withdrawn, stored(db), lambda: CONFIG).action is Action.ASSIGN
+    assert apply_room_lifecycle(db, "a1", withdrawn, stored(db), NEW_ROOM).action is Action.ASSIGN
     assert stored(db)["video"]["roomName"] != old_room
 
 
@@ -165,8 +206,8 @@ def test_cancel_then_reconfirm_before_the_cancel_event_arrives_still_replaces_th
 
     # The re-confirmation's event comes first: it shows the room on the cancelled state, so it is replaced
     # at once; the late cancellation event then finds a room it never saw and leaves it.
-    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, lambda: CONFIG).action is Action.REPLACE
-    assert apply_room_lifecycle(db, "a1", before, cancelled, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", cancelled, reconfirmed, NEW_ROOM).action is Action.REPLACE
+    assert apply_room_lifecycle(db, "a1", before, cancelled, NEW_ROOM).action is Action.NOTHING
     assert stored(db)["video"]["roomName"] != old_room
     assert stored(db)["status"] == "confirmed"
 
@@ -178,8 +219,8 @@ def test_confirm_then_cancel_processed_late_ends_without_a_room(db: MockFirestor
     cancelled = stored(db)
 
     # Events arrive after both writes, in either order: the stored (cancelled) state wins.
-    assert apply_room_lifecycle(db, "a1", confirmed, cancelled, lambda: CONFIG).action is Action.NOTHING
-    assert apply_room_lifecycle(db, "a1", before_confirm, confirmed, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", confirmed, cancelled, NEW_ROOM).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before_confirm, confirmed, NEW_ROOM).action is Action.NOTHING
     assert "video" not in stored(db)
     assert before["patientId"] == stored(db)["patientId"]
 
@@ -187,7 +228,7 @@ def test_confirm_then_cancel_processed_late_ends_without_a_room(db: MockFirestor
 def test_an_event_for_a_deleted_appointment_writes_nothing(db: MockFirestore, writes: list[tuple[str, Any]]) -> None:
     before, after = appointment(status="pending", video=None), appointment(video=None)
 
-    assert apply_room_lifecycle(db, "a1", before, after, lambda: CONFIG).action is Action.NOTHING
+    assert apply_room_lifecycle(db, "a1", before, after, NEW_ROOM).action is Action.NOTHING
     assert writes == []
     assert db.collection("appointments").document("a1").get().exists is False
 
@@ -212,7 +253,7 @@ def test_an_assignment_with_unusable_config_raises_and_writes_nothing(db: MockFi
         raise Misconfigured("VIDEO_DOMAIN must be a lowercase host name")
 
     with pytest.raises(Misconfigured):
-        apply_room_lifecycle(db, "a1", before, after, unusable)
+        apply_room_lifecycle(db, "a1", before, after, room_maker(unusable))
     assert snapshot(db) == untouched
 
 
@@ -265,7 +306,7 @@ def test_any_failure_of_the_conditional_write_falls_back_to_the_transaction(
     before, after = confirm(db)
     fake = PreconditionFailsWith(db, error)
 
-    outcome = apply_room_lifecycle(fake, "a1", before, after, lambda: CONFIG, after_update_time="t1")
+    outcome = apply_room_lifecycle(fake, "a1", before, after, NEW_ROOM, after_update_time="t1")
 
     assert fake.conditional_attempts == 1
     assert (outcome.action, outcome.via) == (Action.ASSIGN, "transaction")
@@ -279,7 +320,7 @@ def test_when_the_transaction_fails_too_the_error_propagates_so_the_event_is_ret
     fake.transaction = lambda: (_ for _ in ()).throw(ServiceUnavailable("still down"))  # type: ignore[method-assign]
 
     with pytest.raises(ServiceUnavailable):
-        apply_room_lifecycle(fake, "a1", before, after, lambda: CONFIG, after_update_time="t1")
+        apply_room_lifecycle(fake, "a1", before, after, NEW_ROOM, after_update_time="t1")
     assert "video" not in stored(db)
 
 
@@ -302,7 +343,7 @@ def test_the_transaction_finds_a_document_under_its_repaired_id(db: MockFirestor
     db.collection("appointments").document("caf\u00e9").update({"status": "confirmed"})
     after = db.collection("appointments").document("caf\u00e9").get().to_dict()
 
-    outcome = apply_room_lifecycle(db, "caf\u00c3\u00a9", before, after, lambda: CONFIG)
+    outcome = apply_room_lifecycle(db, "caf\u00c3\u00a9", before, after, NEW_ROOM)
 
     assert outcome.action is Action.ASSIGN
     assert len(db.collection("appointments").document("caf\u00e9").get().to_dict()["video"]["roomName"]) == 32

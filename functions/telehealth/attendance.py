@@ -1,0 +1,70 @@
+"""Attendance from provider webhooks: bound the body, route to the deployed provider's verifier, record.
+
+``video_events/<provider>/...`` reaches the verifier of the deployed provider when its name is
+``<provider>`` and it has one; anything else is 404. Each verified event for a room of ours is
+stored once (by its event id) and folded into the order-independent summary. Free of the
+functions SDK.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import WebhookRejected
+from .providers import provider_of
+from .providers.base import Deployment, WebhookRequest
+from .store import attendance
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WebhookPost:
+    """The parts of an HTTP request a webhook reads; ``read(n)`` reads at most n bytes of the body."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    content_length: int | None
+    read: Callable[[int], bytes]
+
+
+@dataclass(frozen=True)
+class Received:
+    """What one webhook request held, and how many of its events were new for a room of ours."""
+
+    events: int
+    recorded: int
+
+
+def bounded_body(post: WebhookPost) -> bytes:
+    """The body, refused (400) past 64 KiB, reading at most one byte more even when no length was sent."""
+    if (post.content_length or 0) > MAX_BODY_BYTES:
+        raise WebhookRejected(400, "body too large")
+    body = post.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise WebhookRejected(400, "body too large")
+    return body
+
+
+def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime) -> Received:
+    """Verify one webhook request with the deployed provider's verifier and record its events."""
+    if post.method != "POST":
+        raise WebhookRejected(405, "POST only")
+    body = bounded_body(post)
+    source, _, rest = post.path.strip("/").partition("/")
+    provider = provider_of(deployment.settings().config)
+    if source != provider.name or provider.webhook is None:
+        raise WebhookRejected(404, "no such webhook for this deployment's provider")
+    events = provider.webhook(WebhookRequest(rest, post.headers, body, now), deployment)
+    recorded = 0
+    for event in events:
+        appointment_id = attendance.appointment_with_room(db, event.room)
+        if appointment_id is not None and attendance.record_attendance(
+            db, appointment_id, event.room, event.event_id, event.kind, event.role, event.at
+        ):
+            recorded += 1
+    return Received(events=len(events), recorded=recorded)

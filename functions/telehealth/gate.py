@@ -1,0 +1,161 @@
+"""The one gate every callable passes: signed in, under the rate limit, a valid id, App Check, a live
+session, the appointment read (again, after a lost race), the caller's role, and one audit record.
+
+A use case supplies only its decision (``step``): given what was read, it refuses by raising a
+``VideoError``, answers with ``Granted``, or returns None when its conditional write lost a race (the
+gate then reads again and the step decides again). Free of the functions SDK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .access import Role, claims_doctor, parse_appointment_id, role_of
+from .config import Settings
+from .errors import ConcurrentUpdate, RateLimited, Unauthenticated, VideoError
+from .ratelimit import RateLimiter
+from .store import appointments, audit
+
+# Times a request reads again when its conditional write lost a race with another write.
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in caller as the functions SDK verified them: the uid and the ID token's claims."""
+
+    uid: str
+    claims: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The seams of a request that are not the video settings: each is a parameter, so tests control it."""
+
+    settings: Callable[[], Settings]
+    # Starts the check that the caller's session stands (not revoked, account not disabled: an Auth
+    # API call) and returns a function that waits for its answer; the gate reads Firestore meanwhile.
+    session_check: Callable[[], Callable[[], bool]]
+    # True when App Check is off, or the request carries a valid (and, with replay protection, unused) token.
+    app_check_passes: Callable[[], bool]
+    limiter: RateLimiter
+    audit_retention_days: int = audit.DEFAULT_AUDIT_RETENTION_DAYS
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What one request read: the appointment, the caller's role on it, when it was read, the settings."""
+
+    db: Any
+    appointment_id: str
+    appointment: dict[str, Any] | None
+    doctor_entry: dict[str, Any] | None
+    role: Role | None
+    read_at: Any
+    settings: Settings
+    caller: Caller
+    now: int
+
+
+@dataclass(frozen=True)
+class Granted:
+    """A use case's answer, and what its audit record says."""
+
+    response: dict[str, Any]
+    reason: str = "ok"
+    expires_at: int | None = None
+
+
+Step = Callable[[Visit], Granted | None]
+
+
+def rate_limited(db: Any, caller: Caller, data: Any, policy: Policy, now: int) -> RateLimited:
+    """The refusal for a caller over the limit, with at most one audit record per account and minute."""
+    verdict = policy.limiter.verdict(caller.uid, now)
+    if verdict.first_refusal_this_minute:
+        try:
+            appointment_id: str | None = parse_appointment_id(data)
+        except VideoError:
+            appointment_id = None
+        audit.record_access(
+            db,
+            appointment_id=appointment_id,
+            uid=caller.uid,
+            role=None,
+            outcome="denied",
+            reason="rate_limited",
+            now=now,
+            retention_days=policy.audit_retention_days,
+            # One id per account and minute: a second instance refusing the same minute writes nothing.
+            # Hashed: a custom-auth uid may hold "/", which a document id cannot.
+            record_id=f"rate_limited-{verdict.minute}-{hashlib.sha256(caller.uid.encode()).hexdigest()[:32]}",
+        )
+    return RateLimited(retryAfter=verdict.retry_after)
+
+
+def serve(
+    db: Any,
+    *,
+    caller: Caller | None,
+    data: Any,
+    policy: Policy,
+    now: int,
+    step: Step,
+    check_input: Callable[[Any], None] = lambda _data: None,
+) -> dict[str, Any]:
+    """Run one request through the gate and the use case's ``step``.
+
+    Signed out: refused with no Firestore operation. Over the rate limit: refused with no read (and
+    one audit record per account and limited minute). A malformed id or field: refused before any
+    read. Otherwise exactly one audit record, written before the answer is returned.
+    """
+    if caller is None:
+        raise Unauthenticated()
+    if not policy.limiter.allow(caller.uid, now):
+        raise rate_limited(db, caller, data, policy, now)
+    appointment_id = parse_appointment_id(data)
+    check_input(data)
+    role: Role | None = None
+
+    def record(outcome: str, reason: str, expires_at: int | None = None) -> None:
+        audit.record_access(
+            db,
+            appointment_id=appointment_id,
+            uid=caller.uid,
+            role=role,
+            outcome=outcome,
+            reason=reason,
+            now=now,
+            retention_days=policy.audit_retention_days,
+            expires_at=expires_at,
+        )
+
+    try:
+        # Fail closed before reading anything when the server cannot sign.
+        settings = policy.settings()
+        if not policy.app_check_passes():
+            raise Unauthenticated("app_check")
+        session_is_live = policy.session_check()
+        doctor_uid = caller.uid if claims_doctor(caller.claims) else None
+        for attempt in range(MAX_ATTEMPTS):
+            context = appointments.read_join_context(db, appointment_id, doctor_uid)
+            if attempt == 0 and not session_is_live():
+                raise Unauthenticated("session_revoked")
+            appointment = context.appointment
+            role = role_of(appointment, caller.uid, caller.claims, context.doctor_entry) if appointment else None
+            visit = Visit(
+                db, appointment_id, appointment, context.doctor_entry, role, context.update_time, settings, caller, now
+            )
+            outcome = step(visit)
+            if outcome is not None:
+                break
+        else:
+            raise ConcurrentUpdate()
+    except VideoError as refusal:
+        record("denied", refusal.reason)
+        raise
+    record("granted", outcome.reason, outcome.expires_at)
+    return outcome.response

@@ -1,0 +1,119 @@
+"""The provider interface: what every provider module supplies, and the optional capabilities.
+
+A provider is one frozen ``Provider`` value. Its token (claims, headers, expiry), its config checks,
+its room URL and response fields are always there; a webhook verifier and a meeting end are ``None``
+where the provider has none, so callers ask "can it?" and never "which one is it?".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..access import Grant
+from ..config import ParamSpec, SecretSpec, Settings, VideoConfig
+
+Kind = Literal["joined", "left"]
+# How our tokens name participants: by role, never by person (no uid, no name).
+IDENTITIES = {"moderator": "doctor", "guest": "patient"}
+ROLE_OF_IDENTITY = {identity: role for role, identity in IDENTITIES.items()}
+
+
+@dataclass(frozen=True)
+class Participant:
+    """How the caller appears in the meeting."""
+
+    identity: str
+    display_name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class AttendanceEvent:
+    """Someone joined or left a room, as a provider reported it."""
+
+    event_id: str
+    room: str
+    kind: Kind
+    role: str | None  # "moderator" / "guest" for our identities; None for anyone else (a recorder, a bot)
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A provider's POST to ``video_events/<provider>/<path>``: the bounded body, the headers, when it came."""
+
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    now: dt.datetime
+
+    def header(self, name: str) -> str:
+        """A header's value (names in any case, as HTTP has them), or empty."""
+        wanted = name.lower()
+        return next((str(value) for key, value in self.headers.items() if key.lower() == wanted), "")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a capability may read, each only when it asks: the settings, and secrets by param name."""
+
+    settings: Callable[[], Settings]
+    secret: Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class MeetingEnd:
+    """Ending a room's meeting at the provider.
+
+    ``enabled`` decides from the raw param values alone (before anything is validated), so a
+    deployment that ends no meetings never needs its other settings after a withdrawal. ``end``
+    raises ``ProviderCallFailed`` to be retried; a room the provider does not hold counts as ended.
+    """
+
+    end: Callable[[str, Deployment, int], None]
+    enabled: Callable[[Mapping[str, Any]], bool] = lambda _values: True
+
+
+def _no_options(_values: Mapping[str, Any], _shared: Mapping[str, Any]) -> None:
+    return None
+
+
+def _no_headers(_config: VideoConfig) -> dict[str, Any]:
+    return {}
+
+
+def _no_extras(_config: VideoConfig) -> dict[str, Any]:
+    return {}
+
+
+def _grant_expiry(grant: Grant) -> int:
+    return grant.expires_at
+
+
+def _room_at_domain(config: VideoConfig, room: str) -> str:
+    return f"https://{config.domain}/{room}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provider:
+    """One video provider, as the use cases see it."""
+
+    name: str
+    algorithm: Literal["HS256", "RS256"]
+    claims: Callable[[Grant, Participant, VideoConfig], dict[str, Any]]
+    # Checks the provider's own params (and the shared ones it needs), returns its parsed options.
+    configure: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] = _no_options
+    params: tuple[ParamSpec, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    default_domain: str = ""
+    # Capture features its token can switch on and off (the rest are config errors for it).
+    capture_features: frozenset[str] = field(default_factory=frozenset)
+    headers: Callable[[VideoConfig], dict[str, Any]] = _no_headers
+    expires_at: Callable[[Grant], int] = _grant_expiry
+    room_url: Callable[[VideoConfig, str], str] = _room_at_domain
+    response_extras: Callable[[VideoConfig], dict[str, Any]] = _no_extras
+    webhook: Callable[[WebhookRequest, Deployment], list[AttendanceEvent]] | None = None
+    meeting_end: MeetingEnd | None = None

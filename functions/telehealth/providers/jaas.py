@@ -1,0 +1,102 @@
+"""8x8 Jitsi as a Service: RS256 tokens with ``kid`` ``<AppID>/<key id>``, and signed attendance webhooks.
+
+Rooms live under the AppID (``https://8x8.vc/<AppID>/<room>``). Webhooks carry
+``X-Jaas-Signature: t=<timestamp>,v1=<base64 HMAC-SHA256 of "<t>.<body>">`` with the webhook
+secret; the header may hold several ``v1`` values (any that matches will do) and other schemes,
+which are ignored so nothing can be downgraded. JaaS has no API to end a meeting.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from ..access import Grant
+from ..config import CAPTURE_FEATURES, WEBHOOK_SECRET, ParamSpec, VideoConfig, check_shared_secret, text
+from ..errors import Misconfigured, WebhookRejected
+from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, Participant, Provider, WebhookRequest
+from .events import epoch, parse_json_object, require_fresh, safe_event_id, text_field
+from .jitsi import jitsi_context
+
+
+def configure(values: Mapping[str, Any], shared: Mapping[str, Any]) -> str:
+    """Check JaaS's params: the AppID and the API key id (without the ``AppID/`` prefix); returns the key id."""
+    if not shared["app_id"]:
+        raise Misconfigured("VIDEO_APP_ID is required for provider jaas")
+    key_id = text(values, "VIDEO_KEY_ID")
+    if not key_id:
+        raise Misconfigured("VIDEO_KEY_ID (the JaaS API key id) is required for provider jaas")
+    if "/" in key_id:
+        raise Misconfigured("VIDEO_KEY_ID is the key id alone, without the AppID/ prefix")
+    return key_id
+
+
+def claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any]:
+    """Claims for 8x8 JaaS."""
+    return {
+        "iss": "chat",
+        "aud": "jitsi",
+        "sub": config.app_id,
+        "room": grant.room_name.lower(),
+        "iat": grant.issued_at,
+        "nbf": grant.not_before,
+        "exp": grant.expires_at,
+        "context": jitsi_context(grant, who, grant.features),
+    }
+
+
+KINDS = {"PARTICIPANT_JOINED": "joined", "PARTICIPANT_LEFT": "left"}
+
+
+def verify_signature(body: bytes, signature: str, secret: str) -> str:
+    """Check the ``X-Jaas-Signature`` header; returns its timestamp."""
+    pairs = [item.strip().split("=", 1) for item in signature.split(",") if "=" in item]
+    stamps = [value for name, value in pairs if name == "t"]
+    given = [value for name, value in pairs if name == "v1"]
+    if len(stamps) != 1 or not stamps[0] or not given:
+        raise WebhookRejected(401, "no JaaS signature")
+    stamp = stamps[0]
+    expected = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).digest())
+    if not any(hmac.compare_digest(expected, value.encode()) for value in given):
+        raise WebhookRejected(401, "JaaS signature does not verify")
+    return stamp
+
+
+def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEvent]:
+    """A JaaS webhook: signed, fresh within five minutes, for this AppID."""
+    secret = check_shared_secret(WEBHOOK_SECRET, deployment.secret(WEBHOOK_SECRET))
+    stamp = verify_signature(request.body, request.header("X-Jaas-Signature"), secret)
+    if not stamp.isdigit():
+        raise WebhookRejected(400, "signature timestamp is not a number")
+    require_fresh(epoch(int(stamp)), request.now)
+    payload = parse_json_object(request.body)
+    kind = KINDS.get(text_field(payload, "eventType"))
+    if kind is None:
+        return []
+    fqn, data = payload.get("fqn"), payload.get("data")
+    if not isinstance(fqn, str) or "/" not in fqn or not isinstance(data, Mapping):
+        raise WebhookRejected(400, "payload without fqn or data")
+    tenant, room = fqn.split("/", 1)
+    if tenant != deployment.settings().config.app_id:
+        return []  # another AppID's room: not ours to record
+    at = epoch(payload.get("timestamp"))
+    role = ROLE_OF_IDENTITY.get(str(data.get("id")))
+    event_id = safe_event_id(payload.get("idempotencyKey"))
+    return [AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", role, at)]
+
+
+PROVIDER = Provider(
+    name="jaas",
+    algorithm="RS256",
+    claims=claims,
+    configure=configure,
+    params=(ParamSpec("VIDEO_KEY_ID", "str", "", "JaaS API key id (without the AppID/ prefix)"),),
+    default_domain="8x8.vc",
+    capture_features=frozenset(CAPTURE_FEATURES),
+    headers=lambda config: {"kid": f"{config.app_id}/{config.options}"},
+    room_url=lambda config, room: f"https://{config.domain}/{config.app_id}/{room}",
+    webhook=events,
+)

@@ -1,0 +1,115 @@
+"""LiveKit (and OpenVidu 3, which speaks LiveKit's protocol): HS256 access tokens, webhooks, DeleteRoom.
+
+Webhooks are verified with livekit-api's own ``WebhookReceiver`` (a JWT signed with the API key
+and secret that carries the body's sha256). A meeting is ended with ``RoomService.DeleteRoom``;
+a room the server does not hold (nobody joined, or it closed) is already ended (livekit#1860).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..access import Grant
+from ..config import VideoConfig
+from ..errors import Misconfigured, WebhookRejected
+from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, MeetingEnd, Participant, Provider, WebhookRequest
+from .events import epoch, require_fresh, safe_event_id
+
+
+def configure(_values: Mapping[str, Any], shared: Mapping[str, Any]) -> None:
+    """LiveKit needs its API key as the app id."""
+    if not shared["app_id"]:
+        raise Misconfigured("VIDEO_APP_ID is required for provider livekit")
+
+
+def claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any]:
+    """Claims for LiveKit: one room, join and publish, admin for the doctor only."""
+    body: dict[str, Any] = {
+        "iss": config.app_id,
+        "sub": who.identity,
+        "name": who.display_name,
+        "nbf": grant.not_before,
+        "exp": grant.expires_at,
+        "video": {
+            "room": grant.room_name,
+            "roomJoin": True,
+            "canPublish": True,
+            "canSubscribe": True,
+            "canPublishData": True,
+            "roomAdmin": grant.role == "moderator",
+            "roomRecord": "recording" in grant.features,
+        },
+    }
+    if who.email:
+        body["metadata"] = json.dumps({"email": who.email})
+    return body
+
+
+KINDS = {"participant_joined": "joined", "participant_left": "left", "participant_connection_aborted": "left"}
+
+
+def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEvent]:
+    """A LiveKit webhook, verified with livekit-api's WebhookReceiver (token signature and body hash)."""
+    from livekit.api import TokenVerifier, WebhookReceiver  # imported here: only LiveKit deployments need it
+
+    settings = deployment.settings()
+    authorization = request.header("Authorization")
+    if not authorization:
+        raise WebhookRejected(401, "no Authorization header")
+    try:
+        body = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookRejected(400, "body is not UTF-8") from None
+    verifier = TokenVerifier(settings.config.app_id, settings.signing_key.hmac_secret())
+    try:
+        event = WebhookReceiver(verifier).receive(body, authorization.removeprefix("Bearer "))
+    except Exception:  # noqa: BLE001 - the receiver raises bare Exception for a bad hash; any failure is a 401
+        raise WebhookRejected(401, "LiveKit signature or body hash does not verify") from None
+    kind = KINDS.get(event.event)
+    if kind is None:
+        return []
+    at = epoch(event.created_at)
+    require_fresh(at, request.now)
+    if not event.room.name:
+        raise WebhookRejected(400, "event without a room")
+    role = ROLE_OF_IDENTITY.get(event.participant.identity)
+    return [AttendanceEvent(safe_event_id(event.id), event.room.name, "left" if kind == "left" else "joined", role, at)]
+
+
+def delete_room(server_url: str, api_key: str, api_secret: str, room: str) -> None:
+    """``RoomService.DeleteRoom`` with livekit-api; ``not_found`` means there is nothing left to end."""
+    from livekit.api import DeleteRoomRequest, LiveKitAPI, TwirpError  # only LiveKit deployments need it
+
+    async def delete() -> None:
+        api = LiveKitAPI(server_url, api_key, api_secret)
+        try:
+            await api.room.delete_room(DeleteRoomRequest(room=room))
+        except TwirpError as error:
+            if error.code != "not_found":
+                raise
+        finally:
+            await api.aclose()
+
+    asyncio.run(delete())
+
+
+def end(room: str, deployment: Deployment, _now: int) -> None:
+    """End the room's meeting: delete the room at the server."""
+    settings = deployment.settings()
+    config = settings.config
+    delete_room(config.server_api_url, config.app_id, settings.signing_key.hmac_secret(), room)
+
+
+PROVIDER = Provider(
+    name="livekit",
+    algorithm="HS256",
+    claims=claims,
+    configure=configure,
+    capture_features=frozenset({"recording"}),
+    response_extras=lambda config: {"serverUrl": f"wss://{config.domain}"},
+    webhook=events,
+    meeting_end=MeetingEnd(end=end),
+)

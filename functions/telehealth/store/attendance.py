@@ -1,0 +1,80 @@
+"""Attendance from provider webhooks (``appointments/{id}/attendance``) and the ended-meeting markers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from google.cloud.firestore import SERVER_TIMESTAMP, transactional
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from .appointments import APPOINTMENTS, fields
+
+ATTENDANCE = "attendance"
+MEETINGS_ENDED = "videoMeetingsEnded"
+# The summary field each kind of event moves, and which way: the earliest join, the latest leave.
+SUMMARY_FIELDS = {("joined", "moderator"): "doctorJoinedAt", ("joined", "guest"): "patientJoinedAt"}
+
+
+def appointment_with_room(db: Any, room: str) -> str | None:
+    """The id of the appointment that holds this room now, if any (one indexed query, at most one read)."""
+    query = db.collection(APPOINTMENTS).where(filter=FieldFilter("video.roomName", "==", room)).limit(1)
+    found = list(query.stream())
+    return found[0].id if found else None
+
+
+def summarise(summary: Mapping[str, Any], kind: str, role: str | None, at: dt.datetime) -> dict[str, Any]:
+    """The attendance summary after one event; the same whatever order the events come in."""
+    updated = dict(summary)
+    field_name = SUMMARY_FIELDS.get((kind, role or "")) if kind == "joined" else "lastLeftAt"
+    if field_name is None:
+        return updated
+    current = updated.get(field_name)
+    earlier_wins = kind == "joined"
+    if current is None or (at < current if earlier_wins else at > current):
+        updated[field_name] = at
+    return updated
+
+
+def record_attendance(
+    db: Any, appointment_id: str, room: str, event_id: str, kind: str, role: str | None, at: Any
+) -> bool:
+    """Store one join/leave under the appointment and fold it into ``video.attendance``, once per event id.
+
+    In one transaction: a re-delivered event (its document exists) and an event for a room the
+    appointment no longer holds change nothing. Returns whether anything was written.
+    """
+    appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
+    event_ref = appointment_ref.collection(ATTENDANCE).document(event_id)
+
+    @transactional
+    def write(transaction: Any) -> bool:
+        event_snapshot = next(iter(transaction.get(event_ref)), None)
+        snapshot = next(iter(transaction.get(appointment_ref)), None)
+        if event_snapshot is not None and event_snapshot.exists:
+            return False
+        stored = fields(snapshot) or {}
+        video = stored.get("video")
+        if not isinstance(video, Mapping) or video.get("roomName") != room:
+            return False
+        found = video.get("attendance")
+        summary: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        transaction.create(event_ref, {"role": role, "event": kind, "at": at})
+        updated = summarise(summary, kind, role, at)
+        if updated != summary:
+            transaction.update(appointment_ref, {"video.attendance": updated})
+        return True
+
+    result: bool = write(db.transaction())
+    return result
+
+
+def meeting_already_ended(db: Any, room: str) -> bool:
+    """Whether this room's meeting was ended already (so a redelivered event does not end it twice)."""
+    return bool(db.collection(MEETINGS_ENDED).document(room).get().exists)
+
+
+def mark_meeting_ended(db: Any, room: str, provider: str) -> None:
+    """Remember that the provider ended this room's meeting (server-only; no client rule names it)."""
+    db.collection(MEETINGS_ENDED).document(room).set({"provider": provider, "at": SERVER_TIMESTAMP})

@@ -1,0 +1,50 @@
+"""Configs for tests, built the way a deployment builds them: from param values, through the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telehealth.config import VideoConfig
+from telehealth.providers import config_from_params
+
+# The keyword a test writes, and the param it stands for.
+PARAM_OF = {
+    "provider": "VIDEO_PROVIDER",
+    "domain": "VIDEO_DOMAIN",
+    "app_id": "VIDEO_APP_ID",
+    "key_id": "VIDEO_KEY_ID",
+    "account_id": "VIDEO_ACCOUNT_ID",
+    "jitsi_subject": "VIDEO_JITSI_SUB",
+    "jitsi_audience": "VIDEO_JITSI_AUD",
+    "opens_minutes_before": "VIDEO_JOIN_OPENS_MIN",
+    "closes_minutes_after": "VIDEO_JOIN_CLOSES_MIN",
+    "token_ttl_minutes": "VIDEO_TOKEN_TTL_MIN",
+    "include_email": "VIDEO_TOKEN_EMAIL",
+    "doctor_features": "VIDEO_DOCTOR_FEATURES",
+    "waiting_room": "VIDEO_WAITING_ROOM",
+    "server_api": "VIDEO_SERVER_API_URL",
+    "end_key_id": "VIDEO_JITSI_END_KEY_ID",
+    "jitsi_muc": "VIDEO_JITSI_MUC",
+}
+
+
+def params_for(**settings: Any) -> dict[str, Any]:
+    """Param values by name for keyword settings (feature sets become the comma-separated param)."""
+    values: dict[str, Any] = {}
+    for name, value in settings.items():
+        if name not in PARAM_OF:
+            raise TypeError(f"no param for {name!r}")
+        if isinstance(value, frozenset | set | list | tuple):
+            value = ",".join(sorted(value))
+        values[PARAM_OF[name]] = value
+    return values
+
+
+def video_config(**settings: Any) -> VideoConfig:
+    """A validated config, as ``config_from_params`` makes it from these settings (provider jitsi by default)."""
+    return config_from_params(params_for(**settings))
+
+
+def jitsi_config(**overrides: Any) -> VideoConfig:
+    """The self-hosted Jitsi deployment most unit tests use."""
+    return video_config(**{"provider": "jitsi", "domain": "meet.clinic.test", "app_id": "clinic-app", **overrides})
