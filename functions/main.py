@@ -93,7 +93,7 @@ def current_settings() -> Settings:
     return build_settings(current_config(), SECRETS[SIGNING_KEY].value)
 
 
-DEPLOYMENT = Deployment(settings=current_settings, secret=lambda name: str(SECRETS[name].value))
+DEPLOYMENT = Deployment(config=current_config, settings=current_settings, secret=lambda name: str(SECRETS[name].value))
 
 
 def _https_error(error: VideoError) -> https_fn.HttpsError:
@@ -120,7 +120,10 @@ def _header_token(req: https_fn.CallableRequest[Any], header: str) -> str:
 
 
 def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
-    values = param_values()
+    values = param_values(strict=False)  # only the policy's own params must parse here; the rest is audited
+    for name in ("VIDEO_JOIN_RATE_PER_MIN", "VIDEO_AUDIT_RETENTION_DAYS", "VIDEO_ENFORCE_APP_CHECK"):
+        if name not in values:
+            raise Misconfigured(f"{name} does not parse")
     per_minute, retention_days = values["VIDEO_JOIN_RATE_PER_MIN"], values["VIDEO_AUDIT_RETENTION_DAYS"]
     if per_minute < 1 or retention_days < 1:
         raise Misconfigured("VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1")
@@ -131,7 +134,7 @@ def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
         session_check=lambda: sessions.start_session_check(id_token),
         app_check_passes=lambda: sessions.app_check_passes(
             enforce=values["VIDEO_ENFORCE_APP_CHECK"],
-            replay=values["VIDEO_APP_CHECK_REPLAY"],
+            replay=values.get("VIDEO_APP_CHECK_REPLAY") is not False,
             verified_app=req.app,
             app_check_token=app_token,
         ),

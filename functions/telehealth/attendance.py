@@ -56,7 +56,7 @@ def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime
         raise WebhookRejected(405, "POST only")
     body = bounded_body(post)
     source, _, rest = post.path.strip("/").partition("/")
-    provider = provider_of(deployment.settings().config)
+    provider = provider_of(deployment.config())
     if source != provider.name or provider.webhook is None:
         raise WebhookRejected(404, "no such webhook for this deployment's provider")
     events = provider.webhook(WebhookRequest(rest, post.headers, body, now), deployment)

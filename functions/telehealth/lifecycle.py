@@ -46,7 +46,7 @@ def end_meeting(db: Any, room: str, deployment: Deployment, now: int) -> bool:
 
     Raises when the provider call fails, so the trigger's event is retried.
     """
-    provider = provider_of(deployment.settings().config)
+    provider = provider_of(deployment.config())
     if provider.meeting_end is None or attendance.meeting_already_ended(db, room):
         return False
     provider.meeting_end.end(room, deployment, now)

@@ -103,7 +103,7 @@ def test_the_doctor_and_the_patient_get_their_roles(db: MockFirestore) -> None:
         jwt.decode(r["token"], options={"verify_signature": False})["context"]["user"]["name"]
         for r in (doctor, patient)
     ]
-    assert names == ["Dr. Ada", "Pat"]
+    assert names == ["Dr. Ada", "Pat · patient"]
 
 
 def test_a_refusal_becomes_an_https_error_with_its_code_and_details(db: MockFirestore) -> None:
@@ -176,7 +176,7 @@ def test_an_unexpected_failure_is_internal_and_logs_its_class_and_stack_not_its_
         # Built at run time, so that the stack's source lines (code, never data) cannot hold it.
         raise RuntimeError("backend said: patient " + "Jane" + " Doe, token " + "eyJ" + "abc")
 
-    monkeypatch.setattr("telehealth.appointments.read_join_context", broken)
+    monkeypatch.setattr("telehealth.store.appointments.read_join_context", broken)
     answer = call({"appointmentId": "a1"}, DOCTOR)
     assert answer["error"] == {"status": "INTERNAL", "message": "INTERNAL"}
     logs = capsys.readouterr()
@@ -365,7 +365,7 @@ def test_unusable_settings_log_the_function_and_the_problem(
     [line] = [r for r in records(capsys) if r["severity"] == "ERROR"]
     assert line == {
         "severity": "ERROR",
-        "message": "video settings unusable; refusing",
+        "message": "join refused: video settings unusable",
         "function": "join",
         "problem": "VIDEO_SIGNING_KEY is too short for HS256: 16 bytes, at least 32 needed",
     }
@@ -377,7 +377,7 @@ def test_an_unexpected_failure_logs_the_class_and_a_stack_of_frames_only(
     def broken(*_: Any, **__: Any) -> None:
         raise KeyError("no")
 
-    monkeypatch.setattr("telehealth.appointments.read_join_context", broken)
+    monkeypatch.setattr("telehealth.store.appointments.read_join_context", broken)
     call({"appointmentId": "a1"}, DOCTOR)
     [line] = [r for r in records(capsys) if r["severity"] == "ERROR"]
     assert set(line) == {"severity", "message", "error", "traceback"}
@@ -400,7 +400,7 @@ def test_our_code_answers_every_failure_itself_so_the_sdk_never_logs_an_unhandle
     def broken(*_: Any, **__: Any) -> None:
         raise ValueError("patient " + "Jane" + " Doe")
 
-    monkeypatch.setattr("telehealth.appointments.read_join_context", broken)
+    monkeypatch.setattr("telehealth.store.appointments.read_join_context", broken)
     assert call({"appointmentId": "a1"}, DOCTOR)["error"] == {"status": "INTERNAL", "message": "INTERNAL"}
     logs = capsys.readouterr()
     # The SDK logs through the standard logging module (which pytest captures in caplog), ours to stdout/stderr.
@@ -427,11 +427,11 @@ def test_our_code_answers_every_failure_itself_so_the_sdk_never_logs_an_unhandle
         pytest.param(
             "VIDEO_AUDIT_RETENTION_DAYS",
             "forever",
-            "VIDEO_JOIN_RATE_PER_MIN or VIDEO_AUDIT_RETENTION_DAYS does not parse",
+            "VIDEO_AUDIT_RETENTION_DAYS does not parse",
             id="retention not a number",
         ),
         pytest.param(
-            "VIDEO_JOIN_OPENS_MIN", "fifteen", "a numeric or boolean VIDEO_* param does not parse", id="opens"
+            "VIDEO_JOIN_OPENS_MIN", "fifteen", "VIDEO_JOIN_OPENS_MIN does not parse", id="opens"
         ),
     ],
 )

@@ -17,15 +17,20 @@ from support.configs import video_config
 from telehealth.access import Grant
 from telehealth.config import Settings, VideoConfig, load_signing_key
 from telehealth.errors import Misconfigured
-from telehealth.providers import build_settings
-from telehealth.tokens import issue_token, participant_for
+from telehealth.providers import build_settings, room_url
+from telehealth.tokens import issue_token, participant_for, token_features
 
 ROOM = "abcdefghijklmnopqrstuvwxyz234567"
-FEATURES = {"recording", "livestreaming", "transcription", "outbound-call"}
+FEATURES = {"recording", "livestreaming", "transcription", "outbound-call", "sip-outbound-call"}
 
 
 def grant(role: str = "guest", now: int = NOW_S) -> Grant:
     return Grant(role=role, room_name=ROOM, issued_at=now, not_before=now - 10, expires_at=now + 3600)  # type: ignore[arg-type]
+
+
+def consented(g: Grant, config: VideoConfig, consent: bool) -> Grant:
+    """The grant with the features a join would give it for this answer of the patient's."""
+    return replace(g, features=token_features(g.role, config, consent))
 
 
 def issue(g: Grant, claims: dict[str, Any], settings: Settings, entry: dict[str, Any] | None = None) -> str:
@@ -77,26 +82,26 @@ def test_jitsi_token_claims_and_types(role: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("configured", "consented", "recording"),
+    ("configured", "consent", "on"),
     [
-        pytest.param(True, True, "true", id="configured and consented: on"),
-        pytest.param(True, False, "false", id="configured, no consent: off"),
-        pytest.param(False, True, "false", id="consented, not configured: off"),
+        pytest.param({"recording", "livestreaming"}, True, {"recording", "livestreaming"}, id="configured, consented"),
+        pytest.param(
+            {"recording", "livestreaming", "transcription"}, False, set(), id="configured, no consent: all off"
+        ),
+        pytest.param({"livestreaming"}, True, {"livestreaming"}, id="only what is configured"),
+        pytest.param({"transcription"}, False, set(), id="transcription needs consent too"),
     ],
 )
-def test_jitsi_doctor_features_apply_to_the_doctor_only_and_recording_needs_consent(
-    configured: bool, consented: bool, recording: str
+def test_every_capture_feature_needs_the_config_and_the_patients_consent(
+    configured: set[str], consent: bool, on: set[str]
 ) -> None:
-    features = frozenset({"recording", "livestreaming"} if configured else {"livestreaming"})
-    settings = build_settings(jitsi_config(doctor_features=features), HMAC_SECRET)
+    settings = build_settings(jitsi_config(doctor_features=frozenset(configured)), HMAC_SECRET)
     options = {"verify_signature": False}
 
-    doctor = jwt.decode(issue(replace(grant("moderator"), record=consented), {}, settings), options=options)
-    patient = jwt.decode(issue(replace(grant("guest"), record=consented), {}, settings), options=options)
+    doctor = jwt.decode(issue(consented(grant("moderator"), settings.config, consent), {}, settings), options=options)
+    patient = jwt.decode(issue(consented(grant("guest"), settings.config, consent), {}, settings), options=options)
 
-    assert doctor["context"]["features"]["recording"] == recording
-    assert doctor["context"]["features"]["livestreaming"] == "true"
-    assert doctor["context"]["features"]["transcription"] == "false"
+    assert doctor["context"]["features"] == {name: "true" if name in on else "false" for name in FEATURES}
     assert set(patient["context"]["features"].values()) == {"false"}
 
 
@@ -115,7 +120,7 @@ def test_display_name_comes_from_the_id_token_and_email_only_when_enabled() -> N
         issue(grant(), claims_in, build_settings(jitsi_config(include_email=True), HMAC_SECRET)),
         options=options,
     )
-    assert without["context"]["user"]["name"] == "Dr. Ada Lovelace"
+    assert without["context"]["user"]["name"] == "Dr. Ada Lovelace · patient"  # a self-chosen name, labelled
     assert without["context"]["user"]["email"] == ""
     assert "ada@clinic.test" not in repr(without)
     assert with_email["context"]["user"]["email"] == "ada@clinic.test"
@@ -145,7 +150,7 @@ def test_jaas_token_is_rs256_with_the_appid_kid(rsa_key: rsa.RSAPrivateKey, role
     assert all(type(claims[name]) is int for name in ("iat", "nbf", "exp"))
     assert claims["context"]["user"]["moderator"] == ("true" if role == "moderator" else "false")
     assert set(claims["context"]["features"]) == FEATURES
-    assert settings.config.room_url(ROOM) == f"https://8x8.vc/vpaas-magic-cookie-0123abcd/{ROOM}"
+    assert room_url(settings.config, ROOM) == f"https://8x8.vc/vpaas-magic-cookie-0123abcd/{ROOM}"
 
 
 @pytest.mark.parametrize(("role", "admin"), [("moderator", True), ("guest", False)])
@@ -207,10 +212,15 @@ def small_rsa_pem() -> str:
         pytest.param(
             "jaas",
             "not a pem at all, but long enough to pass",
-            "VIDEO_SIGNING_KEY is not an unencrypted PEM private key (JaaS needs RS256)",
+            "VIDEO_SIGNING_KEY is not an unencrypted PEM private key (provider jaas signs with RS256)",
             id="jaas with garbage",
         ),
-        pytest.param("jaas", "EC", "VIDEO_SIGNING_KEY is not an RSA key (JaaS needs RS256)", id="jaas with an EC key"),
+        pytest.param(
+            "jaas",
+            "EC",
+            "VIDEO_SIGNING_KEY is not an RSA key (provider jaas signs with RS256)",
+            id="jaas with an EC key",
+        ),
         pytest.param(
             "jaas", "RSA1024", "VIDEO_SIGNING_KEY is a 1024-bit RSA key, at least 2048 needed", id="jaas 1024-bit"
         ),
@@ -219,7 +229,7 @@ def small_rsa_pem() -> str:
 def test_weak_or_wrong_keys_fail_closed_without_echoing_the_key(provider: str, secret: str, problem: str) -> None:
     secret = {"EC": ec_pem, "RSA1024": small_rsa_pem}.get(secret, lambda: secret)()
     with pytest.raises(Misconfigured) as caught:
-        load_signing_key(provider, secret)  # type: ignore[arg-type]
+        load_signing_key(provider, "RS256" if provider == "jaas" else "HS256", secret)
     assert caught.value.problem == problem
     if secret.strip():
         assert secret.strip() not in caught.value.problem
@@ -227,21 +237,21 @@ def test_weak_or_wrong_keys_fail_closed_without_echoing_the_key(provider: str, s
 
 
 def test_a_32_byte_key_is_enough() -> None:
-    assert load_signing_key("jitsi", "k" * 32).algorithm == "HS256"
+    assert load_signing_key("jitsi", "HS256", "k" * 31 + "j").algorithm == "HS256"
 
 
 def test_the_rsa_key_is_parsed_once_per_instance(rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> None:
     import telehealth.config as config_module
 
     calls: list[str] = []
-    original = config_module._load_rsa_private_key
+    original = config_module.load_rsa_private_key
 
-    def counting(pem_text: str) -> object:
+    def counting(pem_text: str, name: str, use: str) -> object:
         calls.append("parse")
-        return original(pem_text)
+        return original(pem_text, name, use)
 
-    monkeypatch.setattr(config_module, "_load_rsa_private_key", counting)
-    config_module.build_settings.cache_clear()
+    monkeypatch.setattr(config_module, "load_rsa_private_key", counting)
+    build_settings.cache_clear()
     key = pem(rsa_key)
     for _ in range(5):
         build_settings(jaas_config(), key)
@@ -274,7 +284,7 @@ def test_jaas_needs_its_key_id() -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "consented", "email", "expected_video", "expected_extra"),
+    ("role", "consent", "email", "expected_video", "expected_extra"),
     [
         pytest.param("guest", False, None, {"roomAdmin": False, "roomRecord": False}, {}, id="the patient"),
         pytest.param("moderator", False, None, {"roomAdmin": True, "roomRecord": False}, {}, id="the doctor"),
@@ -290,7 +300,7 @@ def test_jaas_needs_its_key_id() -> None:
     ],
 )
 def test_livekit_claims_are_exactly_these(
-    role: str, consented: bool, email: str | None, expected_video: dict[str, Any], expected_extra: dict[str, Any]
+    role: str, consent: bool, email: str | None, expected_video: dict[str, Any], expected_extra: dict[str, Any]
 ) -> None:
     """Every claim, by name and value: LiveKit ignores a misspelt grant, so a call with no media would ship."""
     config = video_config(
@@ -300,7 +310,7 @@ def test_livekit_claims_are_exactly_these(
         include_email=True,
         doctor_features=frozenset({"recording"}),
     )
-    g = replace(grant(role), record=consented)
+    g = consented(grant(role), config, consent)
     claims_in = {"email": email, "email_verified": True} if email else {}
     claims = jwt.decode(issue(g, claims_in, build_settings(config, HMAC_SECRET)), options={"verify_signature": False})
     assert claims == {
@@ -333,7 +343,7 @@ def test_jitsi_and_jaas_user_context_is_exactly_these_strings(provider: str, rol
     doctor = role == "moderator"
     assert claims["context"]["user"] == {
         "id": "doctor" if doctor else "patient",
-        "name": "Doctor" if doctor else "Ada",
+        "name": "Doctor" if doctor else "Ada · patient",
         "email": "",
         "avatar": "",
         "moderator": "true" if doctor else "false",

@@ -16,16 +16,55 @@ from google.protobuf.json_format import MessageToJson
 from livekit.api import AccessToken
 from livekit.protocol.models import ParticipantInfo, Room
 from livekit.protocol.webhook import WebhookEvent
+from support.configs import video_config
 
-from telehealth.store import summarise
-from telehealth.webhooks import Rejected, jaas_events, jitsi_events, livekit_events
+from telehealth.config import Settings, SigningKey
+from telehealth.errors import Misconfigured
+from telehealth.errors import WebhookRejected as Rejected
+from telehealth.providers import build_settings
+from telehealth.providers import jaas as jaas_provider
+from telehealth.providers import jitsi as jitsi_provider
+from telehealth.providers import livekit as livekit_provider
+from telehealth.providers.base import AttendanceEvent, Deployment, WebhookRequest
+from telehealth.store.attendance import summarise
 
 KEY = "APIwebhooks"
 ROOM = "r" * 32
 APP_ID = "vpaas-magic-cookie-0123"
-JAAS_SECRET = "jaas-webhook-secret-value"
-JITSI_SECRET = "event-sync-shared-secret"
+JAAS_SECRET = "jaas-webhook-secret-value-0123456789"
+JITSI_SECRET = "event-sync-shared-secret-0123456789"
 NOW_TS = int(NOW.timestamp())
+
+
+def deployment(settings: Settings, webhook_secret: str = "") -> Deployment:
+    return Deployment(
+        config=lambda: settings.config,
+        settings=lambda: settings,
+        secret=lambda name: {"VIDEO_WEBHOOK_SECRET": webhook_secret}[name],
+    )
+
+
+def livekit_events(body: bytes, authorization: str, api_key: str, api_secret: str, now: Any) -> list[AttendanceEvent]:
+    """LiveKit's verifier on a deployment with this API key and secret."""
+    settings = build_settings(video_config(provider="livekit", domain="lk.test", app_id=api_key), api_secret)
+    headers = {"authorization": authorization} if authorization else {}
+    return livekit_provider.events(WebhookRequest("", headers, body, now), deployment(settings))
+
+
+def jaas_events(body: bytes, signature: str, secret: str, app_id: str, now: Any) -> list[AttendanceEvent]:
+    """JaaS's verifier on a deployment of this AppID with this webhook secret (its signing key is not read)."""
+    settings = Settings(video_config(provider="jaas", app_id=app_id, key_id="k"), SigningKey("RS256", None))
+    headers = {"X-Jaas-Signature": signature} if signature else {}
+    return jaas_provider.events(WebhookRequest("", headers, body, now), deployment(settings, secret))
+
+
+def jitsi_events(path: str, body: bytes, authorization: str, secret: str, now: Any) -> list[AttendanceEvent]:
+    """Jitsi's event-sync verifier on a deployment with this webhook secret (its signing key is not read)."""
+    config = video_config(provider="jitsi", domain="meet.clinic.test", app_id="app")
+    headers = {"Authorization": authorization} if authorization else {}
+    return jitsi_provider.events(
+        WebhookRequest(path, headers, body, now), deployment(Settings(config, SigningKey("HS256", b"")), secret)
+    )
 
 
 def livekit_body(event: str = "participant_joined", identity: str = "patient", created: int = NOW_TS) -> bytes:
@@ -206,7 +245,7 @@ JITSI_AUTH = f"Bearer {JITSI_SECRET}"
         pytest.param(jitsi_payload(), JITSI_SECRET, 200, "", id="the secret without Bearer is accepted too"),
         pytest.param(b"[", JITSI_AUTH, 400, "body is not JSON", id="malformed"),
         pytest.param(b"{}", JITSI_AUTH, 400, "payload without room or occupant", id="no occupant"),
-        pytest.param(b"[]", JITSI_AUTH, 400, "payload without room or occupant", id="a list"),
+        pytest.param(b"[]", JITSI_AUTH, 400, "payload is not an object", id="a list"),
         pytest.param(jitsi_payload(at=NOW_TS - 400), JITSI_AUTH, 400, "stale event", id="stale"),
     ],
 )
@@ -219,10 +258,32 @@ def test_bad_jitsi_posts(body: bytes, auth: str, status: int, why: str) -> None:
     assert (caught.value.status, caught.value.why) == (status, why)
 
 
-def test_an_empty_secret_verifies_nothing() -> None:
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        pytest.param("", "VIDEO_WEBHOOK_SECRET is not set", id="empty"),
+        pytest.param("none", "VIDEO_WEBHOOK_SECRET is a placeholder, not a secret", id="none"),
+        pytest.param("short-secret", "VIDEO_WEBHOOK_SECRET is too short: at least 32 bytes needed", id="short"),
+    ],
+)
+def test_a_weak_secret_verifies_nothing_and_is_named(secret: str, problem: str) -> None:
+    """``Bearer none`` must not forge attendance: the deployment fails closed (500) and says which setting."""
+    with pytest.raises(Misconfigured) as caught:
+        jitsi_events("events/occupant/joined", jitsi_payload(), f"Bearer {secret}", secret, NOW)
+    assert caught.value.problem == problem
+    with pytest.raises(Misconfigured) as jaas_caught:
+        jaas_events(*jaas(jaas_payload(), secret=secret or "x"), secret, APP_ID, NOW)
+    assert jaas_caught.value.problem == problem
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [pytest.param(["PARTICIPANT_JOINED"], id="a list"), pytest.param(7, id="a number"), pytest.param(None, id="null")],
+)
+def test_a_signed_jaas_body_with_a_wrongly_typed_event_type_is_400(event_type: Any) -> None:
     with pytest.raises(Rejected) as caught:
-        jitsi_events("events/occupant/joined", jitsi_payload(), "Bearer ", "", NOW)
-    assert caught.value.status == 401
+        jaas_events(*jaas(jaas_payload(eventType=event_type)), JAAS_SECRET, APP_ID, NOW)
+    assert (caught.value.status, caught.value.why) == (400, "eventType is not text")
 
 
 def test_room_events_from_jitsi_are_ignored() -> None:

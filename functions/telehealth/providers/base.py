@@ -58,8 +58,10 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What a capability may read, each only when it asks: the settings, and secrets by param name."""
+    """What a capability may read, each only when it asks: the config, the settings (config and parsed
+    signing key), and secrets by param name."""
 
+    config: Callable[[], VideoConfig]
     settings: Callable[[], Settings]
     secret: Callable[[str], str]
 

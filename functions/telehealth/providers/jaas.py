@@ -80,7 +80,7 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
     if not isinstance(fqn, str) or "/" not in fqn or not isinstance(data, Mapping):
         raise WebhookRejected(400, "payload without fqn or data")
     tenant, room = fqn.split("/", 1)
-    if tenant != deployment.settings().config.app_id:
+    if tenant != deployment.config().app_id:
         return []  # another AppID's room: not ours to record
     at = epoch(payload.get("timestamp"))
     role = ROLE_OF_IDENTITY.get(str(data.get("id")))

@@ -186,7 +186,7 @@ def judge_end_answer(status: int, body: bytes) -> None:
 
 def end(room: str, deployment: Deployment, now: int) -> None:
     """``POST <server API>/end-meeting?conference=<room>@<muc>`` with the system token."""
-    config = deployment.settings().config
+    config = deployment.config()
     key = load_end_key(deployment.secret(END_KEY))
     query = urllib.parse.urlencode({"conference": f"{room}@{_options(config).muc}"})
     request = urllib.request.Request(  # noqa: S310 - the config admits only http(s) server URLs

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from support.configs import video_config
 
-from telehealth.config import load_signing_key, parse_features, parse_provider, parse_waiting_room
+from telehealth.config import check_shared_secret, load_signing_key, parse_features, parse_waiting_room
 from telehealth.errors import Misconfigured
+from telehealth.providers import provider_named, room_url
 
 SK, AC = "SK" + "0" * 32, "AC" + "0" * 32
 JITSI = {"provider": "jitsi", "domain": "meet.clinic.test", "app_id": "app"}
@@ -55,7 +56,38 @@ PROBLEMS: list[Any] = [
     ({**JITSI, "waiting_room": "lobby"}, "VIDEO_WAITING_ROOM must be one of off, host, admit"),
     (
         {**JITSI, "doctor_features": frozenset({"screen"})},
-        "VIDEO_DOCTOR_FEATURES allows only recording, livestreaming, transcription, outbound-call",
+        "VIDEO_DOCTOR_FEATURES allows only recording, livestreaming, transcription",
+    ),
+    (
+        {**JITSI, "doctor_features": frozenset({"recording", "outbound-call"})},
+        "VIDEO_DOCTOR_FEATURES may not hold outbound-call: third parties join as guests",
+    ),
+    (
+        {**JITSI, "doctor_features": frozenset({"sip-outbound-call", "outbound-call"})},
+        "VIDEO_DOCTOR_FEATURES may not hold outbound-call, sip-outbound-call: third parties join as guests",
+    ),
+    (
+        {"provider": "twilio", "domain": "v.test", "app_id": SK, "account_id": AC, "doctor_features": {"recording"}},
+        "VIDEO_DOCTOR_FEATURES: provider twilio cannot switch recording in its token; leave it empty and keep "
+        "account-level recording off",
+    ),
+    (
+        {"provider": "zoom", "domain": "v.test", "app_id": "k", "doctor_features": {"transcription", "recording"}},
+        "VIDEO_DOCTOR_FEATURES: provider zoom cannot switch recording, transcription in its token; leave it empty "
+        "and keep account-level recording off",
+    ),
+    (
+        {"provider": "livekit", "domain": "lk.test", "app_id": "k", "doctor_features": {"livestreaming"}},
+        "VIDEO_DOCTOR_FEATURES: provider livekit cannot switch livestreaming in its token; leave it empty and keep "
+        "account-level recording off",
+    ),
+    (
+        {**JITSI, "end_key_id": "k1", "jitsi_muc": "conference.x:5280"},
+        "VIDEO_JITSI_MUC must be the rooms' MUC host name (conference.<XMPP domain>)",
+    ),
+    (
+        {"provider": "livekit", "domain": "lk.test", "app_id": "k", "end_key_id": "k1"},
+        "VIDEO_JITSI_END_KEY_ID is for provider jitsi only",
     ),
 ]
 
@@ -91,13 +123,13 @@ def test_the_edges_that_are_allowed(fields: dict[str, Any]) -> None:
     ],
 )
 def test_the_default_jitsi_sub_is_the_host_without_its_port(fields: dict[str, Any], subject: str) -> None:
-    assert video_config(**{**JITSI, **fields}).jitsi_subject == subject
+    assert video_config(**{**JITSI, **fields}).options.subject == subject
 
 
 def test_jaas_defaults_to_8x8_and_nests_rooms_under_its_app_id() -> None:
     config = video_config(provider="jaas", app_id="vpaas-1", key_id="k")
     assert config.domain == "8x8.vc"
-    assert config.room_url("r1") == "https://8x8.vc/vpaas-1/r1"
+    assert room_url(config, "r1") == "https://8x8.vc/vpaas-1/r1"
     assert config.server_api_url == "https://8x8.vc"
 
 
@@ -119,10 +151,10 @@ def test_doctor_features_are_a_comma_list(raw: str, features: frozenset[str]) ->
 
 
 def test_the_provider_and_waiting_room_params_are_read_case_blind_and_refused_when_unknown() -> None:
-    assert parse_provider(" LiveKit ") == "livekit"
+    assert provider_named(" LiveKit ").name == "livekit"
     assert parse_waiting_room(" Admit ") == "admit"
     with pytest.raises(Misconfigured) as provider:
-        parse_provider("jitsi2")
+        provider_named("jitsi2")
     assert provider.value.problem == "VIDEO_PROVIDER must be one of jitsi, jaas, livekit, twilio, zoom"
     with pytest.raises(Misconfigured) as waiting:
         parse_waiting_room("on")
@@ -132,7 +164,7 @@ def test_the_provider_and_waiting_room_params_are_read_case_blind_and_refused_wh
 @pytest.mark.parametrize("secret", ["", "   \n"])
 def test_a_missing_signing_key_is_named(secret: str) -> None:
     with pytest.raises(Misconfigured) as caught:
-        load_signing_key("jitsi", secret)
+        load_signing_key("jitsi", "HS256", secret)
     assert caught.value.problem == "VIDEO_SIGNING_KEY is not set"
 
 
@@ -140,3 +172,55 @@ def test_the_server_api_host_may_have_capitals_as_host_names_do() -> None:
     assert (
         video_config(**JITSI, server_api="https://LiveKit.Clinic.test").server_api_url == "https://LiveKit.Clinic.test"
     )
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        pytest.param("", "VIDEO_WEBHOOK_SECRET is not set", id="empty"),
+        pytest.param("none", "VIDEO_WEBHOOK_SECRET is a placeholder, not a secret", id="none"),
+        pytest.param(" None ", "VIDEO_WEBHOOK_SECRET is a placeholder, not a secret", id="None, spaced"),
+        pytest.param("changeme", "VIDEO_WEBHOOK_SECRET is a placeholder, not a secret", id="changeme"),
+        pytest.param("a" * 64, "VIDEO_WEBHOOK_SECRET is a placeholder, not a secret", id="one repeated character"),
+        pytest.param("x" * 30 + "y", "VIDEO_WEBHOOK_SECRET is too short: at least 32 bytes needed", id="short"),
+        pytest.param(
+            "0123456789abcdef0123456789abcde",
+            "VIDEO_WEBHOOK_SECRET is too short: at least 32 bytes needed",
+            id="31 bytes",
+        ),
+    ],
+)
+def test_a_weak_shared_secret_is_refused_by_name(secret: str, problem: str) -> None:
+    with pytest.raises(Misconfigured) as caught:
+        check_shared_secret("VIDEO_WEBHOOK_SECRET", secret)
+    assert caught.value.problem == problem
+
+
+def test_a_strong_shared_secret_of_32_bytes_passes_as_it_is() -> None:
+    secret = "0123456789abcdef0123456789abcdef"
+    assert check_shared_secret("VIDEO_WEBHOOK_SECRET", secret) == secret
+
+
+@pytest.mark.parametrize("secret", ["a" * 32, "k" * 48, "none" + " " * 40])
+def test_a_placeholder_signing_key_is_refused_by_name_whatever_its_length(secret: str) -> None:
+    with pytest.raises(Misconfigured) as caught:
+        load_signing_key("jitsi", "HS256", secret)
+    assert caught.value.problem == "VIDEO_SIGNING_KEY is a placeholder, not a secret"
+
+
+@pytest.mark.parametrize(
+    ("settings", "features"),
+    [
+        pytest.param({**JITSI}, {"recording", "livestreaming", "transcription"}, id="jitsi"),
+        pytest.param(
+            {"provider": "jaas", "app_id": "vpaas-1", "key_id": "k"},
+            {"recording", "livestreaming", "transcription"},
+            id="jaas",
+        ),
+        pytest.param({"provider": "livekit", "domain": "lk.test", "app_id": "k"}, {"recording"}, id="livekit"),
+    ],
+)
+def test_each_provider_takes_the_capture_features_its_token_can_switch(
+    settings: dict[str, Any], features: set[str]
+) -> None:
+    assert video_config(**settings, doctor_features=features).doctor_features == frozenset(features)

@@ -20,12 +20,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from livekit.api import TwirpError
 from mockfirestore import MockFirestore
 from standins import LiveKitRoomService, Prosody, asap_file_name, serve
-from support.configs import video_config
+from support.configs import params_for, video_config
 
-from telehealth import meetings
-from telehealth.config import SigningKey, VideoConfig, ends_meetings, load_end_key
-from telehealth.errors import Misconfigured
-from telehealth.providers import build_settings
+from telehealth import lifecycle
+from telehealth.config import Settings, SigningKey, VideoConfig
+from telehealth.errors import Misconfigured, ProviderCallFailed
+from telehealth.providers import build_settings, ends_meetings, jitsi
+from telehealth.providers.base import Deployment
+from telehealth.providers.jitsi import load_end_key
+from telehealth.store.appointments import RoomWrite
 
 KEY = "APImeetings"
 ROOM = "r" * 32
@@ -70,12 +73,13 @@ def doc(status: str, room: str | None = ROOM, kind: str = "video") -> dict[str, 
         pytest.param(doc("confirmed"), None, ROOM, id="deleted"),
         pytest.param(doc("confirmed"), doc("confirmed"), None, id="still confirmed"),
         pytest.param(doc("confirmed"), doc("confirmed", "n" * 32), ROOM, id="room replaced"),
+        pytest.param(doc("confirmed"), {**doc("confirmed"), "startTime": "moved"}, ROOM, id="moved to another time"),
         pytest.param(doc("pending", None), doc("cancelled", None), None, id="never had a room"),
         pytest.param(doc("cancelled"), doc("cancelled", None), None, id="the withdrawal's own write"),
     ],
 )
 def test_which_events_end_a_meeting(before: Any, after: Any, ended: str | None) -> None:
-    assert meetings.ended_room(before, after) == ended
+    assert lifecycle.ended_room(before, after) == ended
 
 
 CLIENT = object()  # the Firestore client end_meeting is handed, passed on to the store unchanged
@@ -100,8 +104,8 @@ def markers(monkeypatch: pytest.MonkeyPatch) -> MarkerStore:
         assert db is CLIENT
         here.ended[room] = provider
 
-    monkeypatch.setattr(meetings.store, "meeting_already_ended", already)
-    monkeypatch.setattr(meetings.store, "mark_meeting_ended", mark)
+    monkeypatch.setattr(lifecycle.attendance, "meeting_already_ended", already)
+    monkeypatch.setattr(lifecycle.attendance, "mark_meeting_ended", mark)
     return here
 
 
@@ -119,11 +123,20 @@ def livekit_settings(url: str, secret: str = HMAC_SECRET) -> Any:
     return build_settings(video_config(provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api=url), secret)
 
 
+def deployment(settings: Settings, end_key: str = "") -> Deployment:
+    """A deployment with these settings whose only other secret is the end key."""
+    return Deployment(
+        config=lambda: settings.config,
+        settings=lambda: settings,
+        secret=lambda name: {"VIDEO_JITSI_END_KEY": end_key}[name],
+    )
+
+
 def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit: str, markers: MarkerStore) -> None:
     settings = livekit_settings(livekit)
 
-    assert meetings.end_meeting(CLIENT, ROOM, settings, "", NOW_TS) is True
-    assert meetings.end_meeting(CLIENT, ROOM, settings, "", NOW_TS) is False  # redelivered: not twice
+    assert lifecycle.end_meeting(CLIENT, ROOM, deployment(settings), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, deployment(settings), NOW_TS) is False  # redelivered: not twice
 
     assert LiveKitRoomService.deleted == [ROOM]
     assert LiveKitRoomService.content_types == ["application/protobuf"]
@@ -133,7 +146,7 @@ def test_a_livekit_meeting_is_ended_once_with_delete_room(livekit: str, markers:
 def test_a_livekit_room_the_server_does_not_hold_counts_as_ended(livekit: str, markers: MarkerStore) -> None:
     """Nobody joined (or everyone left): LiveKit answers not_found, which must not be retried for days."""
     LiveKitRoomService.live = set()
-    assert meetings.end_meeting(CLIENT, ROOM, livekit_settings(livekit), "", NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, deployment(livekit_settings(livekit)), NOW_TS) is True
     assert LiveKitRoomService.refused == ["not_found"]
     assert markers.ended == {ROOM: "livekit"}
 
@@ -141,7 +154,7 @@ def test_a_livekit_room_the_server_does_not_hold_counts_as_ended(livekit: str, m
 def test_a_livekit_refusal_raises_and_is_not_marked(livekit: str, markers: MarkerStore) -> None:
     wrong = livekit_settings(livekit, secret="another-hmac-secret-0123456789abcdef")
     with pytest.raises(TwirpError) as raised:
-        meetings.end_meeting(CLIENT, ROOM, wrong, "", NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, deployment(wrong), NOW_TS)
     assert raised.value.code == "unauthenticated"
     assert LiveKitRoomService.deleted == []
     assert markers.ended == {}
@@ -149,7 +162,7 @@ def test_a_livekit_refusal_raises_and_is_not_marked(livekit: str, markers: Marke
 
 def test_an_unreachable_livekit_raises_and_is_not_marked(markers: MarkerStore) -> None:
     with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the client raises; the event is retried
-        meetings.end_meeting(CLIENT, ROOM, livekit_settings("http://127.0.0.1:9"), "", NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, deployment(livekit_settings("http://127.0.0.1:9")), NOW_TS)
     assert markers.ended == {}
 
 
@@ -163,25 +176,22 @@ def prosody() -> Iterator[str]:
         yield url
 
 
+def jitsi_settings(url: str = "http://127.0.0.1:9", **changes: Any) -> dict[str, Any]:
+    return {"domain": "meet.clinic.test", "app_id": JITSI_APP, "server_api": url, "end_key_id": KID, **changes}
+
+
 def jitsi_config(url: str = "http://127.0.0.1:9", **changes: Any) -> VideoConfig:
-    values: dict[str, Any] = {
-        "domain": "meet.clinic.test",
-        "app_id": JITSI_APP,
-        "server_api": url,
-        "end_key_id": KID,
-        **changes,
-    }
-    return video_config(**values)
+    return video_config(**jitsi_settings(url, **changes))
 
 
 def end_jitsi(config: VideoConfig, key: Any = END_KEY, now: int | None = None) -> bool:
     when = int(time.time()) if now is None else now
-    return meetings.end_meeting(CLIENT, ROOM, build_settings(config, HMAC_SECRET), pem(key), when)
+    return lifecycle.end_meeting(CLIENT, ROOM, deployment(build_settings(config, HMAC_SECRET), pem(key)), when)
 
 
 def test_a_jitsi_meeting_is_ended_once_through_prosodys_end_meeting(prosody: str, markers: MarkerStore) -> None:
     config = jitsi_config(prosody)
-    assert config.ends_meetings is True
+    assert ends_meetings(params_for(**jitsi_settings(prosody))) is True
 
     assert end_jitsi(config) is True
     assert end_jitsi(config) is False  # redelivered: not twice
@@ -195,7 +205,7 @@ def test_a_jitsi_meeting_is_ended_once_through_prosodys_end_meeting(prosody: str
 
 def test_the_jitsi_system_token_is_exactly_what_prosody_checks() -> None:
     config = jitsi_config(jitsi_subject="clinic.test", jitsi_audience="jitsi-aud")
-    token = meetings.jitsi_system_token(config, END_KEY, ROOM, NOW_TS)
+    token = jitsi.system_token(config, END_KEY, ROOM, NOW_TS)
 
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": KID, "typ": "JWT"}
     claims = jwt.decode(token, END_KEY.public_key(), algorithms=["RS256"], audience="jitsi-aud", leeway=10**10)
@@ -232,7 +242,7 @@ def test_a_jitsi_refusal_raises_and_is_not_marked(
         Prosody.accepted_issuers = (change["issuer"],)
     config = jitsi_config(prosody, end_key_id=change.get("kid", KID))
     now = change.get("now", int(time.time()))
-    with pytest.raises(meetings.EndMeetingFailed) as raised:
+    with pytest.raises(ProviderCallFailed) as raised:
         end_jitsi(config, change.get("key", END_KEY), now)
     assert raised.value.status == status, why
     assert Prosody.ended == []
@@ -264,7 +274,7 @@ class Redirector(http.server.BaseHTTPRequestHandler):
 
 def test_a_redirect_is_a_failure_and_the_token_goes_nowhere_else(prosody: str, markers: MarkerStore) -> None:
     Redirector.target = prosody
-    with serve(Redirector) as redirecting, pytest.raises(meetings.EndMeetingFailed) as raised:
+    with serve(Redirector) as redirecting, pytest.raises(ProviderCallFailed) as raised:
         end_jitsi(jitsi_config(redirecting))
     assert raised.value.status == 307
     assert Prosody.tokens == []  # the system token never reached the other server
@@ -281,7 +291,7 @@ def test_a_jitsi_server_error_raises(markers: MarkerStore) -> None:
         def log_message(self, *_: Any) -> None:
             pass
 
-    with serve(Failing) as url, pytest.raises(meetings.EndMeetingFailed) as raised:
+    with serve(Failing) as url, pytest.raises(ProviderCallFailed) as raised:
         end_jitsi(jitsi_config(url))
     assert raised.value.status == 503
     assert str(raised.value) == "the provider answered 503"
@@ -305,7 +315,7 @@ def test_a_jitsi_server_that_does_not_answer_in_time_raises(
     markers: MarkerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The request has a deadline (the trigger's own is 60 s): a hung Prosody fails the attempt, to be retried."""
-    monkeypatch.setattr(meetings, "REQUEST_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(jitsi, "REQUEST_TIMEOUT_SECONDS", 0.2)
     with serve(Silent) as url, pytest.raises(TimeoutError):
         end_jitsi(jitsi_config(url))
     assert markers.ended == {}
@@ -317,12 +327,8 @@ def test_an_unreachable_jitsi_raises_and_is_not_marked(markers: MarkerStore) -> 
     assert markers.ended == {}
 
 
-def test_jitsi_without_an_end_key_id_leaves_the_meeting_alone(prosody: str, markers: MarkerStore) -> None:
-    config = jitsi_config(prosody, end_key_id="")
-    assert config.ends_meetings is False
-    assert end_jitsi(config) is False
-    assert Prosody.statuses == []
-    assert markers.ended == {}
+def test_jitsi_without_an_end_key_id_ends_no_meetings() -> None:
+    assert ends_meetings(params_for(**jitsi_settings(end_key_id=""))) is False
 
 
 @pytest.mark.parametrize("provider", ["jaas", "twilio", "zoom"])
@@ -332,13 +338,16 @@ def test_providers_without_an_end_api_are_left_alone(provider: str, markers: Mar
         "twilio": video_config(provider="twilio", domain="v.test", app_id="SK" + "0" * 32, account_id="AC" + "0" * 32),
         "zoom": video_config(provider="zoom", domain="v.test", app_id="k"),
     }[provider]
-    assert config.ends_meetings is False
+    assert ends_meetings({"VIDEO_PROVIDER": provider}) is False
 
     class NoSettings:
         def __init__(self) -> None:
             self.config = config
 
-    assert meetings.end_meeting(CLIENT, ROOM, NoSettings(), "", NOW_TS) is False  # type: ignore[arg-type]
+    no_key = Deployment(
+        config=lambda: config, settings=lambda: NoSettings(), secret=lambda name: pytest.fail(f"read {name}")
+    )  # type: ignore[arg-type, return-value]
+    assert lifecycle.end_meeting(CLIENT, ROOM, no_key, NOW_TS) is False
     assert markers.ended == {}
 
 
@@ -358,10 +367,10 @@ def test_only_an_hmac_signing_key_serves_livekits_server_api() -> None:
 
 
 def test_the_muc_defaults_to_conference_dot_the_jitsi_sub() -> None:
-    assert jitsi_config().jitsi_muc == "conference.meet.clinic.test"
-    assert jitsi_config(domain="meet.clinic.test:8443").jitsi_muc == "conference.meet.clinic.test"
-    assert jitsi_config(jitsi_subject="xmpp.clinic.test").jitsi_muc == "conference.xmpp.clinic.test"
-    assert jitsi_config(jitsi_muc="muc.meet.jitsi").jitsi_muc == "muc.meet.jitsi"
+    assert jitsi_config().options.muc == "conference.meet.clinic.test"
+    assert jitsi_config(domain="meet.clinic.test:8443").options.muc == "conference.meet.clinic.test"
+    assert jitsi_config(jitsi_subject="xmpp.clinic.test").options.muc == "conference.xmpp.clinic.test"
+    assert jitsi_config(jitsi_muc="muc.meet.jitsi").options.muc == "muc.meet.jitsi"
 
 
 @pytest.mark.parametrize(
@@ -401,10 +410,10 @@ def test_each_end_meeting_config_error_is_named(changes: dict[str, Any], message
 
 
 def test_edge_key_ids_and_an_unused_muc_are_accepted() -> None:
-    assert jitsi_config(end_key_id="k" * 255).end_key_id == "k" * 255
-    assert jitsi_config(end_key_id="a.b_c:d/e-f").ends_meetings is True
+    assert jitsi_config(end_key_id="k" * 255).options.end_key_id == "k" * 255
+    assert ends_meetings(params_for(**jitsi_settings(end_key_id="a.b_c:d/e-f"))) is True
     # Without end-meeting the MUC is never used, so it is not checked.
-    assert jitsi_config(end_key_id="", jitsi_muc="Not A Host").jitsi_muc == "Not A Host"
+    assert jitsi_config(end_key_id="", jitsi_muc="Not A Host").options.muc == "Not A Host"
 
 
 @pytest.mark.parametrize(
@@ -475,7 +484,7 @@ def jitsi_trigger(monkeypatch: pytest.MonkeyPatch, prosody: str) -> MockFirestor
     db = MockFirestore()
     monkeypatch.setitem(main._clients, "db", db)
     monkeypatch.setattr(
-        main.store, "apply_room_lifecycle", lambda *_a: main.store.RoomWrite(main.Action.WITHDRAW, "event")
+        lifecycle.appointments, "apply_room_lifecycle", lambda *_a: RoomWrite(main.Action.WITHDRAW, "event")
     )
     return db
 
@@ -503,7 +512,7 @@ def test_the_trigger_raises_for_a_retry_when_prosody_refuses(
     jitsi_trigger: MockFirestore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     Prosody.public_keys = {}  # the key server lost the key: every token is refused
-    with pytest.raises(meetings.EndMeetingFailed):
+    with pytest.raises(ProviderCallFailed):
         run_trigger(doc("confirmed"), doc("cancelled"))
     logs = capsys.readouterr()
     assert "ending the meeting failed; the event will be retried" in logs.out + logs.err
@@ -539,7 +548,7 @@ def test_the_key_script_makes_a_pair_prosody_and_the_backend_agree_on(
     private = (tmp_path / "end-key.pem").read_text()
     public = (tmp_path / asap_file_name(KID)).read_bytes()
     assert (tmp_path / "end-key.pem").stat().st_mode & 0o777 == 0o600
-    token = meetings.jitsi_system_token(jitsi_config(), load_end_key(private), ROOM, int(time.time()))
+    token = jitsi.system_token(jitsi_config(), load_end_key(private), ROOM, int(time.time()))
     assert jwt.decode(token, public, algorithms=["RS256"], audience="jitsi")["room"] == ROOM
     out = capsys.readouterr().out
     assert f"VIDEO_JITSI_END_KEY_ID={KID}" in out
@@ -568,7 +577,7 @@ def test_the_key_script_makes_a_pair_prosody_and_the_backend_agree_on(
     ],
 )
 def test_which_deployments_end_meetings(provider: str, key_id: str, ends: bool) -> None:
-    assert ends_meetings(provider, key_id) is ends
+    assert ends_meetings({"VIDEO_PROVIDER": provider, "VIDEO_JITSI_END_KEY_ID": key_id}) is ends
 
 
 def test_a_withdrawal_on_a_deployment_that_ends_no_meetings_needs_no_valid_setting(
@@ -590,9 +599,54 @@ def test_an_unusable_end_key_is_named_in_the_log_and_retried(
     lines = [json.loads(line) for line in (logs.out + logs.err).splitlines() if line.startswith("{")]
     assert {
         "severity": "ERROR",
-        "message": "video settings unusable; the meeting is not ended, the event will be retried",
+        "message": "ending the meeting failed; the event will be retried: video settings unusable",
         "appointmentId": "a1",
         "problem": "VIDEO_JITSI_END_KEY is not an unencrypted PEM private key (Jitsi's end-meeting token is RS256)",
     } in lines
     assert Prosody.statuses == []
     assert not jitsi_trigger.collection("videoMeetingsEnded").document(ROOM).get().exists
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "why"),
+    [
+        pytest.param(
+            404,
+            b"<html><h1>Unknown host</h1></html>",
+            "Prosody's router, not end-meeting: check http_default_host and net.url",
+            id="the router's HTML 404",
+        ),
+        pytest.param(
+            401, b"", "token refused: check the end-meeting host's asap_key_server and the key id", id="refused"
+        ),
+        pytest.param(500, b"", "", id="a server error"),
+    ],
+)
+def test_only_200_and_the_modules_own_empty_404_count_as_ended(status: int, body: bytes, why: str) -> None:
+    with pytest.raises(ProviderCallFailed) as raised:
+        jitsi.judge_end_answer(status, body)
+    assert (raised.value.status, raised.value.why) == (status, why)
+
+
+@pytest.mark.parametrize(("status", "body"), [(200, b""), (200, b"ok"), (404, b""), (404, b" \n")])
+def test_an_ended_meeting_and_a_room_prosody_does_not_hold_pass(status: int, body: bytes) -> None:
+    jitsi.judge_end_answer(status, body)
+
+
+def test_the_routers_404_leaves_the_meeting_unmarked_for_a_retry(markers: MarkerStore) -> None:
+    class Router(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            page = b"<html><body>Unknown host</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    with serve(Router) as url, pytest.raises(ProviderCallFailed) as raised:
+        end_jitsi(jitsi_config(url))
+    assert raised.value.status == 404
+    assert markers.ended == {}

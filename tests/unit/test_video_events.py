@@ -24,7 +24,9 @@ from livekit.protocol.webhook import WebhookEvent
 from mockfirestore import MockFirestore
 
 import main
-from telehealth import store
+from telehealth.rooms import Action
+from telehealth.store import appointments, attendance
+from telehealth.store.appointments import RoomWrite
 
 ROOM = "a" * 32  # conftest's appointment() holds this room
 
@@ -65,7 +67,7 @@ class Snap:
 def test_the_sweep_reads_confirmed_video_visits_in_the_window_soonest_first() -> None:
     db = Recorder([Snap("v1")])
     start, until = NOW, NOW + dt.timedelta(hours=48)
-    assert [s.id for s in store.confirmed_video_between(db, start, until, 7)] == ["v1"]
+    assert [s.id for s in appointments.confirmed_video_between(db, start, until, 7)] == ["v1"]
     assert db.calls == [
         ("collection", "appointments"),
         ("where", "status", "==", "confirmed"),
@@ -80,14 +82,14 @@ def test_the_sweep_reads_confirmed_video_visits_in_the_window_soonest_first() ->
 
 def test_the_sweep_reads_rooms_held_by_pending_cancelled_and_in_person_visits() -> None:
     db = Recorder([Snap("x")])
-    assert [s.id for s in store.holding_a_room_without_keeping_it(db, 5)] == ["x", "x"]
+    assert [s.id for s in appointments.holding_a_room_without_keeping_it(db, 5)] == ["x", "x"]
     assert db.calls == [
         ("collection", "appointments"),
         ("where", "status", "in", ["pending", "cancelled"]),
         ("where", "video.roomName", ">", ""),
         ("limit", 5),
         ("collection", "appointments"),
-        ("where", "type", "==", "in_person"),
+        ("where", "type", "in", ["in_person"]),
         ("where", "video.roomName", ">", ""),
         ("stream",),
         ("limit", 5),
@@ -97,14 +99,14 @@ def test_the_sweep_reads_rooms_held_by_pending_cancelled_and_in_person_visits() 
 
 def test_a_room_is_looked_up_with_one_equality_query_of_one_document() -> None:
     found = Recorder([Snap("visit-1")])
-    assert store.appointment_with_room(found, ROOM) == "visit-1"
+    assert attendance.appointment_with_room(found, ROOM) == "visit-1"
     assert found.calls == [
         ("collection", "appointments"),
         ("where", "video.roomName", "==", ROOM),
         ("limit", 1),
         ("stream",),
     ]
-    assert store.appointment_with_room(Recorder([]), ROOM) is None
+    assert attendance.appointment_with_room(Recorder([]), ROOM) is None
 
 
 @pytest.fixture
@@ -115,13 +117,13 @@ def db() -> MockFirestore:
 
 
 def test_a_meeting_is_marked_ended_once(db: MockFirestore) -> None:
-    assert store.meeting_already_ended(db, ROOM) is False
-    store.mark_meeting_ended(db, ROOM, "livekit")
-    assert store.meeting_already_ended(db, ROOM) is True
+    assert attendance.meeting_already_ended(db, ROOM) is False
+    attendance.mark_meeting_ended(db, ROOM, "livekit")
+    assert attendance.meeting_already_ended(db, ROOM) is True
     assert db.collection("videoMeetingsEnded").document(ROOM).get().to_dict()["provider"] == "livekit"
 
 
-SECRET = "unit-webhook-secret-value"
+SECRET = "unit-webhook-secret-value-0123456789"
 
 
 @pytest.fixture
@@ -135,9 +137,9 @@ def served(monkeypatch: pytest.MonkeyPatch, db: MockFirestore) -> list[tuple[Any
     monkeypatch.setenv("VIDEO_SIGNING_KEY", HMAC_SECRET)
     monkeypatch.setenv("VIDEO_WEBHOOK_SECRET", SECRET)
     monkeypatch.setitem(main._clients, "db", db)
-    monkeypatch.setattr(store, "appointment_with_room", lambda _db, room: "a1" if room == ROOM else None)
+    monkeypatch.setattr(attendance, "appointment_with_room", lambda _db, room: "a1" if room == ROOM else None)
     recorded: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(store, "record_attendance", lambda _db, *args: recorded.append(args) or True)
+    monkeypatch.setattr(attendance, "record_attendance", lambda _db, *args: recorded.append(args) or True)
     return recorded
 
 
@@ -248,7 +250,7 @@ def test_a_cancellation_on_a_jitsi_deployment_with_a_broken_key_still_succeeds(
 ) -> None:
     """Only providers that can end a meeting need the key after a withdrawal (jitsi cannot)."""
     monkeypatch.setenv("VIDEO_SIGNING_KEY", "short")
-    monkeypatch.setattr(store, "apply_room_lifecycle", lambda *_a: store.RoomWrite(store.Action.WITHDRAW, "event"))
+    monkeypatch.setattr(appointments, "apply_room_lifecycle", lambda *_a: RoomWrite(Action.WITHDRAW, "event"))
 
     class Snapshot:
         def __init__(self, data: dict[str, Any]) -> None:
