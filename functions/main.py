@@ -12,7 +12,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from firebase_admin import App, get_app, initialize_app
@@ -22,12 +21,12 @@ from flask import Request, Response
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
 from telehealth import attendance, join, lifecycle, lobby, repair, sessions
-from telehealth.config import SIGNING_KEY, ParamSpec, Settings, VideoConfig
+from telehealth.config import SIGNING_KEY, ParamSpec, Settings, VideoConfig, read_values
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, WebhookRejected, error_code
-from telehealth.gate import Caller, Policy
+from telehealth.gate import Caller, Policy, policy_limits
 from telehealth.providers import build_settings, cached_config, param_specs, secret_specs
 from telehealth.providers.base import Deployment
-from telehealth.ratelimit import RateLimiter
+from telehealth.ratelimit import shared_limiter
 from telehealth.rooms import Action
 
 _KINDS: dict[str, Callable[..., Any]] = {"str": params.StringParam, "int": params.IntParam, "bool": params.BoolParam}
@@ -67,20 +66,9 @@ def _set_up() -> None:
             _clients["db"] = Client(project=_admin_app().project_id)
 
 
-def _db() -> Any:
-    return _clients["db"]
-
-
 def param_values(strict: bool = True) -> dict[str, Any]:
-    """Every plain param's value by name; a value that does not parse fails closed (or is left out)."""
-    values: dict[str, Any] = {}
-    for name, param in PARAMS.items():
-        try:
-            values[name] = param.value
-        except ValueError:
-            if strict:
-                raise Misconfigured(f"{name} does not parse") from None
-    return values
+    """Every plain param's value by name (``strict``: one that does not parse fails closed)."""
+    return read_values(PARAMS, strict)
 
 
 def current_config() -> VideoConfig:
@@ -109,24 +97,13 @@ def _log_failure(what: str, error: Exception, **context: Any) -> None:
         logger.error(what, error=type(error).__name__, traceback=stack, **context)
 
 
-@lru_cache(maxsize=2)
-def _limiter(per_minute: int) -> RateLimiter:
-    # One limiter per instance (per distinct limit): its windows live in this instance's memory.
-    return RateLimiter(per_minute)
-
-
 def _header_token(req: https_fn.CallableRequest[Any], header: str) -> str:
     return str(req.raw_request.headers.get(header, "")).removeprefix("Bearer ")
 
 
 def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
     values = param_values(strict=False)  # only the policy's own params must parse here; the rest is audited
-    for name in ("VIDEO_JOIN_RATE_PER_MIN", "VIDEO_AUDIT_RETENTION_DAYS", "VIDEO_ENFORCE_APP_CHECK"):
-        if name not in values:
-            raise Misconfigured(f"{name} does not parse")
-    per_minute, retention_days = values["VIDEO_JOIN_RATE_PER_MIN"], values["VIDEO_AUDIT_RETENTION_DAYS"]
-    if per_minute < 1 or retention_days < 1:
-        raise Misconfigured("VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1")
+    per_minute, retention_days = policy_limits(values)
     # Read on the request's thread: the request object does not exist on the session-check threads.
     id_token, app_token = _header_token(req, "Authorization"), _header_token(req, "X-Firebase-AppCheck")
     return Policy(
@@ -138,7 +115,7 @@ def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
             verified_app=req.app,
             app_check_token=app_token,
         ),
-        limiter=_limiter(per_minute),
+        limiter=shared_limiter(per_minute),
         audit_retention_days=retention_days,
     )
 
@@ -149,7 +126,7 @@ def _serve(use_case: Callable[..., dict[str, Any]], req: https_fn.CallableReques
     try:
         if caller is None:
             raise Unauthenticated()
-        return use_case(_db(), caller=caller, data=req.data, policy=_policy(req), now=int(time.time()))
+        return use_case(_clients["db"], caller=caller, data=req.data, policy=_policy(req), now=int(time.time()))
     except Misconfigured as error:
         _log_failure(f"{name} refused", error, function=name)
         raise _https_error(error) from None
@@ -161,9 +138,8 @@ def _serve(use_case: Callable[..., dict[str, Any]], req: https_fn.CallableReques
         raise https_fn.HttpsError(https_fn.FunctionsErrorCode.INTERNAL, "INTERNAL") from None
 
 
-# Serving, from make bench's load run (docs/benchmarks.md): one instance's joins per second peak at
-# 8 concurrent requests; more only queue inside it and raise p99. So 8 requests per instance (and
-# THREADS=8 in the env, so gunicorn has a thread for each), 1 vCPU, 256 MiB (a warm worker is ~80 MiB).
+# From make bench's load run (docs/benchmarks.md): joins per second peak at 8 concurrent requests per
+# instance (THREADS=8 in the env gives gunicorn a thread each); 1 vCPU; 256 MiB (a warm worker is ~80 MiB).
 SERVING: dict[str, Any] = {"concurrency": 8, "cpu": 1, "memory": options.MemoryOption.MB_256}
 CALLABLE: dict[str, Any] = {"secrets": [SECRETS[SIGNING_KEY]], "max_instances": MAX_INSTANCES, **SERVING}
 
@@ -213,7 +189,7 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
     """
     change, appointment_id = event.data, event.params["appointmentId"]
     outcome = lifecycle.on_appointment_written(
-        _db(),
+        _clients["db"],
         appointment_id,
         change.before.to_dict() if change.before is not None else None,
         change.after.to_dict() if change.after is not None else None,
@@ -237,7 +213,7 @@ def repair_video_rooms(event: scheduler_fn.ScheduledEvent) -> None:
     """Every 10 minutes: give rooms to confirmed video visits that lack one, withdraw rooms that must go."""
     now = event.schedule_time if event.schedule_time.tzinfo else event.schedule_time.replace(tzinfo=dt.UTC)
     report = repair.sweep(
-        _db(),
+        _clients["db"],
         now=now,
         config=current_config,
         limit=max(1, param_values()["VIDEO_REPAIR_LIMIT"]),
@@ -260,7 +236,7 @@ def video_events(req: Request) -> Response:
     """Provider webhooks at ``video_events/<provider>``: verify, then record joins and leaves of our rooms."""
     post = attendance.WebhookPost(req.method, req.path, dict(req.headers.items()), req.content_length, req.stream.read)
     try:
-        received = attendance.receive(_db(), post, DEPLOYMENT, dt.datetime.now(dt.UTC))
+        received = attendance.receive(_clients["db"], post, DEPLOYMENT, dt.datetime.now(dt.UTC))
     except WebhookRejected as rejected:
         logger.warn("webhook rejected", status=rejected.status, why=rejected.why)
         return Response(status=rejected.status)

@@ -99,6 +99,18 @@ class VideoConfig:
         return self.server_api or f"https://{self.domain}"
 
 
+def read_values(params: Mapping[str, Any], strict: bool = True) -> dict[str, Any]:
+    """Every declared param's ``.value`` by name; one that does not parse fails closed (or is left out)."""
+    values: dict[str, Any] = {}
+    for name, param in params.items():
+        try:
+            values[name] = param.value
+        except ValueError:
+            if strict:
+                raise Misconfigured(f"{name} does not parse") from None
+    return values
+
+
 def text(values: Mapping[str, Any], name: str, default: str = "") -> str:
     """A string param's value, stripped (absent: its default)."""
     value = values.get(name, default)

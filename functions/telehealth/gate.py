@@ -15,7 +15,7 @@ from typing import Any
 
 from .access import Role, claims_doctor, parse_appointment_id, role_of
 from .config import Settings
-from .errors import ConcurrentUpdate, RateLimited, Unauthenticated, VideoError
+from .errors import ConcurrentUpdate, Misconfigured, RateLimited, Unauthenticated, VideoError
 from .ratelimit import RateLimiter
 from .store import appointments, audit
 
@@ -70,6 +70,20 @@ class Granted:
 
 
 Step = Callable[[Visit], Granted | None]
+
+
+POLICY_PARAMS = ("VIDEO_JOIN_RATE_PER_MIN", "VIDEO_AUDIT_RETENTION_DAYS", "VIDEO_ENFORCE_APP_CHECK")
+
+
+def policy_limits(values: Mapping[str, Any]) -> tuple[int, int]:
+    """The rate limit and the audit retention from the param values; the gate cannot run without them."""
+    for name in POLICY_PARAMS:
+        if name not in values:
+            raise Misconfigured(f"{name} does not parse")
+    per_minute, retention_days = values["VIDEO_JOIN_RATE_PER_MIN"], values["VIDEO_AUDIT_RETENTION_DAYS"]
+    if per_minute < 1 or retention_days < 1:
+        raise Misconfigured("VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1")
+    return per_minute, retention_days
 
 
 def rate_limited(db: Any, caller: Caller, data: Any, policy: Policy, now: int) -> RateLimited:

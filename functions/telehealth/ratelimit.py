@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from functools import lru_cache
 
 WINDOW_SECONDS = 60
 DEFAULT_MAX_ACCOUNTS = 10_000
@@ -68,3 +69,9 @@ class RateLimiter:
             first = self._refused_minute.get(uid) != minute
             self._refused_minute[uid] = minute
             return Verdict(retry_after=retry_after, minute=minute, first_refusal_this_minute=first)
+
+
+@lru_cache(maxsize=2)
+def shared_limiter(per_minute: int) -> RateLimiter:
+    """This instance's limiter for a limit: its windows live in this instance's memory."""
+    return RateLimiter(per_minute)

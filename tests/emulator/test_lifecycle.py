@@ -10,13 +10,15 @@ import emulator_api as emu
 import pytest
 from google.api_core.exceptions import ServiceUnavailable
 from google.cloud import firestore
+from support.configs import video_config
 
 from telehealth import repair
 from telehealth.config import VideoConfig
+from telehealth.lifecycle import room_maker
 from telehealth.rooms import Action
-from telehealth.store import apply_room_lifecycle
+from telehealth.store.appointments import apply_room_lifecycle
 
-CONFIG = VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+CONFIG = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
 HOUR = dt.timedelta(hours=1)
 
 
@@ -66,7 +68,7 @@ def test_a_confirmation_retried_after_transient_failures_ends_with_exactly_one_r
     while True:
         attempts += 1
         try:
-            outcome = apply_room_lifecycle(client, "flaky", pending, after, lambda: CONFIG, confirmed_at)
+            outcome = apply_room_lifecycle(client, "flaky", pending, after, room_maker(lambda: CONFIG), confirmed_at)
             break
         except ServiceUnavailable:
             video = (ref.get().to_dict() or {}).get("video")
@@ -74,7 +76,10 @@ def test_a_confirmation_retried_after_transient_failures_ends_with_exactly_one_r
                 rooms_seen.add(video["roomName"])
             assert attempts < 20
     # Redelivered once more after success, as at-least-once delivery may.
-    assert apply_room_lifecycle(client, "flaky", pending, after, lambda: CONFIG, confirmed_at).action is Action.NOTHING
+    assert (
+        apply_room_lifecycle(client, "flaky", pending, after, room_maker(lambda: CONFIG), confirmed_at).action
+        is Action.NOTHING
+    )
 
     assert flaky.failures == 0
     assert outcome.action is Action.ASSIGN

@@ -15,11 +15,12 @@ from conftest import all_documents
 from fuzzing import json_payloads
 from google.cloud import firestore
 from hypothesis import HealthCheck, given, settings
+from support.configs import video_config
 
 from telehealth.access import is_appointment_id
-from telehealth.config import VideoConfig
+from telehealth.lifecycle import room_maker
 from telehealth.rooms import Action
-from telehealth.store import apply_room_lifecycle
+from telehealth.store.appointments import apply_room_lifecycle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +68,7 @@ def test_200_concurrent_calls_from_20_users_each_get_the_right_answer(db: firest
 def test_two_triggers_racing_on_the_same_event_write_one_room(
     db: firestore.Client, people: dict[str, emu.User]
 ) -> None:
-    config = VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
     emu.set_background_triggers(enabled=False)
     try:
         before = window_open(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
@@ -82,13 +83,16 @@ def test_two_triggers_racing_on_the_same_event_write_one_room(
 
         def deliver(client: firestore.Client) -> Action:
             start.wait()
-            return apply_room_lifecycle(client, "raced", before, after, lambda: config).action
+            return apply_room_lifecycle(client, "raced", before, after, room_maker(lambda: config)).action
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             actions = list(pool.map(deliver, clients))
         room = ref.get().to_dict()["video"]["roomName"]
         for _ in range(5):
-            assert apply_room_lifecycle(clients[0], "raced", before, after, lambda: config).action is Action.NOTHING
+            assert (
+                apply_room_lifecycle(clients[0], "raced", before, after, room_maker(lambda: config)).action
+                is Action.NOTHING
+            )
     finally:
         emu.set_background_triggers(enabled=True)
 
@@ -156,7 +160,7 @@ def test_the_key_and_issued_tokens_never_reach_any_log(db: firestore.Client, peo
 def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
     db: firestore.Client, people: dict[str, emu.User]
 ) -> None:
-    config = VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
     old_room = {"roomName": "o" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "o" * 32}
     confirmed = window_open(people["doctor"].uid, people["patient"].uid) | {"video": old_room}
     emu.set_background_triggers(enabled=False)
@@ -168,7 +172,7 @@ def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
         ref.update({"status": "confirmed"})  # a server re-confirms before the cancellation's event is handled
         counter = emu.OpCounter(db)
 
-        outcome = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, lambda: config, cancelled_at)
+        outcome = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, room_maker(lambda: config), cancelled_at)
     finally:
         emu.set_background_triggers(enabled=True)
 
@@ -181,7 +185,7 @@ def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
 
 
 def test_a_current_event_writes_once_without_reading(db: firestore.Client, people: dict[str, emu.User]) -> None:
-    config = VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
     pending = window_open(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
     pending.pop("video")
     emu.set_background_triggers(enabled=False)
@@ -192,7 +196,7 @@ def test_a_current_event_writes_once_without_reading(db: firestore.Client, peopl
         counter = emu.OpCounter(db)
 
         outcome = apply_room_lifecycle(
-            db, "current", pending, pending | {"status": "confirmed"}, lambda: config, confirmed_at
+            db, "current", pending, pending | {"status": "confirmed"}, room_maker(lambda: config), confirmed_at
         )
     finally:
         emu.set_background_triggers(enabled=True)

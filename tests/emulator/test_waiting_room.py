@@ -12,10 +12,11 @@ import emulator_api as emu
 import pytest
 from conftest import all_documents
 from google.cloud import firestore
+from support.configs import video_config
 
-from telehealth import join, lobby
-from telehealth.config import VideoConfig, build_settings
+from telehealth import gate, join, lobby
 from telehealth.errors import VideoError, error_code
+from telehealth.providers import build_settings
 from telehealth.ratelimit import RateLimiter
 
 
@@ -108,10 +109,10 @@ def test_consent_over_http_is_stored_and_audited(db: firestore.Client, people: d
     assert reasons == ["consent_given", "consent_withdrawn"]
 
 
-def admit_policy() -> join.JoinPolicy:
-    config = VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo", waiting_room="admit")
+def admit_policy() -> gate.Policy:
+    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo", waiting_room="admit")
     settings = build_settings(config, emu.local_signing_key())
-    return join.JoinPolicy(
+    return gate.Policy(
         settings=lambda: settings,
         session_check=lambda: lambda: True,
         app_check_passes=lambda: True,
@@ -126,8 +127,8 @@ def test_the_patients_call_and_the_doctors_admission_at_once_end_consistent(
     """Both run in threads on the emulator's Firestore with its real preconditions, started together."""
     ref = book(db, people)
     policy = admit_policy()
-    patient = join.Caller(people["patient"].uid, {})
-    doctor = join.Caller(people["doctor"].uid, {"role": "doctor"})
+    patient = gate.Caller(people["patient"].uid, {})
+    doctor = gate.Caller(people["doctor"].uid, {"role": "doctor"})
     start = threading.Barrier(2)
     outcomes: dict[str, Any] = {}
 

@@ -27,6 +27,7 @@ from mockfirestore import MockFirestore
 
 import main
 from telehealth.errors import Misconfigured, NotJoinable
+from telehealth.ratelimit import shared_limiter
 
 PROJECT = "demo-telehealth"
 DEMO_PARAMS = {
@@ -58,7 +59,7 @@ def db(monkeypatch: pytest.MonkeyPatch) -> MockFirestore:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("VIDEO_SIGNING_KEY", HMAC_SECRET)
     monkeypatch.setattr(auth, "verify_id_token", fake_verify_id_token)
-    main._limiter.cache_clear()
+    shared_limiter.cache_clear()
     fake = MockFirestore()
     fake.collection("doctors").document(DOCTOR).set({"displayName": "Dr. Ada", "active": True})
     fake.collection("appointments").document("a1").set(open_now())
@@ -430,9 +431,7 @@ def test_our_code_answers_every_failure_itself_so_the_sdk_never_logs_an_unhandle
             "VIDEO_AUDIT_RETENTION_DAYS does not parse",
             id="retention not a number",
         ),
-        pytest.param(
-            "VIDEO_JOIN_OPENS_MIN", "fifteen", "VIDEO_JOIN_OPENS_MIN does not parse", id="opens"
-        ),
+        pytest.param("VIDEO_JOIN_OPENS_MIN", "fifteen", "VIDEO_JOIN_OPENS_MIN does not parse", id="opens"),
     ],
 )
 def test_each_unusable_param_is_named_in_the_log(
