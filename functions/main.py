@@ -103,12 +103,13 @@ def _header_token(req: https_fn.CallableRequest[Any], header: str) -> str:
 
 def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
     values = param_values(strict=False)  # only the policy's own params must parse here; the rest is audited
-    per_minute, retention_days = policy_limits(values)
+    per_minute, retention_days, reuse_seconds = policy_limits(values)
+    uid = str(req.auth.uid) if req.auth is not None else ""
     # Read on the request's thread: the request object does not exist on the session-check threads.
     id_token, app_token = _header_token(req, "Authorization"), _header_token(req, "X-Firebase-AppCheck")
     return Policy(
         settings=current_settings,
-        session_check=lambda: sessions.start_session_check(id_token),
+        session_check=lambda: sessions.shared_checks(reuse_seconds).start(uid, id_token),
         app_check_passes=lambda: sessions.app_check_passes(
             enforce=values["VIDEO_ENFORCE_APP_CHECK"],
             replay=values.get("VIDEO_APP_CHECK_REPLAY") is not False,

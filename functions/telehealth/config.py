@@ -67,6 +67,7 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("VIDEO_ENFORCE_APP_CHECK", "bool", False, "refuse callable requests without App Check"),
     ParamSpec("VIDEO_APP_CHECK_REPLAY", "bool", False, "consume limited-use App Check tokens"),
     ParamSpec("VIDEO_AUDIT_RETENTION_DAYS", "int", 2190, "days an audit record is kept"),
+    ParamSpec("VIDEO_SESSION_CHECK_S", "int", 60, "seconds a live session check is reused per uid (0 to 300)"),
     ParamSpec("VIDEO_MAX_INSTANCES", "int", 10, "instances per function, at most"),
     ParamSpec("VIDEO_REPAIR_LIMIT", "int", 500, "documents per query per repair sweep"),
 )

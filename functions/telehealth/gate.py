@@ -17,6 +17,7 @@ from .access import Role, claims_doctor, parse_appointment_id, role_of
 from .config import Settings
 from .errors import ConcurrentUpdate, Misconfigured, RateLimited, Unauthenticated, VideoError
 from .ratelimit import RateLimiter
+from .sessions import MAX_REUSE_SECONDS
 from .store import appointments, audit
 
 # Times a request reads again when its conditional write lost a race with another write.
@@ -72,18 +73,26 @@ class Granted:
 Step = Callable[[Visit], Granted | None]
 
 
-POLICY_PARAMS = ("VIDEO_JOIN_RATE_PER_MIN", "VIDEO_AUDIT_RETENTION_DAYS", "VIDEO_ENFORCE_APP_CHECK")
+POLICY_PARAMS = (
+    "VIDEO_JOIN_RATE_PER_MIN",
+    "VIDEO_AUDIT_RETENTION_DAYS",
+    "VIDEO_ENFORCE_APP_CHECK",
+    "VIDEO_SESSION_CHECK_S",
+)
 
 
-def policy_limits(values: Mapping[str, Any]) -> tuple[int, int]:
-    """The rate limit and the audit retention from the param values; the gate cannot run without them."""
+def policy_limits(values: Mapping[str, Any]) -> tuple[int, int, int]:
+    """The rate limit, the audit retention and the session-check reuse; the gate cannot run without them."""
     for name in POLICY_PARAMS:
         if name not in values:
             raise Misconfigured(f"{name} does not parse")
     per_minute, retention_days = values["VIDEO_JOIN_RATE_PER_MIN"], values["VIDEO_AUDIT_RETENTION_DAYS"]
     if per_minute < 1 or retention_days < 1:
         raise Misconfigured("VIDEO_JOIN_RATE_PER_MIN and VIDEO_AUDIT_RETENTION_DAYS must be at least 1")
-    return per_minute, retention_days
+    reuse = values["VIDEO_SESSION_CHECK_S"]
+    if not 0 <= reuse <= MAX_REUSE_SECONDS:
+        raise Misconfigured(f"VIDEO_SESSION_CHECK_S must be between 0 and {MAX_REUSE_SECONDS} seconds")
+    return per_minute, retention_days, reuse
 
 
 def rate_limited(db: Any, caller: Caller, data: Any, policy: Policy, now: int) -> RateLimited:

@@ -28,6 +28,7 @@ from mockfirestore import MockFirestore
 import main
 from telehealth.errors import Misconfigured, NotJoinable
 from telehealth.ratelimit import shared_limiter
+from telehealth.sessions import shared_checks
 
 PROJECT = "demo-telehealth"
 DEMO_PARAMS = {
@@ -60,6 +61,7 @@ def db(monkeypatch: pytest.MonkeyPatch) -> MockFirestore:
     monkeypatch.setenv("VIDEO_SIGNING_KEY", HMAC_SECRET)
     monkeypatch.setattr(auth, "verify_id_token", fake_verify_id_token)
     shared_limiter.cache_clear()
+    shared_checks.cache_clear()  # each test's instance starts with no session answer to reuse
     fake = MockFirestore()
     fake.collection("doctors").document(DOCTOR).set({"displayName": "Dr. Ada", "active": True})
     fake.collection("appointments").document("a1").set(open_now())
