@@ -15,17 +15,20 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 
 from . import store
 from .config import Settings, VideoConfig, load_end_key
+from .errors import Misconfigured
 from .rooms import needs_room, room_of
 
 # The system token only has to live through one request; a little slack for the two clocks.
 SYSTEM_TOKEN_SECONDS = 120
 REQUEST_TIMEOUT_SECONDS = 10
+# Enough of an answer's body to tell the module's empty answers from a page.
+ANSWER_BYTES = 4096
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -44,6 +47,59 @@ class EndMeetingFailed(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"the provider answered {status}")
         self.status = status
+
+
+class EndMeetingMisconfigured(EndMeetingFailed, Misconfigured):
+    """Jitsi's answer shows a wrong set-up, named in ``problem``: logged as unusable settings, and retried.
+
+    A ``Misconfigured``, so the trigger logs it by name ("video settings unusable ...", ``problem``);
+    an ``EndMeetingFailed``, so whatever catches a failed ending catches it too.
+    """
+
+    def __init__(self, status: int, problem: str) -> None:
+        Misconfigured.__init__(self, problem)
+        self.status = status
+
+
+# What a wrong set-up looks like from here (docs/jitsi-prosody.md), each naming the settings to check.
+# mod_muc_end_meeting answers with an empty body; Prosody's router (or a proxy) answers with a page.
+JITSI_NOT_THE_MODULE = (
+    "VIDEO_SERVER_API_URL reached Prosody's router (or a proxy), not mod_muc_end_meeting: answered {status} "
+    "with a page. Prosody needs http_default_host and the global muc_mapper_domain_base naming the end-meeting "
+    'VirtualHost, "muc_end_meeting" in modules_enabled, and Lua\'s net.url installed (without it the module '
+    "does not load)"
+)
+JITSI_REFUSED_401 = (
+    "Prosody's mod_muc_end_meeting refused the system token (401; Prosody's log says why): the VirtualHost named "
+    "by the global muc_mapper_domain_base needs app_id = VIDEO_APP_ID and asap_key_server, and no app_secret (with "
+    'one it takes HS256 only: "Invalid or incorrect alg"); prosody_password_public_key_repo_url/<sha256 hex of '
+    "VIDEO_JITSI_END_KEY_ID>.pem must be the public half of VIDEO_JITSI_END_KEY"
+)
+
+EndMeetingAnswer = Literal["ended", "not_running"]
+
+
+def classify_end_meeting_answer(status: int, body: bytes) -> EndMeetingAnswer:
+    """What Prosody's answer to ``POST /end-meeting`` means; raises for anything but a done meeting.
+
+    - 200, empty body: the module destroyed the room (``"ended"``).
+    - 404, empty body: the module has no such room, nobody is in it (``"not_running"``).
+    - 404 (or 200) with a body: Prosody's router's own page ("Unknown host", or the module did not load
+      because net.url is missing) or a proxy's; the room may well be live. ``EndMeetingMisconfigured``.
+    - 401: the module refused the token, which the backend makes fresh: a set-up mismatch.
+      ``EndMeetingMisconfigured``.
+    - anything else (400, 5xx, a redirect): ``EndMeetingFailed``.
+    """
+    empty = not body.strip()
+    if status == 200 and empty:
+        return "ended"
+    if status == 404 and empty:
+        return "not_running"
+    if status in (200, 404):
+        raise EndMeetingMisconfigured(status, JITSI_NOT_THE_MODULE.format(status=status))
+    if status == 401:
+        raise EndMeetingMisconfigured(status, JITSI_REFUSED_401)
+    raise EndMeetingFailed(status)
 
 
 def ended_room(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str | None:
@@ -91,7 +147,7 @@ def jitsi_system_token(config: VideoConfig, key: object, room: str, now: int) ->
 
 
 def end_jitsi_meeting(config: VideoConfig, key: object, room: str, now: int) -> None:
-    """``POST <server API>/end-meeting?conference=<room>@<muc>``; 200 ends it, 404 means it is not running."""
+    """``POST <server API>/end-meeting?conference=<room>@<muc>``; see ``classify_end_meeting_answer``."""
     query = urllib.parse.urlencode({"conference": f"{room}@{config.jitsi_muc}"})
     request = urllib.request.Request(  # noqa: S310 - VideoConfig admits only http(s) server URLs
         f"{config.server_api_url}/end-meeting?{query}",
@@ -101,13 +157,12 @@ def end_jitsi_meeting(config: VideoConfig, key: object, room: str, now: int) -> 
     )
     try:
         with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            status = int(response.status)
+            status, body = int(response.status), response.read(ANSWER_BYTES)
     except urllib.error.HTTPError as error:
-        status = error.code
-    if status == 404:  # Prosody has no such room: nobody is in it, so there is nothing to end
-        return
-    if status != 200:
-        raise EndMeetingFailed(status)
+        status, body = error.code, error.read(ANSWER_BYTES)
+        error.close()
+    # Raises unless the module itself ended the room or has none (nobody in it: nothing to end).
+    classify_end_meeting_answer(status, body)
 
 
 def end_meeting(db: Any, room: str, settings: Settings, end_key: str, now: int) -> bool:
