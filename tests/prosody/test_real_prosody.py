@@ -23,6 +23,7 @@ from prosody_harness import (
     JAAS_DOMAIN,
     JAAS_MUC,
     MUC,
+    MUC_USER_NS,
     AsapKeys,
     Bosh,
     LoginRefused,
@@ -190,6 +191,22 @@ def test_an_expired_join_token_is_refused_at_login(prosody: ProsodyServer, hmac_
     prosody.wait_for_log("reason:Not acceptable by exp", since=mark)
 
 
+def test_without_jicofo_the_first_occupant_owns_the_room_whatever_the_token_says(
+    prosody: ProsodyServer, hmac_secret: str, clients: list[Bosh]
+) -> None:
+    """Why a patient token cannot be refused "as not a moderator" by these plugins: none of them reads
+    context.user.moderator. Moderator rights come from Jicofo (enable-auto-owner=false) or jitsi-contrib's
+    token_affiliation; plain Prosody makes the room's creator its owner, here the patient."""
+    room = new_room_name()
+    room_jid = f"{room}@{MUC}"
+    patient = Bosh(prosody.url, DOMAIN, join_token(jitsi_settings(hmac_secret), "guest", room))
+    clients.append(patient)
+    patient.login()
+    joined = patient.join(room_jid, "patient")
+    item = next(joined.iter(f"{{{MUC_USER_NS}}}item"))
+    assert (item.get("affiliation"), item.get("role")) == ("owner", "moderator")
+
+
 # Ending meetings -------------------------------------------------------------------------------------------------
 
 
@@ -238,6 +255,7 @@ def test_the_modules_answers_have_empty_bodies(prosody: ProsodyServer) -> None:
     token = meetings.jitsi_system_token(end_config(prosody), END_KEY, new_room_name(), int(time.time()))
     assert raw_end_meeting(prosody, new_room_name(), token) == (404, b"")
     assert raw_end_meeting(prosody, new_room_name(), token + "x") == (401, b"")
+    assert raw_end_meeting(prosody, new_room_name(), "") == (401, b"")  # "Bearer " alone: no token
 
 
 @pytest.mark.parametrize(
