@@ -84,14 +84,8 @@ def start_prosody(
     def start(net_url: bool = True, **changes: Any) -> ProsodyServer:
         work = tmp_path_factory.mktemp("prosody")
         plugin_path, lua_dir = jitsi.copy_to(work, with_net_url=net_url)
-        layout = Layout(
-            workdir=work,
-            plugin_path=plugin_path,
-            http_port=free_port(),
-            key_server=key_server,
-            app_secret=hmac_secret,
-            **changes,
-        )
+        values: dict[str, Any] = {"http_port": free_port(), "app_secret": hmac_secret, **changes}
+        layout = Layout(workdir=work, plugin_path=plugin_path, key_server=key_server, **values)
         server = ProsodyServer(deb_root, layout, lua_dir)
         server.start()
         started.append(server)
