@@ -294,7 +294,7 @@ class ProsodyServer:
                 for line in self.lines[since:]:
                     if wanted.search(line):
                         return line
-                since = max(since, len(self.lines) - 1, 0)
+                since = len(self.lines)
                 left = deadline - time.monotonic()
                 if left <= 0 or self._eof:
                     raise AssertionError(f"no Prosody log line /{pattern}/ within {timeout} s:\n{self.log()}")
