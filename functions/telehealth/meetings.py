@@ -65,9 +65,9 @@ class EndMeetingMisconfigured(EndMeetingFailed, Misconfigured):
 # mod_muc_end_meeting answers with an empty body; Prosody's router (or a proxy) answers with a page.
 JITSI_NOT_THE_MODULE = (
     "VIDEO_SERVER_API_URL reached Prosody's router (or a proxy), not mod_muc_end_meeting: answered {status} "
-    "with a page. Prosody needs http_default_host and the global muc_mapper_domain_base naming the end-meeting "
-    'VirtualHost, "muc_end_meeting" in modules_enabled, and Lua\'s net.url installed (without it the module '
-    "does not load)"
+    "with a page. Prosody needs the global muc_mapper_domain_base naming the end-meeting VirtualHost, and "
+    'http_default_host naming it too (or the proxy sending it as Host), "muc_end_meeting" in modules_enabled, '
+    "and Lua's net.url installed (without it the module does not load); see docs/jitsi-prosody.md"
 )
 JITSI_REFUSED_401 = (
     "Prosody's mod_muc_end_meeting refused the system token (401; Prosody's log says why): the VirtualHost named "
