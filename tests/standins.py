@@ -6,10 +6,14 @@
   LiveKit does since livekit#1860: HTTP 404 with the Twirp error ``not_found``.
 - ``Prosody``: jitsi-meet's ``mod_muc_end_meeting`` (``POST /end-meeting?conference=<room>@<muc>``)
   and the ASAP key server it is configured with (``GET /asap/<sha256 hex of kid>.pem``). As Prosody's
-  token util does, it reads ``kid`` from the header, fetches that public key over HTTP, verifies
-  RS256, and insists on ``iss`` (an accepted issuer), ``room`` and ``aud``; then 200 for a live
-  room, 404 for none, 400 without ``conference``, 401 for any token problem. A POST without a
-  ``Content-Length`` gets 411, as the nginx in front of Prosody answers it.
+  token util does with the checker of the VirtualHost named by ``muc_mapper_domain_base``, it reads
+  ``kid`` from the header, fetches that public key over HTTP, requires that host's one algorithm
+  (HS256 when the host has an ``app_secret``, else RS256), verifies, and insists on ``iss`` (an
+  accepted issuer), an ``aud`` (any, by default) and a ``room`` claim; then 200 for a live room, 404
+  for none (both with empty bodies), 400 without ``conference``, 401 for any token problem. When the
+  module is not reached (Prosody's router: unknown host, or net.url missing) every request gets the
+  router's HTML 404 page. A POST without a ``Content-Length`` gets 411, as the nginx in front of
+  Prosody answers it. tests/prosody runs the real thing.
 
 Used by tests/unit and tests/matrix; each server is started with ``serve`` on 127.0.0.1 only.
 """
@@ -94,23 +98,57 @@ def asap_file_name(kid: str) -> str:
     return hashlib.sha256(kid.encode()).hexdigest() + ".pem"
 
 
+# Prosody's router's own 404 page (mod_http_errors), served when no module handles the request: the
+# Host names no VirtualHost and http_default_host is unset ("Unknown host"), or mod_muc_end_meeting did
+# not load (net.url missing). The module's own answers have empty bodies.
+ROUTER_404_PAGE = (
+    b'<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>Not Found</title>\n</head>\n<body>\n'
+    b"<h1> Not Found</h1>\n<p>Whatever you were looking for is not here. Keep looking.</p>\n"
+    b'<p class="extra">Unknown host: meet.clinic.test</p>\n</body>\n</html>\n'
+)
+
+
 class Prosody(_Quiet):
-    """Configure with ``reset``; read ``ended`` (rooms destroyed) and ``statuses`` (every answer)."""
+    """Configure with ``reset``; read ``ended`` (rooms destroyed), ``statuses`` (every answer) and ``reasons``
+    (what Prosody's log would say for each refusal, in luajwtjitsi's words).
+
+    As jitsi-meet's ``token/util.lib.lua`` does for the VirtualHost the global ``muc_mapper_domain_base``
+    names: with the key repo URL set, a ``kid`` and an RS-family ``alg`` are needed and the key is fetched
+    first; then the host's one algorithm is required (HS256 when that host has an ``app_secret``:
+    ``app_secret`` here, which is how the README's old set-up failed; else RS256), then the signature,
+    integer ``exp``/``nbf`` with no leeway, ``iss`` among the accepted issuers, an ``aud`` among the accepted
+    audiences (``*`` by default: any value, but one must be there), and a ``room`` claim (never compared
+    with ``conference``). ``module_loaded=False`` answers everything with the router's HTML 404.
+    """
 
     accepted_issuers: ClassVar[tuple[str, ...]] = ()
+    accepted_audiences: ClassVar[tuple[str, ...]] = ("*",)
+    app_secret: ClassVar[str | None] = None
+    module_loaded: ClassVar[bool] = True
     muc: ClassVar[str] = ""
     public_keys: ClassVar[dict[str, bytes]] = {}  # file name on the key server -> PEM
     live: ClassVar[set[str]] = set()
     ended: ClassVar[list[str]] = []
     statuses: ClassVar[list[int]] = []
+    reasons: ClassVar[list[str]] = []
     tokens: ClassVar[list[str]] = []
     claims: ClassVar[list[dict[str, Any]]] = []
     bodies: ClassVar[list[bytes]] = []
 
     @classmethod
-    def reset(cls, issuer: str, muc: str, public_keys: dict[str, bytes], live: set[str]) -> None:
+    def reset(
+        cls,
+        issuer: str,
+        muc: str,
+        public_keys: dict[str, bytes],
+        live: set[str],
+        *,
+        app_secret: str | None = None,
+        module_loaded: bool = True,
+    ) -> None:
         cls.accepted_issuers, cls.muc, cls.public_keys, cls.live = (issuer,), muc, public_keys, live
-        cls.ended, cls.statuses, cls.tokens, cls.claims, cls.bodies = [], [], [], [], []
+        cls.accepted_audiences, cls.app_secret, cls.module_loaded = ("*",), app_secret, module_loaded
+        cls.ended, cls.statuses, cls.reasons, cls.tokens, cls.claims, cls.bodies = [], [], [], [], [], []
 
     def do_GET(self) -> None:  # the ASAP key server
         name = self.path.removeprefix("/asap/")
@@ -124,12 +162,20 @@ class Prosody(_Quiet):
         type(self).statuses.append(status)
         self.answer(status)
 
+    def refuse(self, reason: str) -> None:
+        type(self).reasons.append(reason)
+        self.respond(401)
+
     def do_POST(self) -> None:
         cls = type(self)
         if self.headers.get("Content-Length") is None:
             self.respond(411)
             return
         cls.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        if not cls.module_loaded:
+            cls.statuses.append(404)
+            self.answer(404, ROUTER_404_PAGE, "text/html; charset=utf-8")
+            return
         url = urllib.parse.urlsplit(self.path)
         conference = urllib.parse.parse_qs(url.query).get("conference", [""])[0]
         if url.path != "/end-meeting" or not conference:
@@ -141,8 +187,9 @@ class Prosody(_Quiet):
             return
         token = header.removeprefix("Bearer ")
         cls.tokens.append(token)
-        if not self.token_is_good(token):
-            self.respond(401)
+        reason = self.token_problem(token)
+        if reason:
+            self.refuse(reason)
             return
         room, _, muc = conference.partition("@")
         if muc != cls.muc or room not in cls.live:
@@ -152,19 +199,46 @@ class Prosody(_Quiet):
         cls.ended.append(room)
         self.respond(200)
 
-    def token_is_good(self, token: str) -> bool:
+    def token_problem(self, token: str) -> str | None:
+        """None for a token the module accepts, else the reason Prosody logs."""
+        cls = type(self)
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            if not kid:
-                return False
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            return "bad token format"
+        kid, alg = header.get("kid"), header.get("alg")
+        if not kid:
+            return "'kid' claim is missing"
+        if not str(alg).startswith("RS"):
+            return "'kid' claim only support with RS family"
+        try:
             host, port = self.server.server_address[:2]
             with urllib.request.urlopen(f"http://{host}:{port}/asap/{asap_file_name(kid)}", timeout=5) as reply:
                 public_key = reply.read()
+        except OSError:
+            return "could not obtain public key"
+        if header.get("typ") != "JWT":
+            return "Invalid typ"
+        if alg != ("HS256" if cls.app_secret is not None else "RS256"):
+            return "Invalid or incorrect alg"
+        try:
             claims = jwt.decode(token, public_key, algorithms=["RS256"], options={"verify_aud": False})
-        except Exception:  # noqa: BLE001 - a missing key, a bad signature, an expired token: all 401
-            return False
-        type(self).claims.append(claims)
-        return claims.get("iss") in type(self).accepted_issuers and "room" in claims and "aud" in claims
+        except jwt.ExpiredSignatureError:
+            return "Not acceptable by exp"
+        except jwt.ImmatureSignatureError:
+            return "Not acceptable by nbf"
+        except jwt.InvalidTokenError:
+            return "Invalid signature"
+        cls.claims.append(claims)
+        if claims.get("iss") not in cls.accepted_issuers:
+            return "invalid 'iss' claim"
+        if "aud" not in claims:
+            return "'aud' claim is missing"
+        if "*" not in cls.accepted_audiences and claims["aud"] not in cls.accepted_audiences:
+            return "invalid 'aud' claim"
+        if "room" not in claims:
+            return "'room' claim is missing"
+        return None
 
 
 @contextmanager

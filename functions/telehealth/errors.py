@@ -122,6 +122,15 @@ class ProviderCallFailed(Exception):
         self.why = why
 
 
+class ProviderMisconfigured(ProviderCallFailed, Misconfigured):
+    """A provider's answer shows a wrong set-up, named in ``problem``: logged as unusable settings, retried."""
+
+    def __init__(self, status: int, problem: str) -> None:
+        Misconfigured.__init__(self, problem)
+        self.status = status
+        self.why = problem
+
+
 # The single mapping from refusals to the callable protocol's codes (FunctionsErrorCode values).
 ERROR_CODES: dict[type[VideoError], str] = {
     Unauthenticated: "unauthenticated",

@@ -24,7 +24,7 @@ from support.configs import params_for, video_config
 
 from telehealth import lifecycle
 from telehealth.config import Settings, SigningKey, VideoConfig
-from telehealth.errors import Misconfigured, ProviderCallFailed
+from telehealth.errors import Misconfigured, ProviderCallFailed, ProviderMisconfigured
 from telehealth.providers import build_settings, ends_meetings, jitsi
 from telehealth.providers.base import Deployment
 from telehealth.providers.jitsi import load_end_key
@@ -227,26 +227,63 @@ def test_the_conference_names_the_room_on_the_configured_muc(prosody: str, marke
 
 
 @pytest.mark.parametrize(
-    ("why", "change", "status"),
+    ("why", "change", "reason"),
     [
-        pytest.param("the key server has another key", {"key": OTHER_KEY}, 401, id="wrong key"),
-        pytest.param("Prosody accepts another issuer", {"issuer": "someone-else"}, 401, id="wrong issuer"),
-        pytest.param("the token is long expired", {"now": NOW_TS - 10_000}, 401, id="expired"),
-        pytest.param("the kid is not on the key server", {"kid": "telehealth/unknown"}, 401, id="unknown kid"),
+        pytest.param("the key server has another key", {"key": OTHER_KEY}, "Invalid signature", id="wrong key"),
+        pytest.param(
+            "Prosody accepts another issuer", {"issuer": "someone-else"}, "invalid 'iss' claim", id="wrong issuer"
+        ),
+        pytest.param(
+            "the token is long expired", {"now": int(time.time()) - 10_000}, "Not acceptable by exp", id="expired"
+        ),
+        pytest.param("the token is not valid yet", {"now": int(time.time()) + 600}, "Not acceptable by nbf", id="nbf"),
+        pytest.param(
+            "the kid is not on the key server",
+            {"kid": "telehealth/unknown"},
+            "could not obtain public key",
+            id="unknown kid",
+        ),
+        pytest.param(
+            "the end-meeting host has an app_secret (the old README set-up)",
+            {"app_secret": HMAC_SECRET},
+            "Invalid or incorrect alg",
+            id="HS256 host",
+        ),
     ],
 )
-def test_a_jitsi_refusal_raises_and_is_not_marked(
-    prosody: str, markers: MarkerStore, why: str, change: dict[str, Any], status: int
+def test_a_jitsi_refusal_raises_names_the_settings_and_is_not_marked(
+    prosody: str, markers: MarkerStore, why: str, change: dict[str, Any], reason: str
 ) -> None:
     if "issuer" in change:
         Prosody.accepted_issuers = (change["issuer"],)
+    Prosody.app_secret = change.get("app_secret")
     config = jitsi_config(prosody, end_key_id=change.get("kid", KID))
     now = change.get("now", int(time.time()))
-    with pytest.raises(ProviderCallFailed) as raised:
+    with pytest.raises(ProviderMisconfigured) as raised:
         end_jitsi(config, change.get("key", END_KEY), now)
-    assert raised.value.status == status, why
-    assert Prosody.ended == []
+    assert raised.value.status == 401, why
+    assert raised.value.problem == jitsi.JITSI_REFUSED_401
+    assert Prosody.reasons == [reason]
+    assert Prosody.live == {ROOM}  # the meeting goes on
     assert markers.ended == {}
+
+
+def test_prosodys_router_404_is_not_an_ended_meeting(prosody: str, markers: MarkerStore) -> None:
+    """The module did not load (net.url missing) or the host is unknown: the room is live, the event retried."""
+    Prosody.module_loaded = False
+    with pytest.raises(ProviderMisconfigured) as raised:
+        end_jitsi(jitsi_config(prosody))
+    assert raised.value.status == 404
+    assert "http_default_host" in raised.value.problem
+    assert "net.url" in raised.value.problem
+    assert Prosody.live == {ROOM}
+    assert markers.ended == {}
+
+
+def test_any_audience_is_accepted_by_default_but_one_is_needed(prosody: str, markers: MarkerStore) -> None:
+    """jitsi-meet's token util: asap_accepted_audiences defaults to ``*``; the claim itself is still required."""
+    assert end_jitsi(jitsi_config(prosody, jitsi_audience="anything-at-all")) is True
+    assert Prosody.claims[0]["aud"] == "anything-at-all"
 
 
 def test_a_jitsi_room_prosody_does_not_hold_counts_as_ended(prosody: str, markers: MarkerStore) -> None:
@@ -508,16 +545,38 @@ def test_the_trigger_ends_a_cancelled_visits_jitsi_meeting_once(
     assert "meeting ended at the provider" in capsys.readouterr().out
 
 
-def test_the_trigger_raises_for_a_retry_when_prosody_refuses(
+def log_lines(logs: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (logs.out + logs.err).splitlines() if line.startswith("{")]
+
+
+def test_the_trigger_raises_for_a_retry_and_names_the_settings_when_prosody_refuses(
     jitsi_trigger: MockFirestore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     Prosody.public_keys = {}  # the key server lost the key: every token is refused
     with pytest.raises(ProviderCallFailed):
         run_trigger(doc("confirmed"), doc("cancelled"))
     logs = capsys.readouterr()
-    assert "ending the meeting failed; the event will be retried" in logs.out + logs.err
+    assert {
+        "severity": "ERROR",
+        "message": "ending the meeting failed; the event will be retried: video settings unusable",
+        "appointmentId": "a1",
+        "problem": jitsi.JITSI_REFUSED_401,
+    } in log_lines(logs)
     assert Prosody.tokens
     assert Prosody.tokens[0] not in logs.out + logs.err
+    assert not jitsi_trigger.collection("videoMeetingsEnded").document(ROOM).get().exists
+
+
+def test_the_trigger_retries_and_names_the_settings_on_prosodys_router_404(
+    jitsi_trigger: MockFirestore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Prosody.module_loaded = False
+    Prosody.live = {ROOM}
+    with pytest.raises(ProviderMisconfigured):
+        run_trigger(doc("confirmed"), doc("cancelled"))
+    problems = [line.get("problem") for line in log_lines(capsys.readouterr())]
+    assert jitsi.JITSI_NOT_THE_MODULE.format(status=404) in problems
+    assert Prosody.live == {ROOM}
     assert not jitsi_trigger.collection("videoMeetingsEnded").document(ROOM).get().exists
 
 
@@ -605,48 +664,3 @@ def test_an_unusable_end_key_is_named_in_the_log_and_retried(
     } in lines
     assert Prosody.statuses == []
     assert not jitsi_trigger.collection("videoMeetingsEnded").document(ROOM).get().exists
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "why"),
-    [
-        pytest.param(
-            404,
-            b"<html><h1>Unknown host</h1></html>",
-            "Prosody's router, not end-meeting: check http_default_host and net.url",
-            id="the router's HTML 404",
-        ),
-        pytest.param(
-            401, b"", "token refused: check the end-meeting host's asap_key_server and the key id", id="refused"
-        ),
-        pytest.param(500, b"", "", id="a server error"),
-    ],
-)
-def test_only_200_and_the_modules_own_empty_404_count_as_ended(status: int, body: bytes, why: str) -> None:
-    with pytest.raises(ProviderCallFailed) as raised:
-        jitsi.judge_end_answer(status, body)
-    assert (raised.value.status, raised.value.why) == (status, why)
-
-
-@pytest.mark.parametrize(("status", "body"), [(200, b""), (200, b"ok"), (404, b""), (404, b" \n")])
-def test_an_ended_meeting_and_a_room_prosody_does_not_hold_pass(status: int, body: bytes) -> None:
-    jitsi.judge_end_answer(status, body)
-
-
-def test_the_routers_404_leaves_the_meeting_unmarked_for_a_retry(markers: MarkerStore) -> None:
-    class Router(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            page = b"<html><body>Unknown host</body></html>"
-            self.send_response(404)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    with serve(Router) as url, pytest.raises(ProviderCallFailed) as raised:
-        end_jitsi(jitsi_config(url))
-    assert raised.value.status == 404
-    assert markers.ended == {}

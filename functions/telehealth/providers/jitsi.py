@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 
@@ -33,7 +33,7 @@ from ..config import (
     load_rsa_private_key,
     text,
 )
-from ..errors import Misconfigured, ProviderCallFailed, WebhookRejected
+from ..errors import Misconfigured, ProviderCallFailed, ProviderMisconfigured, WebhookRejected
 from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, MeetingEnd, Participant, Provider, WebhookRequest
 from .events import derived_event_id, epoch, parse_json_object, require_fresh
 
@@ -169,18 +169,41 @@ def system_token(config: VideoConfig, key: object, room: str, now: int) -> str:
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": options.end_key_id})  # type: ignore[arg-type]
 
 
-def judge_end_answer(status: int, body: bytes) -> None:
-    """What Prosody's answer means: 200 ended; the module's own 404 (empty body) had no such room.
+# What a wrong set-up looks like from here (docs/jitsi-prosody.md), each naming the settings to check.
+# mod_muc_end_meeting answers with an empty body; Prosody's router (or a proxy) answers with a page.
+JITSI_NOT_THE_MODULE = (
+    "VIDEO_SERVER_API_URL reached Prosody's router (or a proxy), not mod_muc_end_meeting: answered {status} "
+    "with a page. Prosody needs the global muc_mapper_domain_base naming the end-meeting VirtualHost, and "
+    'http_default_host naming it too (or the proxy sending it as Host), "muc_end_meeting" in modules_enabled, '
+    "and Lua's net.url installed (without it the module does not load); see docs/jitsi-prosody.md"
+)
+JITSI_REFUSED_401 = (
+    "Prosody's mod_muc_end_meeting refused the system token (401; Prosody's log says why): the VirtualHost named "
+    "by the global muc_mapper_domain_base needs app_id = VIDEO_APP_ID and asap_key_server, and no app_secret (with "
+    'one it takes HS256 only: "Invalid or incorrect alg"); prosody_password_public_key_repo_url/<sha256 hex of '
+    "VIDEO_JITSI_END_KEY_ID>.pem must be the public half of VIDEO_JITSI_END_KEY"
+)
+# Enough of an answer's body to tell the module's empty answers from a page.
+ANSWER_BYTES = 4096
 
-    Anything else raises to be retried. A 404 with a body is Prosody's router (an unknown HTTP host,
-    or the module not loaded, e.g. without Lua's ``net.url``): the room may still be live.
+
+def classify_end_meeting_answer(status: int, body: bytes) -> Literal["ended", "not_running"]:
+    """What Prosody's answer to ``POST /end-meeting`` means; raises for anything but a done meeting.
+
+    200 or 404 with an empty body is the module itself: the room destroyed, or none (nobody in it).
+    With a body it is Prosody's router's page ("Unknown host", or the module not loaded because
+    net.url is missing) or a proxy's, and the room may be live; a 401 is a token the module refused.
+    Both name the settings to check (``ProviderMisconfigured``); anything else is ``ProviderCallFailed``.
     """
-    if status == 200 or (status == 404 and not body.strip()):
-        return
-    if status == 404:
-        raise ProviderCallFailed(404, "Prosody's router, not end-meeting: check http_default_host and net.url")
+    empty = not body.strip()
+    if status == 200 and empty:
+        return "ended"
+    if status == 404 and empty:
+        return "not_running"
+    if status in (200, 404):
+        raise ProviderMisconfigured(status, JITSI_NOT_THE_MODULE.format(status=status))
     if status == 401:
-        raise ProviderCallFailed(401, "token refused: check the end-meeting host's asap_key_server and the key id")
+        raise ProviderMisconfigured(status, JITSI_REFUSED_401)
     raise ProviderCallFailed(status)
 
 
@@ -197,10 +220,12 @@ def end(room: str, deployment: Deployment, now: int) -> None:
     )
     try:
         with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            status, body = int(response.status), response.read(4096)
+            status, body = int(response.status), response.read(ANSWER_BYTES)
     except urllib.error.HTTPError as error:
-        status, body = error.code, error.read(4096)
-    judge_end_answer(status, body)
+        status, body = error.code, error.read(ANSWER_BYTES)
+        error.close()
+    # Raises unless the module itself ended the room or has none (nobody in it: nothing to end).
+    classify_end_meeting_answer(status, body)
 
 
 PROVIDER = Provider(
