@@ -117,6 +117,8 @@ def ambient_demo_project(env: Mapping[str, str]) -> str:
     for source, value in sources:
         if value is None:
             continue
+        if not PROJECT_ID.fullmatch(value):
+            raise UsageError(f"{source} does not hold a project id: pass --project")
         if not is_demo(value):
             raise UsageError(
                 f"{source} names {value}, a real project: a real project is acted on only when named "
