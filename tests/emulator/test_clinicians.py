@@ -446,6 +446,9 @@ def test_a_removed_doctor_is_locked_out_of_rules_and_tokens_at_once(
     book(db, "before-removal", doctor.uid, patient.uid)
     book(db, "to-confirm", doctor.uid, patient.uid, status="pending", video=None)
     assert join(doctor, "before-removal").result["role"] == "moderator"
+    reads = emu.UserFirestore(doctor.id_token)
+    assert reads.get("appointments/before-removal") == 200
+    assert reads.query_equal("appointments", "doctorId", doctor.uid) == (200, 2)
     # Revocation counts in whole seconds (a token issued in the revoking second stays valid): step past it.
     time.sleep(1.1)
 
@@ -453,6 +456,8 @@ def test_a_removed_doctor_is_locked_out_of_rules_and_tokens_at_once(
 
     # The same ID token (still holding the claim) is refused by the rules and by the callable.
     assert emu.UserFirestore(doctor.id_token).update("appointments/to-confirm", {"status": "confirmed"}) == 403
+    assert reads.get("appointments/before-removal") == 403
+    assert reads.query_equal("appointments", "doctorId", doctor.uid) == (403, 0)
     answer = join(doctor, "before-removal")
     assert (answer.status, answer.details) == ("UNAUTHENTICATED", None)
     assert ("session_revoked", doctor.uid) in {(r["reason"], r["uid"]) for r in audit(db)}
