@@ -70,15 +70,20 @@ def sign_up(email: str, password: str, display_name: str | None = None) -> User:
 
 
 def make_doctor(email: str, password: str, name: str, specialty: str | None = None) -> User:
-    """Make an account an active clinic doctor with the admin command's own code, then sign in again
-    (a fresh ID token carries the new claim). Creates the account first if it does not exist."""
+    """Make an account an active clinic doctor the way a clinic does (docs/security.md): the doctor's own
+    account, its email verified, added with the admin command's own code as `add-doctor --existing` (which
+    revokes its sessions), then a fresh sign-in (whose ID token carries the claim). Creates the account first
+    if it does not exist."""
     import clinic  # scripts/clinic.py; imported here so that the demo's other users never load the Admin SDK
+    from firebase_admin import auth
 
     try:
-        sign_in(email, password)
+        user = sign_in(email, password)
     except requests.HTTPError:
-        sign_up(email, password)
-    clinic.Clinic(clinic.resolve_target(PROJECT)).add_doctor(email, name, specialty)
+        user = sign_up(email, password)
+    admin = clinic.Clinic(clinic.resolve_target(PROJECT))
+    auth.update_user(user.uid, email_verified=True, app=admin.app)
+    admin.add_doctor(clinic.Who(email=email), name, specialty, existing=True)
     return sign_in(email, password)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -21,14 +24,57 @@ ROOT = Path(__file__).resolve().parents[2]
 CLINIC = ROOT / "scripts" / "clinic"
 
 
-def clinic(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CLINIC), *args], capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+def clinic(
+    *args: str, env: dict[str, str | None] | None = None, stdin: str = "", cli: Path = CLINIC
+) -> subprocess.CompletedProcess[str]:
+    """Run the admin command as a user would, in a shell holding the emulator variables plus ``env``
+    (a None value unsets one), with ``stdin`` as what is typed."""
+    environment = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run(  # noqa: S603
+        [str(cli), *args], capture_output=True, text=True, timeout=60, check=False, env=environment, input=stdin
+    )
+
+
+# A shell with no emulator variables and no usable credentials: nothing can reach a real project, and if the
+# command tried it would fail at once with exit 1, never with the refusal (exit 2) that these tests expect.
+NO_EMULATORS: dict[str, str | None] = {
+    "FIRESTORE_EMULATOR_HOST": None,
+    "FIREBASE_AUTH_EMULATOR_HOST": None,
+    "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/credentials.json",
+    "GOOGLE_CLOUD_PROJECT": None,
+    "GCLOUD_PROJECT": None,
+}
 
 
 def admin_auth() -> Any:
     import clinic as clinic_module
 
     return clinic_module.Clinic(clinic_module.resolve_target(emu.PROJECT)).app
+
+
+def account(uid: str) -> tuple[Any, int, bool]:
+    """What the command may change on an account: its claims, when its sessions were last revoked, disabled."""
+    user = auth.get_user(uid, app=admin_auth())
+    return user.custom_claims, user.tokens_valid_after_timestamp, user.disabled
+
+
+def verify_email(uid: str) -> None:
+    auth.update_user(uid, email_verified=True, app=admin_auth())
+
+
+def session_revoked(id_token: str) -> bool:
+    """Whether an ID token's session was revoked, checked as get_join_token checks it (the Auth emulator does
+    not refuse a revoked refresh token, so the ID token from before is what shows a revocation here)."""
+    try:
+        auth.verify_id_token(id_token, app=admin_auth(), check_revoked=True)
+    except auth.RevokedIdTokenError:
+        return True
+    return False
 
 
 def book(db: firestore.Client, doc_id: str, doctor: str, patient: str, **changes: Any) -> None:
@@ -62,13 +108,21 @@ class TestClinicCommand:
         entry = db.collection("doctors").document(user.uid).get().to_dict()
         assert (entry["displayName"], entry["active"], entry["specialty"]) == ("Dr. New", True, "ENT")
 
-    def test_add_doctor_is_idempotent_and_keeps_other_claims(self, db: firestore.Client) -> None:
+    def test_add_doctor_existing_is_idempotent_keeps_other_claims_and_revokes_only_when_it_grants(
+        self, db: firestore.Client
+    ) -> None:
         patient = emu.sign_up("twice@test.example", "twice-pass-1")
+        verify_email(patient.uid)
         auth.set_custom_user_claims(patient.uid, {"clinic": "north"}, app=admin_auth())
-        for expected in ("updated", "updated"):
-            result = clinic("add-doctor", "--email", "twice@test.example", "--name", "Dr. Twice")
+        revoked_at = []
+        for expected in ("its earlier sessions revoked", "active\n"):
+            time.sleep(1.1)  # revocation times count in whole seconds: a second revocation would show
+            result = clinic("add-doctor", "--email", "twice@test.example", "--name", "Dr. Twice", "--existing")
             assert result.returncode == 0, result.stderr
-            assert f"{expected} doctor twice@test.example (uid {patient.uid})" in result.stdout
+            assert f"updated doctor twice@test.example (uid {patient.uid}): active" in result.stdout
+            assert expected in result.stdout
+            revoked_at.append(account(patient.uid)[1])
+        assert revoked_at[0] == revoked_at[1], "the second run revoked the doctor's sessions again"
         assert auth.get_user(patient.uid, app=admin_auth()).custom_claims == {"clinic": "north", "role": "doctor"}
         assert [snap.id for snap in db.collection("doctors").stream()] == [patient.uid]
 
@@ -80,6 +134,18 @@ class TestClinicCommand:
             pytest.param(["add-doctor", "--email", "x@test.example", "--name", "Dr.\u202eX"], "--name", id="RTL name"),
             pytest.param(["add-doctor", "--email", "x@test.example", "--name", "D" * 81], "80", id="long name"),
             pytest.param(["remove-doctor", "--email", "nobody"], "--email", id="remove: bad email"),
+            pytest.param(
+                ["add-doctor", "--email", "x@test.example", "--uid", "u1", "--name", "Dr. X"],
+                "not allowed with argument",
+                id="both --email and --uid",
+            ),
+            pytest.param(["add-doctor", "--uid", "a b", "--name", "Dr. X", "--existing"], "--uid", id="bad uid"),
+            pytest.param(["add-doctor", "--uid", "u1", "--name", "Dr. X"], "--existing", id="--uid without existing"),
+            pytest.param(
+                ["--project", "Not A Project", "add-doctor", "--email", "x@test.example", "--name", "Dr. X"],
+                "--project",
+                id="bad project id",
+            ),
         ],
     )
     def test_bad_input_exits_2_with_a_message_and_writes_nothing(
@@ -92,10 +158,26 @@ class TestClinicCommand:
         with pytest.raises(auth.UserNotFoundError):
             auth.get_user_by_email("x@test.example", app=admin_auth())
 
-    def test_removing_an_unknown_account_exits_1(self, db: firestore.Client) -> None:
-        result = clinic("remove-doctor", "--email", "ghost@test.example")
-        assert (result.returncode, "no user with email ghost@test.example" in result.stderr) == (1, True)
+    @pytest.mark.parametrize(
+        "args",
+        [
+            pytest.param(["remove-doctor", "--email", "ghost@test.example"], id="remove by email"),
+            pytest.param(["remove-doctor", "--uid", "no-such-uid"], id="remove by uid"),
+            pytest.param(["add-doctor", "--uid", "no-such-uid", "--name", "Dr. G", "--existing"], id="add by uid"),
+            pytest.param(
+                ["add-doctor", "--email", "ghost@test.example", "--name", "Dr. G", "--existing"],
+                id="add --existing for an email with no account",
+            ),
+        ],
+    )
+    def test_an_unknown_account_exits_1_and_writes_nothing(self, db: firestore.Client, args: list[str]) -> None:
+        result = clinic(*args)
+        assert result.returncode == 1
+        assert "clinic: no user with that" in result.stderr
+        assert "ghost@test.example" not in result.stderr, "the error repeats personal data"
         assert all_documents(db) == {}
+        with pytest.raises(auth.UserNotFoundError):
+            auth.get_user_by_email("ghost@test.example", app=admin_auth())
 
     def test_list_shows_the_directory_with_each_state(self, db: firestore.Client) -> None:
         for email, name in (("a@test.example", "Dr. A"), ("b@test.example", "Dr. B")):
@@ -106,6 +188,229 @@ class TestClinicCommand:
         assert [line.split()[0] for line in lines[1:3]] == ["active", "inactive"]
         assert "a@test.example  Dr. A" in lines[1]
         assert lines[-1] == "2 in the directory"
+
+
+class TestNoDoctorByPreRegistration:
+    """Issue 24 (1): whoever registers the doctor's email first must not become the doctor."""
+
+    def test_an_email_someone_registered_beforehand_is_refused_and_nothing_changes(self, db: firestore.Client) -> None:
+        squatter = emu.sign_up("dr.lee@clinic.test", "squatter-pass-1")
+        before = account(squatter.uid)
+
+        result = clinic("add-doctor", "--email", "dr.lee@clinic.test", "--name", "Dr. Lee")
+
+        assert result.returncode == 2
+        assert f"already exists (uid {squatter.uid})" in result.stderr
+        assert "--existing" in result.stderr
+        assert "dr.lee@clinic.test" not in result.stderr
+        assert account(squatter.uid) == before  # no claim, no revocation, not disabled
+        assert all_documents(db) == {}
+        assert not session_revoked(squatter.id_token)
+
+    @pytest.mark.parametrize("by", ["email", "uid"])
+    def test_existing_is_refused_while_the_email_is_not_verified(self, db: firestore.Client, by: str) -> None:
+        squatter = emu.sign_up("dr.lee@clinic.test", "squatter-pass-1")
+        before = account(squatter.uid)
+        who = ["--email", "dr.lee@clinic.test"] if by == "email" else ["--uid", squatter.uid]
+
+        result = clinic("add-doctor", *who, "--name", "Dr. Lee", "--existing")
+
+        assert result.returncode == 2
+        assert f"the account (uid {squatter.uid}) has no verified email" in result.stderr
+        assert account(squatter.uid) == before
+        assert all_documents(db) == {}
+
+    @pytest.mark.parametrize("by", ["email", "uid"])
+    def test_a_verified_account_is_shown_its_sessions_revoked_and_then_made_a_doctor(
+        self, db: firestore.Client, by: str
+    ) -> None:
+        user = emu.sign_up("dr.lee@clinic.test", "doctor-pass-1")
+        verify_email(user.uid)
+        record = auth.get_user(user.uid, app=admin_auth())
+        created = dt.datetime.fromtimestamp(record.user_metadata.creation_timestamp / 1000, dt.UTC)
+        time.sleep(1.1)  # revocation counts in whole seconds: step past the sign-up's
+        who = ["--email", "dr.lee@clinic.test"] if by == "email" else ["--uid", user.uid]
+
+        result = clinic("add-doctor", *who, "--name", "Dr. Lee", "--existing")
+
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0].startswith("acting on the emulators: project demo-telehealth")
+        assert f"existing account: uid {user.uid}" in lines
+        assert "  sign-in providers: password" in lines
+        assert f"  created: {created.isoformat(timespec='seconds')}" in lines
+        assert "  email verified: yes" in lines
+        assert lines[-1].startswith("updated doctor ")
+        assert lines[-1].endswith(f"uid {user.uid}{')' if by == 'email' else ''}: active, its earlier sessions revoked")
+        claims, revoked_at, disabled = account(user.uid)
+        assert (claims, disabled) == ({"role": "doctor"}, False)
+        assert revoked_at > record.tokens_valid_after_timestamp
+        # The session from before the grant is dead; a new sign-in carries the claim.
+        assert session_revoked(user.id_token)
+        fresh = emu.sign_in("dr.lee@clinic.test", "doctor-pass-1")
+        assert jwt.decode(fresh.id_token, options={"verify_signature": False})["role"] == "doctor"
+        assert db.collection("doctors").document(user.uid).get().to_dict()["active"] is True
+
+    def test_the_sessions_are_revoked_before_the_claim_is_granted(
+        self, db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import clinic as clinic_module
+
+        user = emu.sign_up("dr.lee@clinic.test", "doctor-pass-1")
+        verify_email(user.uid)
+        calls: list[str] = []
+
+        def recorded(name: str) -> Any:
+            real = getattr(clinic_module.auth, name)
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                calls.append(name)
+                return real(*args, **kwargs)
+
+            return call
+
+        for name in ("revoke_refresh_tokens", "set_custom_user_claims"):
+            monkeypatch.setattr(clinic_module.auth, name, recorded(name))
+        status = clinic_module.run(
+            ["add-doctor", "--email", "dr.lee@clinic.test", "--name", "Dr. Lee", "--existing"], out=io.StringIO()
+        )
+        assert status == 0
+        assert calls == ["revoke_refresh_tokens", "set_custom_user_claims"]
+
+
+class TestRemoveDoctor:
+    def test_remove_by_uid_with_disable_locks_the_account_out_entirely(
+        self, db: firestore.Client, people: dict[str, emu.User]
+    ) -> None:
+        doctor = people["doctor"]
+        revoked_before = account(doctor.uid)[1]
+        time.sleep(1.1)
+
+        result = clinic("remove-doctor", "--uid", doctor.uid, "--disable")
+
+        assert result.returncode == 0, result.stderr
+        assert f"removed doctor uid {doctor.uid}: inactive, claim removed, sessions revoked, account disabled" in (
+            result.stdout
+        )
+        claims, revoked_at, disabled = account(doctor.uid)
+        assert (claims, disabled) == (None, True)
+        assert revoked_at > revoked_before
+        assert db.collection("doctors").document(doctor.uid).get().to_dict()["active"] is False
+        with pytest.raises(requests.HTTPError):
+            emu.sign_in(doctor.email, "doctor-pass-1")
+        # Idempotent: a second run changes nothing and still succeeds.
+        assert clinic("remove-doctor", "--uid", doctor.uid, "--disable").returncode == 0
+        assert account(doctor.uid)[2] is True
+
+    def test_remove_without_disable_leaves_the_account_able_to_sign_in(
+        self, db: firestore.Client, people: dict[str, emu.User]
+    ) -> None:
+        result = clinic("remove-doctor", "--email", people["doctor"].email)
+        assert result.returncode == 0, result.stderr
+        assert account(people["doctor"].uid)[0::2] == (None, False)
+        assert emu.sign_in(people["doctor"].email, "doctor-pass-1").uid == people["doctor"].uid
+
+
+ADD = ["add-doctor", "--email", "dr.lee@clinic.test", "--name", "Dr. Lee"]
+
+
+class TestWhichProject:
+    """Issue 24 (3): the command never acts on a real project by surprise."""
+
+    @pytest.mark.parametrize("variable", ["GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"])
+    @pytest.mark.parametrize("emulators", [True, False], ids=["emulator shell", "plain shell"])
+    def test_an_ambient_real_project_never_chooses_the_project(
+        self, db: firestore.Client, variable: str, emulators: bool
+    ) -> None:
+        env = {"GOOGLE_CLOUD_PROJECT": None, "GCLOUD_PROJECT": None, variable: "clinic-prod"}
+        if not emulators:
+            env = NO_EMULATORS | env
+
+        result = clinic(*ADD, env=env)
+
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"{variable} names clinic-prod, a real project" in result.stderr
+        assert "--project" in result.stderr
+        assert "acting on" not in result.stdout
+        assert all_documents(db) == {}
+        with pytest.raises(auth.UserNotFoundError):
+            auth.get_user_by_email("dr.lee@clinic.test", app=admin_auth())
+
+    def test_a_real_default_in_firebaserc_never_chooses_the_project(self, tmp_path: Path) -> None:
+        """A clinic's own checkout, where `firebase use` put the production project into .firebaserc."""
+        (tmp_path / "scripts").mkdir()
+        shutil.copy(ROOT / "scripts" / "clinic.py", tmp_path / "scripts" / "clinic.py")
+        shutil.copy(ROOT / "firebase.json", tmp_path / "firebase.json")
+        (tmp_path / ".firebaserc").write_text(json.dumps({"projects": {"default": "clinic-prod"}}))
+        runner = tmp_path / "clinic"
+        runner.write_text(f'#!/bin/sh\nexec "{ROOT}/.venv/bin/python" "{tmp_path}/scripts/clinic.py" "$@"\n')
+        runner.chmod(0o755)
+
+        result = clinic("list", env=NO_EMULATORS, cli=runner)
+
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert ".firebaserc names clinic-prod, a real project" in result.stderr
+
+    @pytest.mark.parametrize(
+        "emulator_vars",
+        [
+            pytest.param({}, id="both emulator variables"),
+            pytest.param({"FIREBASE_AUTH_EMULATOR_HOST": None}, id="only Firestore's"),
+        ],
+    )
+    def test_emulator_variables_with_a_real_project_are_refused(
+        self, db: firestore.Client, emulator_vars: dict[str, str | None]
+    ) -> None:
+        result = clinic("--project", "clinic-prod", *ADD, env=emulator_vars)
+
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "FIRESTORE_EMULATOR_HOST" in result.stderr
+        assert "acting on" not in result.stdout
+        assert all_documents(db) == {}
+        with pytest.raises(auth.UserNotFoundError):
+            auth.get_user_by_email("dr.lee@clinic.test", app=admin_auth())
+
+    def test_the_emulators_serve_a_demo_project_named_with_project(self, db: firestore.Client) -> None:
+        result = clinic(*ADD, "--project", "demo-telehealth", env={"GOOGLE_CLOUD_PROJECT": "clinic-prod"})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("acting on the emulators: project demo-telehealth")
+        assert auth.get_user_by_email("dr.lee@clinic.test", app=admin_auth()).custom_claims == {"role": "doctor"}
+
+    @pytest.mark.parametrize(
+        ("args", "typed"),
+        [
+            pytest.param(ADD, "", id="add-doctor, nothing typed (no stdin)"),
+            pytest.param(ADD, "y\n", id="add-doctor, answered y"),
+            pytest.param(ADD, "clinic-pro\n", id="add-doctor, a wrong project id"),
+            pytest.param(
+                ["remove-doctor", "--uid", "u1", "--disable"], "", id="remove-doctor, nothing typed (no stdin)"
+            ),
+        ],
+    )
+    def test_a_real_project_is_changed_only_when_confirmed(self, args: list[str], typed: str) -> None:
+        result = clinic("--project", "clinic-prod", *args, env=NO_EMULATORS, stdin=typed)
+
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stdout.startswith("acting on the real project clinic-prod")
+        assert "type the project id (clinic-prod) to go ahead" in result.stderr
+        assert "not confirmed: nothing was changed" in result.stderr
+        assert "Application Default Credentials:" not in result.stderr, "it reached for the project unconfirmed"
+
+    @pytest.mark.parametrize(
+        ("args", "typed"),
+        [
+            pytest.param(["--project", "clinic-prod", "--yes", *ADD], "", id="--yes"),
+            pytest.param(["--project", "clinic-prod", *ADD], "clinic-prod\n", id="the project id typed"),
+            pytest.param([*ADD, "--project", "clinic-prod", "--yes"], "", id="both after the command"),
+        ],
+    )
+    def test_a_confirmed_real_project_goes_on_to_its_credentials(self, args: list[str], typed: str) -> None:
+        """Past the question the command reaches for the project (here: no credentials, so exit 1)."""
+        result = clinic(*args, env=NO_EMULATORS, stdin=typed)
+
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "no Application Default Credentials" in result.stderr
+        assert "not confirmed" not in result.stderr
 
 
 def test_the_impersonation_from_the_review_is_refused_at_every_step(db: firestore.Client) -> None:
@@ -141,6 +446,9 @@ def test_a_removed_doctor_is_locked_out_of_rules_and_tokens_at_once(
     book(db, "before-removal", doctor.uid, patient.uid)
     book(db, "to-confirm", doctor.uid, patient.uid, status="pending", video=None)
     assert join(doctor, "before-removal").result["role"] == "moderator"
+    reads = emu.UserFirestore(doctor.id_token)
+    assert reads.get("appointments/before-removal") == 200
+    assert reads.query_equal("appointments", "doctorId", doctor.uid) == (200, 2)
     # Revocation counts in whole seconds (a token issued in the revoking second stays valid): step past it.
     time.sleep(1.1)
 
@@ -148,6 +456,8 @@ def test_a_removed_doctor_is_locked_out_of_rules_and_tokens_at_once(
 
     # The same ID token (still holding the claim) is refused by the rules and by the callable.
     assert emu.UserFirestore(doctor.id_token).update("appointments/to-confirm", {"status": "confirmed"}) == 403
+    assert reads.get("appointments/before-removal") == 403
+    assert reads.query_equal("appointments", "doctorId", doctor.uid) == (403, 0)
     answer = join(doctor, "before-removal")
     assert (answer.status, answer.details) == ("UNAUTHENTICATED", None)
     assert ("session_revoked", doctor.uid) in {(r["reason"], r["uid"]) for r in audit(db)}

@@ -45,11 +45,21 @@ export async function signedInClient(email, password, displayName) {
 }
 
 /**
- * Make a signed-in client's account an active doctor the only way there is: the clinic's admin
- * command (scripts/clinic, Admin SDK), then refresh the ID token so it carries the new claim.
+ * Make a signed-in client's account an active doctor the only way there is: its email verified (as the
+ * doctor does from the verification mail), then the clinic's admin command (scripts/clinic add-doctor
+ * --existing, Admin SDK), then a new ID token that carries the claim. The command revokes the account's
+ * earlier sessions; the Auth emulator still honours their refresh token (production does not: the doctor
+ * signs in again), so the refresh below stands in for that sign-in.
  */
 export async function makeDoctor(client, name) {
-  execFileSync(clinicCommand, ["add-doctor", "--email", client.email, "--name", name], { stdio: "pipe" });
+  const a = hostPort("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099");
+  const reply = await fetch(`http://${a.host}:${a.port}/identitytoolkit.googleapis.com/v1/projects/${projectId}/accounts:update`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: "Bearer owner" },
+    body: JSON.stringify({ localId: client.uid, emailVerified: true }),
+  });
+  if (!reply.ok) throw new Error(`could not verify the email: ${reply.status}`);
+  execFileSync(clinicCommand, ["add-doctor", "--email", client.email, "--name", name, "--existing"], { stdio: "pipe" });
   await client.auth.currentUser.getIdToken(true);
   return client;
 }
