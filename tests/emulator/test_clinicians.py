@@ -484,7 +484,7 @@ def test_names_with_control_and_format_characters_come_out_clean(
     patient = emu.sign_up("rtl@test.example", "rtl-pass-1", "Pat\u202e\u200b Smith\u0007")
     book(db, "named", people["doctor"].uid, patient.uid)
     token = join(patient, "named").result["token"]
-    assert jwt.decode(token, options={"verify_signature": False})["context"]["user"]["name"] == "Pat Smith"
+    assert jwt.decode(token, options={"verify_signature": False})["context"]["user"]["name"] == "Pat Smith · patient"
     doctor_token = join(people["doctor"], "named").result["token"]
     assert jwt.decode(doctor_token, options={"verify_signature": False})["context"]["user"]["name"] == "Dr. Who"
 
