@@ -5,6 +5,20 @@ runs the command with the emulator variables set, then stops everything it start
 CLI (so it shuts the Firestore JVM down cleanly), SIGTERM/SIGKILL to the CLI's group (the Python
 workers it orphans), and a last check that nothing still listens on the suite's ports. Exits with
 the command's status. Never kills anything by name.
+
+Why not ``firebase emulators:exec``, which also starts the suite, runs a command and stops it? It would do
+for a plain run, but not for what this wrapper is for (see /work/shared/emulators-offline.md):
+
+- exec leaves the Python functions' workers running after it exits (firebase-tools issue 11069, open); they
+  keep their ports and the next start talks to stale code. Here the CLI leads its own process group and the
+  whole group is signalled after it exits.
+- When the CLI dies other than by SIGINT, exec cannot stop the Firestore JVM (a process group of its own,
+  left holding port 8080); ``stop`` finds it by its port and stops it.
+- exec exports FIRESTORE_EMULATOR_HOST, FIREBASE_AUTH_EMULATOR_HOST and GCLOUD_PROJECT, but not
+  FUNCTIONS_EMULATOR_HOST nor the hub, and its emulator output shares one stdout with the command's. The
+  tests need the emulators' log as a file of its own while they run (EMULATOR_LOG: emulator_api counts
+  trigger runs from its "Beginning execution" / "Finished" lines, a barrier instead of a sleep).
+- It prints no start-up time and cannot say, before it starts anything, which of the ports is taken.
 """
 
 from __future__ import annotations
@@ -207,6 +221,9 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         env = {**os.environ, **emulator_env(ports), "EMULATOR_LOG": str(log), "EMULATOR_PGID": str(cli.pid)}
+        # The emulator client (tests/support) is imported as plain `emulator_api`, the clinic command from scripts/.
+        paths = [str(ROOT / "scripts"), str(ROOT / "tests" / "support"), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         child = subprocess.Popen(argv, env=env)
         try:
             status = child.wait()

@@ -1,0 +1,1 @@
+"""Test support shared by the emulator tests, the provider matrix and the benchmarks (see docs/testing.md)."""
