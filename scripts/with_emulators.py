@@ -113,11 +113,32 @@ def listening_pids(ports: list[int]) -> dict[int, set[int]]:
     return found
 
 
+class StartFailed(RuntimeError):
+    """The CLI exited before the suite was ready."""
+
+
+def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
+    """``firebase emulators:start`` as the leader of a new process group, its output to ``log``."""
+    firebase = ROOT / "node_modules" / ".bin" / "firebase"
+    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
+    command += ["--config", config]
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def wait_ready(cli: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if cli.poll() is not None:
-            raise RuntimeError(f"the emulators exited during start (status {cli.returncode}); see {log}")
+            raise StartFailed(f"the emulators exited during start (status {cli.returncode}); see {log}")
         if READY_LINE in log.read_text(errors="replace"):
             return
         time.sleep(0.2)
@@ -197,24 +218,22 @@ def main(argv: list[str]) -> int:
     log_dir = ROOT / ".cache" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / "emulators.log"
-    firebase = ROOT / "node_modules" / ".bin" / "firebase"
-    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
-    command += ["--config", config]
     started = time.monotonic()
-    with log.open("wb") as sink:
-        cli = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=cli_env(),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    cli = start_cli(config, log)
     status = 1
     # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.
     try:
-        wait_ready(cli, log)
+        try:
+            wait_ready(cli, log)
+        except StartFailed as error:
+            # Seen on the shared machine: the CLI got a SIGTERM from outside while starting ("Received SIGTERM
+            # for the first time", status 0), or lost a race for a port it picks itself (eventarc, tasks, the
+            # Firestore websocket). One more try, after everything of the first is stopped; said out loud.
+            print(f"with-emulators: {error}; retrying the start once", file=sys.stderr, flush=True)
+            stop(cli, port_numbers)
+            (log_dir / "emulators-failed-start.log").write_bytes(log.read_bytes())
+            cli = start_cli(config, log)
+            wait_ready(cli, log)
         print(
             f"with-emulators: suite ready in {time.monotonic() - started:.1f} s (log: {log.relative_to(ROOT)})",
             file=sys.stderr,
