@@ -224,23 +224,40 @@ class UserFirestore:
 
 
 def trigger_runs(function: str) -> tuple[int, int]:
-    """How many runs of a function the Functions emulator has begun and finished so far (read from its log)."""
+    """How many runs of a function the Functions emulator has begun and ended so far (read from its log).
+
+    A run ends with ``Finished "<function>"``, or with ``Request to function failed`` (the worker's socket
+    hung up; the emulator names no function there, so it ends the run begun last, one request at a time under
+    FUNCTIONS_EMULATOR_PARALLEL=1). Only ``Finished`` lines count for ``finished_runs``.
+    """
     log = os.environ.get("EMULATOR_LOG")
     if not log:
         raise RuntimeError("EMULATOR_LOG is not set: run under scripts/with-emulators")
-    begun = finished = 0
+    begun = ended = 0
+    last_begun = ""
     with open(log, encoding="utf-8", errors="replace") as stream:
         for line in stream:
-            if f'Beginning execution of "{REGION}-{function}"' in line:
-                begun += 1
-            elif f'Finished "{REGION}-{function}"' in line:
-                finished += 1
-    return begun, finished
+            if "Beginning execution of " in line:
+                last_begun = line.split("Beginning execution of ", 1)[1].strip()
+                begun += last_begun == f'"{REGION}-{function}"'
+            elif f'Finished "{REGION}-{function}"' in line or (
+                "Request to function failed" in line and last_begun == f'"{REGION}-{function}"'
+            ):
+                ended += 1
+    return begun, ended
+
+
+def _finished(function: str) -> int:
+    log = os.environ.get("EMULATOR_LOG")
+    if not log:
+        raise RuntimeError("EMULATOR_LOG is not set: run under scripts/with-emulators")
+    with open(log, encoding="utf-8", errors="replace") as stream:
+        return sum(1 for line in stream if f'Finished "{REGION}-{function}"' in line)
 
 
 def finished_runs(function: str) -> int:
     """How many runs of a function the Functions emulator has finished so far (read from its log)."""
-    return trigger_runs(function)[1]
+    return _finished(function)
 
 
 def wait_for_runs(function: str, at_least: int, timeout: float = 60.0) -> int:
@@ -248,7 +265,7 @@ def wait_for_runs(function: str, at_least: int, timeout: float = 60.0) -> int:
     return wait_for(lambda: (lambda n: n if n >= at_least else None)(finished_runs(function)), timeout, 0.05)
 
 
-def wait_for_no_running_trigger(function: str = "assign_video_room", timeout: float = 60.0) -> int:
+def wait_for_no_running_trigger(function: str = "assign_video_room", timeout: float = 30.0) -> int:
     """Block until every run of ``function`` that has begun has finished (cheap: no quiet period)."""
     return wait_for(lambda: (lambda b, f: f if b <= f else None)(*trigger_runs(function)), timeout, 0.05)
 
