@@ -217,7 +217,9 @@ def main(argv: list[str]) -> int:
         return 1
     log_dir = ROOT / ".cache" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / "emulators.log"
+    # One log per config, so the provider matrix's run does not overwrite the emulator tests' log.
+    variant = Path(config).stem.removeprefix("firebase").lstrip(".")
+    log = log_dir / (f"emulators-{variant}.log" if variant else "emulators.log")
     started = time.monotonic()
     cli = start_cli(config, log)
     status = 1

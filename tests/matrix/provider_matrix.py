@@ -1,6 +1,6 @@
 """The provider matrix: the real callable on the emulators once per provider, each with its own params and key.
 
-`make provider-matrix` (part of `make test`). A functions folder is laid out in .cache/matrix/functions
+`make provider-matrix` (part of `make test`). A functions folder is laid out in build/matrix-functions
 (links to the real code and venv, plus one run's .env and .secret.local, with a key made here) and the
 emulator suite is started on it once, with firebase.matrix.json. Inside that one suite each run (a provider,
 or a waiting-room mode) rewrites the params and secrets, waits until the Functions emulator has reloaded
@@ -15,6 +15,7 @@ any run failed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -29,7 +30,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX = ROOT / ".cache" / "matrix"
-SOURCE = MATRIX / "functions"
+# Not under .cache: the Functions emulator's file watcher ignores every path with a dot-named part
+# (firebase-tools createIgnoredFilter: /(^|[\/\\])\../), so it would never see a change there.
+SOURCE = ROOT / "build" / "matrix-functions"
+# The file whose in-place rewrite makes the emulator reload (.env is a dotfile: ignored by the watcher too).
+RELOAD_MARK = SOURCE / "matrix-run.txt"
 
 
 def free_port() -> int:
@@ -105,17 +110,19 @@ def lay_out() -> None:
     """The functions folder the suite serves: links to the real code and venv (params and secrets: configure)."""
     shutil.rmtree(SOURCE, ignore_errors=True)
     SOURCE.mkdir(parents=True)
+    MATRIX.mkdir(parents=True, exist_ok=True)
     for name in ("main.py", "telehealth", "requirements.txt", "venv"):
         (SOURCE / name).symlink_to(ROOT / "functions" / name)
+    RELOAD_MARK.write_text("")
 
 
 def configure(run: str) -> Path:
     """One run's params and secrets in the served folder; returns the file holding its key (for the tests).
 
-    .env is written last and in place: that write is the change the Functions emulator reloads on
-    (.secret.local and .env.local match the folder's ignore list ``*.local`` and are not watched). The
-    emulator rewrites .env.local with the defaults it resolved on each load; the previous run's copy is
-    removed first, else its values (an empty VIDEO_SERVER_API_URL, say) would override this run's .env.
+    The Functions emulator's watcher ignores dotfiles (.env, .secret.local, .env.local), so the run's name is
+    written last, in place, to RELOAD_MARK: that change makes the emulator load the definitions again. It
+    rewrites .env.local with the defaults it resolved on each load; the previous run's copy is removed
+    first, else its values (an empty VIDEO_SERVER_API_URL, say) would override this run's .env.
     """
     provider = run if run in PROVIDERS else "jitsi"
     chosen = {"VIDEO_PROVIDER": provider, **PROVIDERS[provider], **MODES.get(run, {})}
@@ -137,6 +144,7 @@ def configure(run: str) -> Path:
         os.umask(old_umask)
     (SOURCE / ".env.local").unlink(missing_ok=True)
     (SOURCE / ".env").write_text("".join(f"{name}={value}\n" for name, value in params.items()))
+    RELOAD_MARK.write_text(f"{run}\n")
     return key_file
 
 
@@ -207,6 +215,9 @@ def main(argv: list[str]) -> int:
         return subprocess.run(command, cwd=ROOT, env=os.environ, check=False).returncode  # noqa: S603 - ours
     finally:
         shutil.rmtree(MATRIX, ignore_errors=True)
+        shutil.rmtree(SOURCE, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            SOURCE.parent.rmdir()  # build/, if nothing else is in it
 
 
 if __name__ == "__main__":
