@@ -1,13 +1,24 @@
-# The two commands that matter: `make dev` and `make test`. Everything else is a step of those.
+# The commands that matter: `make check` (lint + unit tests, the inner loop), `make test` (everything CI runs)
+# and `make dev`. Everything else is a step of those. docs/testing.md describes the tiers and how to run one test.
 SHELL := /bin/bash
 PY := .venv/bin/python
 WITH_EMULATORS := scripts/with-emulators
-export PYTHONPATH := $(CURDIR)/scripts
+# The emulator client lives in tests/support; it stays importable as plain `import emulator_api` (other
+# branches import it so), next to the clinic command and the demo helpers in scripts/.
+export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/tests/support
 
-.PHONY: dev test setup lint unit emulator-tests provider-matrix bench mutate clean
+.PHONY: check dev test setup setup-python lint unit emulator-tests provider-matrix bench mutate clean
+
+# Lint and unit tests only: needs .venv and nothing else (no npm, no Java, no emulator). Under a minute.
+# Lint and unit tests run side by side; each one's output is printed whole when it ends.
+check: setup-python
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint unit
 
 setup:
 	@scripts/setup
+
+setup-python:
+	@scripts/setup python
 
 dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
@@ -20,24 +31,27 @@ lint:
 	.venv/bin/mypy
 
 unit:
-	.venv/bin/pytest -q tests/unit
+	.venv/bin/pytest -q -p no:cacheprovider tests/unit
 
 emulator-tests:
 	$(WITH_EMULATORS) scripts/emulator-tests
 
-# The real callable once per provider (jitsi, jaas, livekit, twilio, zoom), each deployed with its own params.
+# The real callable once per provider (jitsi, jaas, livekit, twilio, zoom) and waiting-room mode (admit, off),
+# each deployed with its own params, under one start of the emulator suite (see tests/matrix/provider_matrix.py).
 provider-matrix:
-	$(PY) scripts/provider_matrix.py
+	$(PY) tests/matrix/provider_matrix.py
 
 # Mutation testing of functions/telehealth and main.py against tests/unit (not part of make test).
 mutate: setup
-	$(PY) scripts/mutate.py
+	$(PY) bench/mutate.py
 
-bench:
-	$(WITH_EMULATORS) --config firebase.bench.json $(PY) scripts/bench.py
+# Figures, not pass/fail: writes docs/benchmarks.md (the generated figures page), artifacts/bench.json and
+# artifacts/load.png. Not part of make test.
+bench: setup
+	$(WITH_EMULATORS) --config firebase.bench.json $(PY) bench/bench.py
 
 clean:
-	rm -rf .cache .venv functions/venv node_modules
+	rm -rf .cache .venv functions/venv node_modules artifacts
 
 # The real-Prosody interop tier (not part of make test): Debian's Prosody with jitsi-meet's own plugins from
 # JITSI_PROSODY_PLUGINS (jitsi-meet resources/prosody-plugins at 347cc32; CI: ../shared/jitsi-prosody), against

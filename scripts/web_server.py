@@ -67,9 +67,10 @@ def start(port: int = DEFAULT_PORT) -> ThreadingHTTPServer:
 
 
 if __name__ == "__main__":
+    # Port 0: the system picks a free one (the browser tests do this); the line below says which.
     port = int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_PORT
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"demo page on http://127.0.0.1:{port}/", flush=True)
+    print(f"demo page on http://127.0.0.1:{server.server_address[1]}/", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -5,6 +5,20 @@ runs the command with the emulator variables set, then stops everything it start
 CLI (so it shuts the Firestore JVM down cleanly), SIGTERM/SIGKILL to the CLI's group (the Python
 workers it orphans), and a last check that nothing still listens on the suite's ports. Exits with
 the command's status. Never kills anything by name.
+
+Why not ``firebase emulators:exec``, which also starts the suite, runs a command and stops it? It would do
+for a plain run, but not for what this wrapper is for (see /work/shared/emulators-offline.md):
+
+- exec leaves the Python functions' workers running after it exits (firebase-tools issue 11069, open); they
+  keep their ports and the next start talks to stale code. Here the CLI leads its own process group and the
+  whole group is signalled after it exits.
+- When the CLI dies other than by SIGINT, exec cannot stop the Firestore JVM (a process group of its own,
+  left holding port 8080); ``stop`` finds it by its port and stops it.
+- exec exports FIRESTORE_EMULATOR_HOST, FIREBASE_AUTH_EMULATOR_HOST and GCLOUD_PROJECT, but not
+  FUNCTIONS_EMULATOR_HOST nor the hub, and its emulator output shares one stdout with the command's. The
+  tests need the emulators' log as a file of its own while they run (EMULATOR_LOG: emulator_api counts
+  trigger runs from its "Beginning execution" / "Finished" lines, a barrier instead of a sleep).
+- It prints no start-up time and cannot say, before it starts anything, which of the ports is taken.
 """
 
 from __future__ import annotations
@@ -99,11 +113,32 @@ def listening_pids(ports: list[int]) -> dict[int, set[int]]:
     return found
 
 
+class StartFailed(RuntimeError):
+    """The CLI exited before the suite was ready."""
+
+
+def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
+    """``firebase emulators:start`` as the leader of a new process group, its output to ``log``."""
+    firebase = ROOT / "node_modules" / ".bin" / "firebase"
+    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
+    command += ["--config", config]
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def wait_ready(cli: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if cli.poll() is not None:
-            raise RuntimeError(f"the emulators exited during start (status {cli.returncode}); see {log}")
+            raise StartFailed(f"the emulators exited during start (status {cli.returncode}); see {log}")
         if READY_LINE in log.read_text(errors="replace"):
             return
         time.sleep(0.2)
@@ -182,31 +217,34 @@ def main(argv: list[str]) -> int:
         return 1
     log_dir = ROOT / ".cache" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / "emulators.log"
-    firebase = ROOT / "node_modules" / ".bin" / "firebase"
-    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
-    command += ["--config", config]
+    # One log per config, so the provider matrix's run does not overwrite the emulator tests' log.
+    variant = Path(config).stem.removeprefix("firebase").lstrip(".")
+    log = log_dir / (f"emulators-{variant}.log" if variant else "emulators.log")
     started = time.monotonic()
-    with log.open("wb") as sink:
-        cli = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=cli_env(),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    cli = start_cli(config, log)
     status = 1
     # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.
     try:
-        wait_ready(cli, log)
+        try:
+            wait_ready(cli, log)
+        except StartFailed as error:
+            # Seen on the shared machine: the CLI got a SIGTERM from outside while starting ("Received SIGTERM
+            # for the first time", status 0), or lost a race for a port it picks itself (eventarc, tasks, the
+            # Firestore websocket). One more try, after everything of the first is stopped; said out loud.
+            print(f"with-emulators: {error}; retrying the start once", file=sys.stderr, flush=True)
+            stop(cli, port_numbers)
+            (log_dir / "emulators-failed-start.log").write_bytes(log.read_bytes())
+            cli = start_cli(config, log)
+            wait_ready(cli, log)
         print(
             f"with-emulators: suite ready in {time.monotonic() - started:.1f} s (log: {log.relative_to(ROOT)})",
             file=sys.stderr,
             flush=True,
         )
         env = {**os.environ, **emulator_env(ports), "EMULATOR_LOG": str(log), "EMULATOR_PGID": str(cli.pid)}
+        # The emulator client (tests/support) is imported as plain `emulator_api`, the clinic command from scripts/.
+        paths = [str(ROOT / "scripts"), str(ROOT / "tests" / "support"), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         child = subprocess.Popen(argv, env=env)
         try:
             status = child.wait()

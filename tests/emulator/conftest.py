@@ -1,4 +1,4 @@
-"""Fixtures for tests that run against the emulator suite (only under scripts/with-emulators)."""
+"""Fixtures for tests that run against the emulator suite (only under scripts/with-emulators; see docs/testing.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ if "FIRESTORE_EMULATOR_HOST" not in os.environ or "FUNCTIONS_EMULATOR_HOST" not 
 
 @pytest.fixture
 def db() -> firestore.Client:
-    """A clean Firestore and Auth emulator, and an admin client."""
+    """A clean Firestore and Auth emulator, and an admin client.
+
+    No trigger run of an earlier test may still be running when the data goes: its late write would land in
+    this test's emulator (and a run counted by this test).
+    """
+    emu.wait_for_no_running_trigger()
     emu.reset()
     return emu.admin_db()
 

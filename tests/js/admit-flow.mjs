@@ -7,11 +7,10 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { openWorld, artifacts } from "./page.mjs";
 
-const port = Number(process.env.WEB_PORT ?? 5182);
 let world;
 
 before(async () => {
-  world = await openWorld(port, { doctor: ["admit-doctor@test.example", "admit-doctor-1"], patient: ["admit-patient@test.example", "admit-patient-1"] });
+  world = await openWorld({ doctor: ["admit-doctor@test.example", "admit-doctor-1"], patient: ["admit-patient@test.example", "admit-patient-1"] });
 });
 
 after(async () => {

@@ -6,11 +6,10 @@ import path from "node:path";
 import { projectId } from "./emulators.mjs";
 import { openWorld, root, artifacts } from "./page.mjs";
 
-const port = Number(process.env.WEB_PORT ?? 5181);
 let world;
 
 before(async () => {
-  world = await openWorld(port, { doctor: ["web-doctor@test.example", "web-doctor-1"], patient: ["web-patient@test.example", "web-patient-1"] });
+  world = await openWorld({ doctor: ["web-doctor@test.example", "web-doctor-1"], patient: ["web-patient@test.example", "web-patient-1"] });
 });
 
 after(async () => {

@@ -16,6 +16,12 @@ function hostPort(variable, fallback) {
 }
 
 let counter = 0;
+// The clients of this process that are still open. A client's Listen stream must not outlive a reset: the
+// Firestore emulator's realtime listeners break after its documents are deleted under them (firebase-tools
+// issue 8654, open: RESOURCE_EXHAUSTED on the Listen stream, as in issue 23's `Received message larger than
+// max (3582509016 vs 17825792)`), and the SDK then backs off silently for up to a minute.
+// resetEmulators() refuses while any client is open.
+const openClients = new Set();
 
 /** A signed-in user with their own Firebase app (as on their own device). */
 export async function signedInClient(email, password, displayName) {
@@ -35,13 +41,16 @@ export async function signedInClient(email, password, displayName) {
     await updateProfile(user, { displayName });
     await user.getIdToken(true);
   }
-  return {
+  const client = {
     app, auth, db, functions, uid: user.uid, email,
     async close() {
+      openClients.delete(client);
       await terminate(db);
       await deleteApp(app);
     },
   };
+  openClients.add(client);
+  return client;
 }
 
 /**
@@ -64,8 +73,12 @@ export async function makeDoctor(client, name) {
   return client;
 }
 
-/** Empty the Firestore and Auth emulators. */
+/** Empty the Firestore and Auth emulators; only while no client of this process is open (see openClients). */
 export async function resetEmulators() {
+  if (openClients.size > 0) {
+    const who = [...openClients].map((client) => client.email).join(", ");
+    throw new Error(`reset with open clients (${who}): close them first, their listeners would outlive the reset`);
+  }
   const f = hostPort("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080");
   const a = hostPort("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099");
   for (const url of [
@@ -74,6 +87,28 @@ export async function resetEmulators() {
   ]) {
     const reply = await fetch(url, { method: "DELETE" });
     if (!reply.ok) throw new Error(`reset failed: ${reply.status}`);
+  }
+}
+
+/** An appointment as the Firestore emulator holds it, read over REST as admin (no SDK, no Listen stream). */
+async function adminRead(path) {
+  const f = hostPort("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080");
+  const url = `http://${f.host}:${f.port}/v1/projects/${projectId}/databases/(default)/documents/${path}`;
+  const reply = await fetch(url, { headers: { Authorization: "Bearer owner" } });
+  if (reply.status === 404) return undefined;
+  if (!reply.ok) throw new Error(`admin read of ${path} failed: ${reply.status}`);
+  return reply.json();
+}
+
+/** The room the trigger wrote on an appointment, read as admin; waits for that write with a deadline. */
+export async function waitForRoom(appointmentId, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const stored = await adminRead(`appointments/${appointmentId}`);
+    const name = stored?.fields?.video?.mapValue?.fields?.roomName?.stringValue;
+    if (name) return name;
+    if (Date.now() > deadline) throw new Error(`the trigger wrote no room on ${appointmentId} within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25)); // the poll's interval, not a wait for the event
   }
 }
 
@@ -97,5 +132,14 @@ export function listenForRoom(client, appointmentId, ms = 30_000) {
       reject(error);
     });
   });
-  return { room: room.finally(() => stop()) };
+  // Whether the listener, not the trigger, is what failed: if the room is stored but the listener never saw
+  // it, say so (a broken Listen stream) instead of only timing out.
+  const explained = room.catch(async (error) => {
+    const stored = await adminRead(`appointments/${appointmentId}`).catch(() => undefined);
+    if (stored?.fields?.video?.mapValue?.fields?.roomName) {
+      throw new Error(`the trigger wrote the room on ${appointmentId} but the listener did not see it: ${error.message}`);
+    }
+    throw error;
+  });
+  return { room: explained.finally(() => stop()) };
 }

@@ -14,21 +14,45 @@ const CHROMIUM_ARGS = [
   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ];
 
+/** The demo page's server on a port the system picks (a fixed port could be another job's server, whose
+ * config.json would point the page at other emulators); resolves with its URL once it listens. */
+function startPageServer() {
+  const server = spawn(path.join(root, ".venv/bin/python"), [path.join(root, "scripts/web_server.py"), "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the demo page server did not start within 15 s")), 15_000);
+    let seen = "";
+    server.stdout.setEncoding("utf8");
+    server.stdout.on("data", (chunk) => {
+      seen += chunk;
+      const found = seen.match(/demo page on (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found[1]);
+      }
+    });
+    server.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the demo page server exited (${code})`));
+    });
+  });
+  return { server, url };
+}
+
 /** Start the page's server and Chromium; reset the emulators; a doctor (made one by scripts/clinic)
  * and a patient with a pending visit `web-visit` starting in 5 minutes. */
-export async function openWorld(port, who) {
-  const pageUrl = `http://127.0.0.1:${port}/`;
-  const server = spawn(path.join(root, ".venv/bin/python"), [path.join(root, "scripts/web_server.py"), String(port)], {
-    stdio: "ignore",
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${pageUrl}config.json`)).ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error("the demo page server did not start");
-    await new Promise((resolve) => setTimeout(resolve, 100));
+export async function openWorld(who) {
+  const { server, url } = startPageServer();
+  try {
+    return await openWorldOn(server, await url, who);
+  } catch (error) {
+    server.kill("SIGTERM");
+    throw error;
   }
+}
+
+async function openWorldOn(server, pageUrl, who) {
   await resetEmulators();
   const doctor = await makeDoctor(await signedInClient(who.doctor[0], who.doctor[1]), "Dr. Browser");
   const patient = await signedInClient(who.patient[0], who.patient[1]);

@@ -3,7 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { doc, getDoc, setDoc, updateDoc, Timestamp, collection, query, where, getDocs } from "firebase/firestore";
 import { httpsCallable } from "firebase/functions";
-import { signedInClient, resetEmulators, listenForRoom, makeDoctor } from "./emulators.mjs";
+import { signedInClient, resetEmulators, listenForRoom, makeDoctor, waitForRoom } from "./emulators.mjs";
 
 let patient, doctor, stranger;
 const minutes = (n) => Timestamp.fromMillis(Date.now() + n * 60_000);
@@ -76,9 +76,9 @@ test("a pending appointment is functions/failed-precondition with reason not_con
 
 test("too early carries opensAt in details", async () => {
   await book("js-later", { startTime: minutes(24 * 60), endTime: minutes(24 * 60 + 30) });
-  const { room } = listenForRoom(patient, "js-later");
   await updateDoc(doc(doctor.db, "appointments", "js-later"), { status: "confirmed" });
-  await room;
+  // The room is this test's precondition, not its subject (the first test checks it arrives live).
+  await waitForRoom("js-later");
   await assert.rejects(
     httpsCallable(patient.functions, "get_join_token")({ appointmentId: "js-later" }),
     (error) => error.code === "functions/failed-precondition" && error.details?.reason === "too_early"

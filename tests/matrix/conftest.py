@@ -1,4 +1,4 @@
-"""The provider matrix runs only under scripts/provider_matrix.py, which says which provider is deployed."""
+"""The provider matrix runs only under tests/matrix/provider_matrix.py, which says which provider is deployed."""
 
 from __future__ import annotations
 
@@ -7,4 +7,4 @@ import os
 import pytest
 
 if "MATRIX_PROVIDER" not in os.environ or "FUNCTIONS_EMULATOR_HOST" not in os.environ:
-    pytest.exit("the provider matrix runs under scripts/provider-matrix", 2)
+    pytest.exit("the provider matrix runs under make provider-matrix (tests/matrix/provider_matrix.py)", 2)

@@ -1,1 +1,1 @@
-"""Test support shared by every tier: configs, fakes, stand-ins, the emulator client."""
+"""Test support shared by every tier: configs, the emulator client, fakes and stand-ins (docs/testing.md)."""

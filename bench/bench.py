@@ -1,7 +1,9 @@
 """`make bench`: how fast and how cheap the backend is, next to the floors it cannot beat.
 
 Runs under ``scripts/with-emulators --config firebase.bench.json`` (which also loads the bench-only
-no-op functions). Prints a table and writes ``artifacts/bench.json``. Figures, not pass/fail.
+no-op functions). Prints a table and writes it to ``docs/benchmarks.md`` (generated, committed when the
+figures are wanted), the raw figures to ``artifacts/bench.json`` and the load plot to ``artifacts/load.png``.
+Figures, not pass/fail.
 """
 
 from __future__ import annotations
@@ -25,15 +27,22 @@ import load_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from telehealth import join  # noqa: E402
+from support.configs import video_config  # noqa: E402
+
+from telehealth import gate, join  # noqa: E402
 from telehealth.access import Grant  # noqa: E402
-from telehealth.config import VideoConfig, build_settings  # noqa: E402
+from telehealth.config import VideoConfig  # noqa: E402
 from telehealth.errors import VideoError  # noqa: E402
+from telehealth.lifecycle import room_maker  # noqa: E402
+from telehealth.providers import build_settings, provider_of  # noqa: E402
 from telehealth.ratelimit import RateLimiter  # noqa: E402
-from telehealth.store import apply_room_lifecycle  # noqa: E402
-from telehealth.tokens import claims_for, issue_token, participant_for  # noqa: E402
+from telehealth.store.appointments import apply_room_lifecycle  # noqa: E402
+from telehealth.tokens import issue_token, participant_for  # noqa: E402
 
+ARTIFACTS = ROOT / "artifacts"
+REPORT = ROOT / "docs" / "benchmarks.md"
 ROUND_TRIPS = int(os.environ.get("BENCH_CALLS", "300"))
 TRIGGER_SAMPLES = int(os.environ.get("BENCH_TRIGGERS", "60"))
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "10"))
@@ -50,7 +59,7 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 def demo_config() -> VideoConfig:
-    return VideoConfig(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    return video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
 
 
 def timed_calls(function: str, data: dict[str, Any], token: str, count: int) -> list[float]:
@@ -137,7 +146,7 @@ def bench_triggers(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, An
 def cold_import(statement: str) -> float:
     python = ROOT / "functions" / "venv" / "bin" / "python"
     started = time.perf_counter()
-    subprocess.run([str(python), "-c", statement], cwd=ROOT / "functions", check=True, env=_plain_env())
+    subprocess.run([str(python), "-c", statement], cwd=ROOT / "functions", check=True, env=_plain_env())  # noqa: S603
     return time.perf_counter() - started
 
 
@@ -182,9 +191,9 @@ def bench_tokens() -> dict[str, Any]:
     )
     secret = "bench-hmac-secret-0123456789abcdef0123"  # noqa: S105 - a throwaway key for timing
     providers = {
-        "jitsi": (VideoConfig(provider="jitsi", domain="meet.example.test", app_id="app"), secret),
-        "jaas": (VideoConfig(provider="jaas", app_id="vpaas-magic-cookie-1", key_id="k1"), rsa_pem),
-        "livekit": (VideoConfig(provider="livekit", domain="lk.example.test", app_id="APIkey"), secret),
+        "jitsi": (video_config(provider="jitsi", domain="meet.example.test", app_id="app"), secret),
+        "jaas": (video_config(provider="jaas", app_id="vpaas-magic-cookie-1", key_id="k1"), rsa_pem),
+        "livekit": (video_config(provider="livekit", domain="lk.example.test", app_id="APIkey"), secret),
     }
     now = int(time.time())
     grant = Grant(role="guest", room_name="r" * 32, issued_at=now, not_before=now - 10, expires_at=now + 3600)
@@ -193,7 +202,7 @@ def bench_tokens() -> dict[str, Any]:
     for name, (config, key) in providers.items():
         settings = build_settings(config, key)
         who = participant_for(grant, auth_claims, None, config)
-        claims = claims_for(grant, who, config)
+        claims = provider_of(config).claims(grant, who, config)
         headers = {"typ": "JWT"} | ({"kid": "vpaas-magic-cookie-1/k1"} if name == "jaas" else {})
         algorithm = settings.signing_key.algorithm
 
@@ -238,13 +247,13 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
 
         # As the trigger runs it: the event carries when `after` was written.
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops", before, after, lambda: config, written.update_time)
+        apply_room_lifecycle(client, "bench-ops", before, after, room_maker(lambda: config), written.update_time)
         confirmation = {"reads": counter.reads, "writes": counter.writes}
 
         # The same confirming event delivered again (at-least-once delivery, or a retry): its
         # conditional write is refused (not counted: it changes nothing), the transaction reads once.
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops", before, after, lambda: config, written.update_time)
+        apply_room_lifecycle(client, "bench-ops", before, after, room_maker(lambda: config), written.update_time)
         redelivered = {"reads": counter.reads, "writes": counter.writes, "refused_writes": counter.refused}
 
         # A stale event (the document was written again since): the transactional fallback.
@@ -252,21 +261,24 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
         stale_written = stale.set(after)
         stale.update({"endTime": after["endTime"] + dt.timedelta(minutes=5)})
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops-stale", before, after, lambda: config, stale_written.update_time)
+        apply_room_lifecycle(
+            client, "bench-ops-stale", before, after, room_maker(lambda: config), stale_written.update_time
+        )
         confirmation_stale = {"reads": counter.reads, "writes": counter.writes}
 
         with_room = ref.get().to_dict()
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops", after, with_room, lambda: config)
+        apply_room_lifecycle(client, "bench-ops", after, with_room, room_maker(lambda: config))
         own_write = {"reads": counter.reads, "writes": counter.writes}
 
-        moved = with_room | {"endTime": with_room["endTime"] + dt.timedelta(minutes=10)}
+        # An update that changes nothing the room depends on (a moved visit is a new meeting, so not times).
+        moved = with_room | {"notes": "bring the results"}
         counter.reset()
-        apply_room_lifecycle(client, "bench-ops", with_room, moved, lambda: config)
+        apply_room_lifecycle(client, "bench-ops", with_room, moved, room_maker(lambda: config))
         irrelevant = {"reads": counter.reads, "writes": counter.writes}
 
         # In process, with the session and App Check seams open: only Firestore is counted here.
-        policy = join.JoinPolicy(
+        policy = gate.Policy(
             settings=lambda: settings,
             session_check=lambda: lambda: True,
             app_check_passes=lambda: True,
@@ -278,7 +290,7 @@ def bench_operations(db: Any, doctor: emu.User, patient: emu.User) -> dict[str, 
             with contextlib.suppress(VideoError):  # refusals are expected for some callers; only cost counts
                 join.get_join_token(
                     client,
-                    caller=join.Caller(uid, claims),
+                    caller=gate.Caller(uid, claims),
                     data={"appointmentId": "bench-ops"},
                     policy=policy,
                     now=int(time.time()),
@@ -323,8 +335,8 @@ def bench_hostile(doctor: emu.User, patient: emu.User) -> dict[str, Any]:
     counter = emu.OpCounter(client)
     now = int(time.time())
 
-    def run(calls: list[tuple[join.Caller | None, Any]]) -> dict[str, int]:
-        policy = join.JoinPolicy(
+    def run(calls: list[tuple[gate.Caller | None, Any]]) -> dict[str, int]:
+        policy = gate.Policy(
             settings=lambda: settings,
             session_check=lambda: lambda: True,
             app_check_passes=lambda: True,
@@ -336,13 +348,13 @@ def bench_hostile(doctor: emu.User, patient: emu.User) -> dict[str, Any]:
                 join.get_join_token(client, caller=caller, data=data, policy=policy, now=now)
         return {"reads": counter.reads, "writes": counter.writes}
 
-    looping = join.Caller(patient.uid, {})
+    looping = gate.Caller(patient.uid, {})
     scenarios = {
         "signed out, made-up ids": [(None, {"appointmentId": f"made-up-{n}"}) for n in range(HOSTILE_CALLS)],
         "one account looping on its visit": [(looping, {"appointmentId": "bench-hostile"})] * HOSTILE_CALLS,
         "one account, malformed ids": [(looping, {"appointmentId": f"x/{n}"}) for n in range(HOSTILE_CALLS)],
         "1,000 accounts probing one id each": [
-            (join.Caller(f"prober-{n}", {}), {"appointmentId": f"probe-{n}"}) for n in range(HOSTILE_CALLS)
+            (gate.Caller(f"prober-{n}", {}), {"appointmentId": f"probe-{n}"}) for n in range(HOSTILE_CALLS)
         ],
     }
     result = {name: run(calls) for name, calls in scenarios.items()}
@@ -505,13 +517,37 @@ def main() -> int:
     results["cold_start"] = bench_cold_start()
     # Last: it resets the emulators and serves the functions with gunicorn, as deployed.
     results["load"] = load_bench.bench_load()
-    load_bench.plot(results["load"], ROOT / "artifacts" / "load.png")
-    out = ROOT / "artifacts" / "bench.json"
-    out.parent.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(exist_ok=True)  # a fresh clone has none, and the plot is saved first
+    load_bench.plot(results["load"], ARTIFACTS / "load.png")
+    out = ARTIFACTS / "bench.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
-    print(f"\n(written to {out.relative_to(ROOT)}; plot: artifacts/load.png)")
+    figures = table(results)
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(report(results, figures))
+    print(figures)
+    print(f"\n(written to {REPORT.relative_to(ROOT)} and {out.relative_to(ROOT)}; plot: artifacts/load.png)")
     return 0
+
+
+def report(results: dict[str, Any], figures: str) -> str:
+    """docs/benchmarks.md: the figures of the last run, generated (so no hand-kept copy goes stale)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (
+        "# Benchmarks\n\n"
+        "<!-- Generated by `make bench` (bench/bench.py); do not edit by hand, run it again. -->\n\n"
+        f"Last run: {results['when']} on {results['cores']} cores, commit `{commit or 'unknown'}`, against the "
+        "local emulator suite (firebase.bench.json). Figures, not pass/fail: a shared or loaded machine makes "
+        "them slower; the ratios to the floors (a no-op callable and trigger on the same suite) travel better "
+        "than the absolute times.\n\n"
+        f"```\n{figures}\n```\n\n"
+        "Raw figures: `artifacts/bench.json`; load plot: `artifacts/load.png` (both git-ignored).\n"
+    )
 
 
 if __name__ == "__main__":

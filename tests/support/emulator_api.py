@@ -1,4 +1,7 @@
-"""Small clients for the local emulator suite, shared by the demo scripts and the emulator tests.
+"""Small clients for the local emulator suite, shared by the demo scripts, the emulator tests and the benchmarks.
+
+Imported as ``support.emulator_api`` (tests) or, with tests/support on PYTHONPATH as the Makefile sets it,
+as plain ``emulator_api``.
 
 Addresses come from the variables ``scripts/with-emulators`` exports. Admin access to Firestore
 uses the real ``google-cloud-firestore`` client (rules do not apply); user access uses the REST API
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -224,8 +228,31 @@ class UserFirestore:
         return _session.delete(f"{self.base}/{path}", headers=self.headers).status_code
 
 
-def finished_runs(function: str) -> int:
-    """How many runs of a function the Functions emulator has finished so far (read from its log)."""
+def trigger_runs(function: str) -> tuple[int, int]:
+    """How many runs of a function the Functions emulator has begun and ended so far (read from its log).
+
+    A run ends with ``Finished "<function>"``, or with ``Request to function failed`` (the worker's socket
+    hung up; the emulator names no function there, so it ends the run begun last, one request at a time under
+    FUNCTIONS_EMULATOR_PARALLEL=1). Only ``Finished`` lines count for ``finished_runs``.
+    """
+    log = os.environ.get("EMULATOR_LOG")
+    if not log:
+        raise RuntimeError("EMULATOR_LOG is not set: run under scripts/with-emulators")
+    begun = ended = 0
+    last_begun = ""
+    with open(log, encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            if "Beginning execution of " in line:
+                last_begun = line.split("Beginning execution of ", 1)[1].strip()
+                begun += last_begun == f'"{REGION}-{function}"'
+            elif f'Finished "{REGION}-{function}"' in line or (
+                "Request to function failed" in line and last_begun == f'"{REGION}-{function}"'
+            ):
+                ended += 1
+    return begun, ended
+
+
+def _finished(function: str) -> int:
     log = os.environ.get("EMULATOR_LOG")
     if not log:
         raise RuntimeError("EMULATOR_LOG is not set: run under scripts/with-emulators")
@@ -233,27 +260,40 @@ def finished_runs(function: str) -> int:
         return sum(1 for line in stream if f'Finished "{REGION}-{function}"' in line)
 
 
+def finished_runs(function: str) -> int:
+    """How many runs of a function the Functions emulator has finished so far (read from its log)."""
+    return _finished(function)
+
+
 def wait_for_runs(function: str, at_least: int, timeout: float = 60.0) -> int:
     """Block until the emulator has finished ``at_least`` runs of the function; a barrier, not a sleep."""
     return wait_for(lambda: (lambda n: n if n >= at_least else None)(finished_runs(function)), timeout, 0.05)
 
 
-def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 1.5, timeout: float = 180.0) -> int:
-    """Block until the emulator has finished no new run of ``function`` for ``quiet`` seconds.
+def wait_for_no_running_trigger(function: str = "assign_video_room", timeout: float = 30.0) -> int:
+    """Block until every run of ``function`` that has begun has finished (cheap: no quiet period)."""
+    return wait_for(lambda: (lambda b, f: f if b <= f else None)(*trigger_runs(function)), timeout, 0.05)
 
-    Writes made while triggers were paused are delivered when they resume: a test that paused them
-    for many writes waits here, so the next test's trigger is not queued behind that backlog.
+
+def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 1.5, timeout: float = 180.0) -> int:
+    """Block until no run of ``function`` is in progress and none has begun or finished for ``quiet`` seconds.
+
+    A test whose writes fire the trigger (several, or one whose own write fires it again) waits here, so that
+    none of those runs is still queued or running when the next step counts runs or resets the emulators.
+    A run in progress never counts as quiet, however long it takes (a cold worker on a loaded machine can take
+    longer than ``quiet``). Writes made while triggers are paused are not delivered later: the Functions
+    emulator answers their events 204 "Background triggers are currently disabled" and drops them.
     """
     deadline = time.monotonic() + timeout
-    seen, since = finished_runs(function), time.monotonic()
-    while time.monotonic() - since < quiet:
+    seen, since = trigger_runs(function), time.monotonic()
+    while seen[0] > seen[1] or time.monotonic() - since < quiet:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{function} still busy after {timeout} s")
         time.sleep(0.1)
-        now = finished_runs(function)
+        now = trigger_runs(function)
         if now != seen:
             seen, since = now, time.monotonic()
-    return seen
+    return seen[1]
 
 
 def set_background_triggers(enabled: bool) -> None:
@@ -297,7 +337,7 @@ class OpCounter:
 
 def local_secret(name: str = "VIDEO_SIGNING_KEY") -> str:
     """A secret the emulator's functions use (from functions/.secret.local, written by scripts/setup)."""
-    secret_file = Path(__file__).resolve().parent.parent / "functions" / ".secret.local"
+    secret_file = Path(__file__).resolve().parents[2] / "functions" / ".secret.local"
     for line in secret_file.read_text().splitlines():
         if line.startswith(f"{name}="):
             return line.split("=", 1)[1]
@@ -329,3 +369,9 @@ def video_appointment(doctor: str, patient: str, **changes: Any) -> dict[str, An
         "endTime": utc(dt.timedelta(minutes=35)),
     } | changes
     return {key: value for key, value in fields.items() if value is not None}
+
+
+# One module under both of its names: plain ``emulator_api`` (tests/support on PYTHONPATH, as the Makefile and
+# scripts/with-emulators set it) and ``support.emulator_api`` (tests/ on pytest's pythonpath). Without this, a
+# process importing both would hold two sessions and two ``User`` classes.
+sys.modules.setdefault("support.emulator_api" if __name__ == "emulator_api" else "emulator_api", sys.modules[__name__])

@@ -50,6 +50,9 @@ def lay_out() -> None:
     shutil.copytree(ROOT / "tests" / "unit", WORK / "tests" / "unit", ignore=shutil.ignore_patterns("__pycache__"))
     for helper in ("fuzzing.py", "standins.py"):
         shutil.copy(ROOT / "tests" / helper, WORK / "tests" / helper)
+    shutil.copytree(
+        ROOT / "tests" / "support", WORK / "tests" / "support", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "firestore.indexes.json", WORK / "firestore.indexes.json")
     (WORK / "scripts").mkdir()
     for script in ("demo.env", "jitsi_end_key.py"):
@@ -66,11 +69,11 @@ def main() -> int:
     lay_out()
     env = {**os.environ, "MODEL_SEQUENCES": "300", "PYTHONPATH": ""}
     children = str(os.cpu_count() or 2)
-    run = subprocess.run([str(MUTMUT), "run", "--max-children", children], cwd=WORK, env=env, check=False)
+    run = subprocess.run([str(MUTMUT), "run", "--max-children", children], cwd=WORK, env=env, check=False)  # noqa: S603
     if run.returncode not in (0, 1):
         print(f"mutate: mutmut run failed ({run.returncode})", file=sys.stderr)
         return run.returncode
-    listing = subprocess.run(
+    listing = subprocess.run(  # noqa: S603 - our venv's mutmut
         [str(MUTMUT), "results", "--all", "true"], cwd=WORK, env=env, capture_output=True, text=True, check=False
     ).stdout
     equivalent = {line.split("#")[0].strip() for line in EQUIVALENT.read_text().splitlines()} - {""}

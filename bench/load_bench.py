@@ -7,8 +7,8 @@ read and one write). For each concurrency level, that many signed-in clients sen
 bounded time; every answer is checked (role or refusal), and afterwards the audit log must hold
 exactly one record per join. Cold start: process start to the first answered call.
 
-Run by ``make bench`` (inside scripts/with-emulators); the figures go into artifacts/bench.json and
-artifacts/load.png. Traffic goes only to 127.0.0.1, bounded in count and time.
+Run by ``make bench`` (inside scripts/with-emulators); the figures go into docs/benchmarks.md,
+artifacts/bench.json and artifacts/load.png. Traffic goes only to 127.0.0.1, bounded in count and time.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def start(name: str, threads: int) -> Server:
     port = free_port()
     command = [str(VENV_BIN / "functions-framework"), "--target", target, "--source", str(source)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our venv's functions-framework
         command,
         cwd=source.parent,
         env=server_env(threads),
@@ -255,6 +255,7 @@ def bench_cold(token: str) -> dict[str, Any]:
 
 
 def plot(results: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,0 +1,224 @@
+"""The provider matrix: the real callable on the emulators once per provider, each with its own params and key.
+
+`make provider-matrix` (part of `make test`). A functions folder is laid out in build/matrix-functions
+(links to the real code and venv, plus one run's .env and .secret.local, with a key made here) and the
+emulator suite is started on it once, with firebase.matrix.json. Inside that one suite each run (a provider,
+or a waiting-room mode) rewrites the params and secrets, waits until the Functions emulator has reloaded
+the functions from them (it watches its source folder and, on a change, loads the definitions again and
+retires its workers, so the next request starts a worker with the new params and secrets), then runs
+tests/matrix. Seven runs used to start seven suites (about 20 s of start-up each on two cores, plus the
+stop). Nothing of the developer's own functions/.env or .secret.local is read or changed. Exits non-zero if
+any run failed.
+
+    tests/matrix/provider_matrix.py [RUN ...]     runs: jitsi jaas livekit twilio zoom admit off (default: all)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parents[2]
+MATRIX = ROOT / ".cache" / "matrix"
+# Not under .cache: the Functions emulator's file watcher ignores every path with a dot-named part
+# (firebase-tools createIgnoredFilter: /(^|[\/\\])\../), so it would never see a change there.
+SOURCE = ROOT / "build" / "matrix-functions"
+# The file whose in-place rewrite makes the emulator reload (.env is a dotfile: ignored by the watcher too).
+RELOAD_MARK = SOURCE / "matrix-run.txt"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the system's pick: a fixed one could be another job's)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# The providers' server APIs (LiveKit's RoomService, Prosody's end-meeting and its key server) are
+# loopback stand-ins that tests/matrix starts (tests/standins.py); ending meetings is checked there. The
+# runner picks their port once and hands it to the tests (which import this module) in MATRIX_API_PORT.
+os.environ.setdefault("MATRIX_API_PORT", str(free_port()))
+LOOPBACK_API = f"http://127.0.0.1:{os.environ['MATRIX_API_PORT']}"
+RUNS_HELP = "runs: jitsi jaas livekit twilio zoom admit off"
+LOADED = "Loaded functions definitions from source"
+RELOAD_TIMEOUT = 120.0
+JITSI_END_KEY_ID = "telehealth/matrix-end"
+PROVIDERS: dict[str, dict[str, str]] = {
+    "jitsi": {
+        "VIDEO_DOMAIN": "meet.example.test",
+        "VIDEO_APP_ID": "telehealth-demo",
+        "VIDEO_SERVER_API_URL": LOOPBACK_API,
+        "VIDEO_JITSI_END_KEY_ID": JITSI_END_KEY_ID,
+    },
+    "jaas": {"VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef", "VIDEO_KEY_ID": "matrixkey"},
+    "livekit": {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix", "VIDEO_SERVER_API_URL": LOOPBACK_API},
+    "twilio": {
+        "VIDEO_DOMAIN": "visit.example.test",
+        "VIDEO_APP_ID": "SK" + "0123456789abcdef" * 2,
+        "VIDEO_ACCOUNT_ID": "AC" + "fedcba9876543210" * 2,
+    },
+    "zoom": {"VIDEO_DOMAIN": "visit.example.test", "VIDEO_APP_ID": "zoomMatrixKey"},
+}
+
+
+# Extra runs for the waiting-room modes (the provider runs use the default, host), on jitsi without
+# end-meeting (no stand-in listens in those runs).
+MODES: dict[str, dict[str, str]] = {
+    "admit": {
+        "VIDEO_WAITING_ROOM": "admit",
+        "VIDEO_DOCTOR_FEATURES": "recording",
+        "VIDEO_JITSI_END_KEY_ID": "",
+        "VIDEO_SERVER_API_URL": "",
+    },
+    "off": {"VIDEO_WAITING_ROOM": "off", "VIDEO_JITSI_END_KEY_ID": "", "VIDEO_SERVER_API_URL": ""},
+}
+
+
+def rsa_pem() -> tuple[str, str]:
+    """A fresh 2048-bit RSA key: the private PEM and the public one."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private: bytes = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public: bytes = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private.decode(), public.decode()
+
+
+def signing_key(provider: str) -> str:
+    return rsa_pem()[0] if provider == "jaas" else secrets.token_urlsafe(48)
+
+
+def escaped(value: str) -> str:
+    """A value for a double-quoted .secret.local line (a PEM's newlines as \\n)."""
+    return value.replace("\n", "\\n")
+
+
+def lay_out() -> None:
+    """The functions folder the suite serves: links to the real code and venv (params and secrets: configure)."""
+    shutil.rmtree(SOURCE, ignore_errors=True)
+    SOURCE.mkdir(parents=True)
+    MATRIX.mkdir(parents=True, exist_ok=True)
+    for name in ("main.py", "telehealth", "requirements.txt", "venv"):
+        (SOURCE / name).symlink_to(ROOT / "functions" / name)
+    RELOAD_MARK.write_text("")
+
+
+def configure(run: str) -> Path:
+    """One run's params and secrets in the served folder; returns the file holding its key (for the tests).
+
+    The Functions emulator's watcher ignores dotfiles (.env, .secret.local, .env.local), so the run's name is
+    written last, in place, to RELOAD_MARK: that change makes the emulator load the definitions again. It
+    rewrites .env.local with the defaults it resolved on each load; the previous run's copy is removed
+    first, else its values (an empty VIDEO_SERVER_API_URL, say) would override this run's .env.
+    """
+    provider = run if run in PROVIDERS else "jitsi"
+    chosen = {"VIDEO_PROVIDER": provider, **PROVIDERS[provider], **MODES.get(run, {})}
+    params = {name: value for name, value in chosen.items() if value}  # an empty value: the param's default
+    key = signing_key(provider)
+    end_key, end_public = rsa_pem() if params.get("VIDEO_JITSI_END_KEY_ID") else ("none", "")
+    old_umask = os.umask(0o077)
+    try:
+        webhook_secret = secrets.token_urlsafe(32)
+        (SOURCE / ".secret.local").write_text(
+            f'VIDEO_SIGNING_KEY="{escaped(key)}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n'
+            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\n'
+        )
+        (MATRIX / "webhook-secret").write_text(webhook_secret)
+        (MATRIX / "end-key.pub").write_text(end_public)
+        key_file = MATRIX / "key"
+        key_file.write_text(key)
+    finally:
+        os.umask(old_umask)
+    (SOURCE / ".env.local").unlink(missing_ok=True)
+    (SOURCE / ".env").write_text("".join(f"{name}={value}\n" for name, value in params.items()))
+    RELOAD_MARK.write_text(f"{run}\n")
+    return key_file
+
+
+def loads_so_far(log: Path) -> int:
+    """How many times the Functions emulator has loaded the function definitions (start, then each reload)."""
+    return log.read_text(errors="replace").count(LOADED)
+
+
+def wait_for_reload(log: Path, before: int) -> None:
+    """Block until the emulator has loaded the definitions again after ``before`` loads, and its log has been
+    quiet for half a second (the triggers it registers after a changed definition are logged right after)."""
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while loads_so_far(log) <= before or time.time() - log.stat().st_mtime < 0.5:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the Functions emulator did not reload within {RELOAD_TIMEOUT:.0f} s; see {log}")
+        time.sleep(0.1)
+
+
+def run_all(chosen: list[str]) -> int:
+    """Inside the suite (EMULATOR_LOG set by scripts/with-emulators): each run against the same suite."""
+    import emulator_api as emu  # tests/support, on PYTHONPATH inside the suite
+
+    log = Path(os.environ["EMULATOR_LOG"])
+    failed = []
+    for n, run in enumerate(chosen):
+        if n:
+            # The last run's trigger runs finish under its own params; then this run's are loaded.
+            emu.wait_for_quiet_triggers(quiet=1.0)
+            before = loads_so_far(log)
+            started = time.monotonic()
+            key_file = configure(run)
+            wait_for_reload(log, before)
+            print(f"provider-matrix: {run} (reloaded in {time.monotonic() - started:.1f} s)", file=sys.stderr)
+        else:
+            key_file = MATRIX / "key"
+            print(f"provider-matrix: {run}", file=sys.stderr, flush=True)
+        provider = run if run in PROVIDERS else "jitsi"
+        env = {
+            **os.environ,
+            "MATRIX_PROVIDER": provider,
+            "MATRIX_WAITING_ROOM": MODES.get(run, {}).get("VIDEO_WAITING_ROOM", "host"),
+            "MATRIX_KEY_FILE": str(key_file),
+        }
+        pytest = str(ROOT / ".venv" / "bin" / "pytest")
+        command = [pytest, "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "matrix")]
+        if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:  # noqa: S603 - our pytest
+            failed.append(run)
+    print(f"provider-matrix: {len(chosen) - len(failed)} of {len(chosen)} runs passed", file=sys.stderr)
+    if failed:
+        print(f"provider-matrix: failed: {' '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str]) -> int:
+    """Runs named on the command line (providers, or ``admit`` / ``off``), else all of them."""
+    if argv[:1] == ["--inside"]:
+        return run_all(argv[1:])
+    chosen = argv or [*PROVIDERS, *MODES]
+    unknown = [run for run in chosen if run not in PROVIDERS and run not in MODES]
+    if unknown:
+        print(f"provider-matrix: unknown run {' '.join(unknown)} ({RUNS_HELP})", file=sys.stderr)
+        return 2
+    lay_out()
+    configure(chosen[0])  # the suite starts with the first run's params
+    command = [sys.executable, str(ROOT / "scripts" / "with_emulators.py"), "--config", "firebase.matrix.json"]
+    command += [sys.executable, str(Path(__file__).resolve()), "--inside", *chosen]
+    try:
+        return subprocess.run(command, cwd=ROOT, env=os.environ, check=False).returncode  # noqa: S603 - ours
+    finally:
+        shutil.rmtree(MATRIX, ignore_errors=True)
+        shutil.rmtree(SOURCE, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            SOURCE.parent.rmdir()  # build/, if nothing else is in it
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
