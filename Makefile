@@ -23,7 +23,7 @@ setup-python:
 dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
-test: setup lint unit emulator-tests provider-matrix
+test: setup lint unit emulator-tests provider-matrix prosody-tier-in-test
 
 lint:
 	.venv/bin/ruff check functions tests scripts bench
@@ -53,10 +53,14 @@ bench: setup
 clean:
 	rm -rf .cache .venv functions/venv node_modules artifacts
 
-# The real-Prosody interop tier (not part of make test): Debian's Prosody with jitsi-meet's own plugins from
+# The real-Prosody interop tier (make test runs it with --trigger): Debian's Prosody with jitsi-meet's own plugins from
 # JITSI_PROSODY_PLUGINS (jitsi-meet resources/prosody-plugins at 347cc32; CI: ../shared/jitsi-prosody), against
 # the backend's join tokens and end-meeting code. Says SKIPPED without the plugins. docs/jitsi-prosody.md.
 # PROSODY_TIER_ARGS=--trigger adds the real trigger on the Firebase emulators (ports 9299/8280/5201/4420/4520).
-.PHONY: prosody-tier
+.PHONY: prosody-tier prosody-tier-in-test
 prosody-tier: setup
 	tests/prosody/run $(PROSODY_TIER_ARGS)
+
+# make test runs the tier with the real trigger where the plugins are there, and says SKIPPED otherwise.
+prosody-tier-in-test: setup
+	tests/prosody/run --trigger
