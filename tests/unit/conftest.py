@@ -13,6 +13,7 @@ from mockfirestore import AlreadyExists, MockFirestore
 from mockfirestore._helpers import get_by_path
 from mockfirestore.document import DocumentReference
 from support.configs import jitsi_config
+from support.requests import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, PATIENT, STRANGER  # noqa: F401 - re-exported
 
 from telehealth.config import Settings
 from telehealth.providers import build_settings
@@ -20,9 +21,6 @@ from telehealth.providers import build_settings
 # A fixed instant every test measures from: 2026-03-02 10:00:00 UTC.
 NOW = dt.datetime(2026, 3, 2, 10, 0, 0, tzinfo=dt.UTC)
 NOW_S = int(NOW.timestamp())
-HMAC_SECRET = "unit-test-hmac-secret-0123456789abcdef"  # 38 bytes
-DOCTOR, PATIENT, STRANGER = "uid-doctor-1", "uid-patient-1", "uid-stranger-1"
-DOCTOR_CLAIMS = {"role": "doctor"}
 DOCTOR_ENTRY = {"displayName": "Dr. Ada", "active": True, "specialty": "General practice"}
 
 

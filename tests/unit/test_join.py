@@ -22,6 +22,9 @@ from conftest import (
     snapshot,
 )
 from mockfirestore import MockFirestore
+from support.configs import video_config
+from support.requests import audit_records
+from support.requests import policy as open_policy
 
 from telehealth import gate, join
 from telehealth.config import VideoConfig
@@ -63,12 +66,13 @@ class Refusal:
 
 
 def policy_for(case: Case, limiter: RateLimiter | None = None, retention_days: int = 2190) -> gate.Policy:
-    return gate.Policy(
-        settings=lambda: build_settings(case.config, case.secret),
-        session_check=lambda: lambda: case.session_live,
-        app_check_passes=lambda: case.app_check,
-        limiter=limiter or RateLimiter(1000),
-        audit_retention_days=retention_days,
+    return open_policy(
+        case.config,
+        limiter=limiter,
+        session_live=case.session_live,
+        app_check=case.app_check,
+        secret=case.secret,
+        retention_days=retention_days,
     )
 
 
@@ -93,10 +97,6 @@ def run(db: MockFirestore, case: Case, **policy: Any) -> dict[str, Any]:
     return join.get_join_token(
         db, caller=caller_for(case), data=case.data, policy=policy_for(case, **policy), now=case.now
     )
-
-
-def audit_records(db: MockFirestore) -> list[dict[str, Any]]:
-    return [doc.to_dict() for doc in db.collection("videoAccessLog").stream()]
 
 
 def invalid(data: Any, name: str) -> Any:
@@ -547,3 +547,27 @@ def test_each_policy_seam_is_called_once_per_join(db: MockFirestore) -> None:
     )
     join.get_join_token(db, caller=gate.Caller(PATIENT, {}), data={"appointmentId": "a1"}, policy=policy, now=START_S)
     assert counts == {"settings": 1, "session": 1, "app_check": 1}
+
+
+@pytest.mark.parametrize(
+    ("config", "server_url"),
+    [
+        pytest.param(
+            video_config(provider="livekit", domain="lk.clinic.test", app_id="K"), "wss://lk.clinic.test", id="livekit"
+        ),
+        pytest.param(jitsi_config(), None, id="jitsi has none"),
+    ],
+)
+def test_the_answer_carries_server_url_for_livekit_only(
+    db: MockFirestore, config: VideoConfig, server_url: str | None
+) -> None:
+    db.collection("appointments").document("a1").set(appointment())
+    answer = join.get_join_token(
+        db,
+        caller=gate.Caller(PATIENT, {}),
+        data={"appointmentId": "a1"},
+        policy=open_policy(config),
+        now=NOW_S + 5 * 60,
+    )
+    assert answer.get("serverUrl") == server_url
+    assert ("serverUrl" in answer) == (server_url is not None)

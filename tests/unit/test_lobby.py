@@ -7,13 +7,8 @@ from typing import Any
 import jwt
 import pytest
 from conftest import (
-    DOCTOR,
-    DOCTOR_CLAIMS,
-    HMAC_SECRET,
     NOW,
     NOW_S,
-    PATIENT,
-    STRANGER,
     appointment,
     jitsi_config,
     snapshot,
@@ -21,13 +16,13 @@ from conftest import (
 from google.cloud.firestore import SERVER_TIMESTAMP
 from mockfirestore import MockFirestore
 from support.configs import video_config
+from support.requests import CALLERS
+from support.requests import policy as open_policy
 
 from telehealth import gate, join, lobby
 from telehealth.access import waiting_step
 from telehealth.errors import VideoError, error_code
 from telehealth.lifecycle import room_maker
-from telehealth.providers import build_settings
-from telehealth.ratelimit import RateLimiter
 from telehealth.rooms import Action
 from telehealth.store.appointments import apply_room_lifecycle
 
@@ -36,21 +31,7 @@ ROOM = {"roomName": "w" * 32, "provider": "jitsi", "roomUrl": "https://meet.clin
 
 
 def policy(mode: str = "host", features: frozenset[str] = frozenset()) -> gate.Policy:
-    config = jitsi_config(waiting_room=mode, doctor_features=features)
-    return gate.Policy(
-        settings=lambda: build_settings(config, HMAC_SECRET),
-        session_check=lambda: lambda: True,
-        app_check_passes=lambda: True,
-        limiter=RateLimiter(1000),
-    )
-
-
-CALLERS = {
-    "doctor": gate.Caller(DOCTOR, DOCTOR_CLAIMS),
-    "patient": gate.Caller(PATIENT, {}),
-    "stranger": gate.Caller(STRANGER, {}),
-    "claimless doctor": gate.Caller(DOCTOR, {}),
-}
+    return open_policy(jitsi_config(waiting_room=mode, doctor_features=features))
 
 
 def seed(db: MockFirestore, **video: Any) -> None:
