@@ -242,6 +242,7 @@ class ZoomVideoSdk(_Quiet):
     api_secret: ClassVar[str] = ""
     live: ClassVar[dict[str, str]] = {}  # session id -> session name
     page_size: ClassVar[int] = 300
+    filters_by_name: ClassVar[bool] = True  # False: a Zoom that ignores session_name (not documented, but cheap)
     ended: ClassVar[list[str]] = []
     listed: ClassVar[list[dict[str, list[str]]]] = []
     statuses: ClassVar[list[int]] = []
@@ -249,7 +250,7 @@ class ZoomVideoSdk(_Quiet):
     @classmethod
     def reset(cls, api_key: str, api_secret: str, live: dict[str, str], page_size: int = 300) -> None:
         cls.api_key, cls.api_secret, cls.live, cls.page_size = api_key, api_secret, live, page_size
-        cls.ended, cls.listed, cls.statuses = [], [], []
+        cls.filters_by_name, cls.ended, cls.listed, cls.statuses = True, [], [], []
 
     def respond(self, status: int, body: dict[str, Any] | None = None) -> None:
         type(self).statuses.append(status)
@@ -282,7 +283,7 @@ class ZoomVideoSdk(_Quiet):
         named = [
             {"id": sid, "session_name": name, "start_time": "2026-03-02T09:55:00Z", "user_count": 1}
             for sid, name in cls.live.items()
-            if name == query.get("session_name", [name])[0]
+            if name == query.get("session_name", [name])[0] or not cls.filters_by_name
         ]
         start = int(query.get("next_page_token", ["0"])[0])
         page = named[start : start + cls.page_size]

@@ -252,6 +252,15 @@ def test_a_zoom_session_named_after_the_room_is_ended_once(zoom_api: str, marker
     assert markers.ended == {ROOM: "zoom"}
 
 
+def test_only_sessions_named_after_the_room_are_ended_whatever_the_list_holds(
+    zoom_api: str, markers: MarkerStore
+) -> None:
+    ZoomVideoSdk.filters_by_name = False
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert ZoomVideoSdk.ended == ["sess-1=="]
+    assert ZoomVideoSdk.live == {"sess-other": OTHER_ROOM}
+
+
 def test_a_room_with_no_live_session_counts_as_ended_without_a_put(zoom_api: str, markers: MarkerStore) -> None:
     """Nobody joined, or everyone left (Zoom ends an empty session itself)."""
     ZoomVideoSdk.live = {}
