@@ -261,6 +261,13 @@ def test_only_sessions_named_after_the_room_are_ended_whatever_the_list_holds(
     assert ZoomVideoSdk.live == {"sess-other": OTHER_ROOM}
 
 
+def test_a_live_session_is_matched_to_the_room_whatever_its_case(zoom_api: str, markers: MarkerStore) -> None:
+    ZoomVideoSdk.filters_by_name = False
+    ZoomVideoSdk.live = {"upper": ROOM.upper(), "sess-other": OTHER_ROOM}
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert ZoomVideoSdk.ended == ["upper"]
+
+
 def test_a_room_with_no_live_session_counts_as_ended_without_a_put(zoom_api: str, markers: MarkerStore) -> None:
     """Nobody joined, or everyone left (Zoom ends an empty session itself)."""
     ZoomVideoSdk.live = {}

@@ -348,6 +348,12 @@ def test_a_zoom_user_left_is_a_leave_and_a_rejoin_is_a_new_event() -> None:
     assert len({leave.event_id, first.event_id, second.event_id}) == 3
 
 
+def test_a_zoom_session_name_is_our_room_whatever_its_case() -> None:
+    """Zoom's session names are case-insensitive (its auth docs on ``tpc``); our room names are lowercase."""
+    [event] = zoom_events(*samples.zoom_post(joined(session_name=ROOM.upper()), NOW_TS))
+    assert event.room == ROOM
+
+
 def test_without_a_participant_uuid_zooms_user_id_names_the_participant() -> None:
     """Zoom added participant_uuid in 2025; older payloads have only the session's user id."""
     payload = joined()

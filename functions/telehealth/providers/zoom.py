@@ -153,7 +153,8 @@ def events(request: WebhookRequest, deployment: Deployment) -> WebhookOutcome:
     user_id = text_field(user, "participant_uuid") or text_field(user, "id")
     event_id = derived_event_id("zoom", kind, session_id, user_id, stamp_text)
     role = ROLE_OF_IDENTITY.get(text_field(user, "user_key"))
-    return [AttendanceEvent(event_id, room, "joined" if kind == "joined" else "left", role, at)]
+    # Zoom's session names ignore case; ours are lowercase.
+    return [AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", role, at)]
 
 
 def api_token(api_key: str, api_secret: str, now: int) -> str:
@@ -197,7 +198,9 @@ def live_sessions(base: str, token: str, room: str, now: int) -> list[str]:
         found += [
             str(item["id"])
             for item in sessions
-            if isinstance(item, Mapping) and item.get("session_name") == room and isinstance(item.get("id"), str)
+            if isinstance(item, Mapping)
+            and str(item.get("session_name")).lower() == room.lower()  # Zoom's session names ignore case
+            and isinstance(item.get("id"), str)
         ]
         next_page = answer.get("next_page_token") if isinstance(answer, Mapping) else None
         if not isinstance(next_page, str) or not next_page:
