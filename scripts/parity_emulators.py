@@ -22,7 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PARITY = ROOT / ".cache" / "parity"
 SOURCE = PARITY / "functions"
 CONFIG = ROOT / ".cache" / "firebase.parity.json"
-PORTS = {"auth": 9499, "firestore": 8480, "functions": 5401, "hub": 4440, "logging": 4540}
+# auth's 9499 is also the Cloud Tasks emulator's default: a default suite running beside this one holds it,
+# so PARITY_AUTH_PORT can move it.
+PORTS = {
+    "auth": int(os.environ.get("PARITY_AUTH_PORT", "9499")),
+    "firestore": 8480,
+    "functions": 5401,
+    "hub": 4440,
+    "logging": 4540,
+}
+# The Functions emulator also starts Eventarc and Cloud Tasks emulators, by default on 9299 and 9499: both
+# moved next to logging, so they collide neither with our auth port nor with a default suite's.
+HELPERS = {"eventarc": 4541, "tasks": 4542}
 LOOPBACK_API = "http://127.0.0.1:7911"
 PROJECT, REGION = "demo-telehealth", "us-central1"
 CALLBACK_URL = f"http://127.0.0.1:{PORTS['functions']}/{PROJECT}/{REGION}/video_events/twilio"
@@ -47,8 +58,13 @@ PROVIDERS: dict[str, dict[str, str]] = {
 
 
 def write_config() -> None:
-    """The firebase config for these runs (paths relative to its own folder, .cache)."""
-    emulators: dict[str, object] = {name: {"host": "127.0.0.1", "port": port} for name, port in PORTS.items()}
+    """The firebase config for these runs, beside copies of the rules and indexes (the CLI reads nothing outside
+    the config's own folder, .cache)."""
+    PARITY.mkdir(parents=True, exist_ok=True)
+    for name in ("firestore.rules", "firestore.indexes.json"):
+        shutil.copyfile(ROOT / name, PARITY / name)
+    ports = {**PORTS, **HELPERS}
+    emulators: dict[str, object] = {name: {"host": "127.0.0.1", "port": port} for name, port in ports.items()}
     config = {
         "functions": [
             {
@@ -58,7 +74,7 @@ def write_config() -> None:
                 "ignore": ["venv", ".git", "__pycache__", "*.local", ".mypy_cache", ".ruff_cache"],
             }
         ],
-        "firestore": {"rules": "../firestore.rules", "indexes": "../firestore.indexes.json"},
+        "firestore": {"rules": "parity/firestore.rules", "indexes": "parity/firestore.indexes.json"},
         "emulators": {"singleProjectMode": True, **emulators, "ui": {"enabled": False}},
     }
     CONFIG.write_text(json.dumps(config, indent=2))
@@ -67,6 +83,7 @@ def write_config() -> None:
 def lay_out(provider: str) -> dict[str, str]:
     """The functions folder for one run; returns the secrets it holds (for the tests, through a 0600 file)."""
     shutil.rmtree(SOURCE, ignore_errors=True)
+    write_config()
     SOURCE.mkdir(parents=True)
     for name in ("main.py", "telehealth", "requirements.txt", "venv"):
         (SOURCE / name).symlink_to(ROOT / "functions" / name)
@@ -91,7 +108,6 @@ def lay_out(provider: str) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     """The runs named on the command line (twilio, zoom), else both."""
     chosen = argv or list(PROVIDERS)
-    write_config()
     failed = []
     for provider in chosen:
         lay_out(provider)
