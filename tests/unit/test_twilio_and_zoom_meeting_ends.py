@@ -4,11 +4,13 @@ that must be retried; and through the real trigger, main.assign_video_room, on m
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import inspect
 import json
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -24,7 +26,7 @@ from twilio.rest import Client
 
 from telehealth import lifecycle
 from telehealth.errors import Misconfigured, ProviderCallFailed
-from telehealth.providers import build_settings, ends_meetings, twilio, zoom
+from telehealth.providers import build_settings, ends_meetings, rest, twilio, zoom
 from telehealth.providers.base import Deployment
 from telehealth.store.appointments import RoomWrite
 
@@ -212,6 +214,41 @@ def test_an_unreachable_twilio_raises_and_is_not_marked(markers: MarkerStore) ->
     assert markers.ended == {}
 
 
+class Slow(http.server.BaseHTTPRequestHandler):
+    """Answers after a second, with a body larger than anything a provider's answer is read to."""
+
+    def handle_any(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/v1/"):  # Twilio's Rooms API, hung
+            time.sleep(1.0)
+        body = b"x" * (300 * 1024)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = handle_any
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_a_provider_that_does_not_answer_in_time_fails_the_attempt(
+    markers: MarkerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call has a deadline (the trigger's own is 60 s): a hung API fails the attempt, to be retried."""
+    monkeypatch.setattr(rest, "TIMEOUT_SECONDS", 0.2)
+    with serve(Slow) as url, pytest.raises(TimeoutError):
+        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(url), NOW_TS)
+    assert markers.ended == {}
+
+
+def test_only_the_first_256_kib_of_an_answer_are_read() -> None:
+    with serve(Slow) as url:
+        status, body = rest.send(urllib.request.Request(f"{url}/now"))  # noqa: S310 - the loopback
+    assert (status, len(body)) == (200, 256 * 1024)
+
+
 def test_twilio_deployments_always_end_meetings_and_default_to_twilios_api() -> None:
     assert ends_meetings({"VIDEO_PROVIDER": "twilio"}) is True
     built = twilio.room_request(twilio.API_BASE, "a b/c", samples.TWILIO_API_KEY, "s")
@@ -248,7 +285,14 @@ def test_a_zoom_session_named_after_the_room_is_ended_once(zoom_api: str, marker
     assert ZoomVideoSdk.ended == ["sess-1=="]
     assert ZoomVideoSdk.live == {"sess-other": OTHER_ROOM}  # another visit's session is left alone
     [query] = ZoomVideoSdk.listed
-    assert (query["type"], query["session_name"]) == (["live"], [ROOM])
+    today = dt.datetime.fromtimestamp(NOW_TS, dt.UTC).date()
+    assert query == {
+        "type": ["live"],
+        "from": [(today - dt.timedelta(days=1)).isoformat()],  # a session started before midnight is still live
+        "to": [today.isoformat()],
+        "session_name": [ROOM],
+        "page_size": ["300"],  # Zoom's largest page
+    }
     assert markers.ended == {ROOM: "zoom"}
 
 

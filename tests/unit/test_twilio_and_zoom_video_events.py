@@ -218,3 +218,17 @@ def test_a_zoom_deployment_with_a_weak_secret_token_answers_500_and_names_it(
     assert post("/zoom", *samples.zoom_post(payload, int(time.time()), secret="none")).status_code == 500
     assert "VIDEO_WEBHOOK_SECRET is a placeholder, not a secret" in json.dumps(log_lines(capsys))
     assert zoom_served == []
+
+
+# What a deployment declares -----------------------------------------------------------------------------------
+
+
+def test_the_new_params_and_secret_are_declared_where_they_are_read() -> None:
+    """A param or secret a function reads but does not declare is empty in production; these are read by
+    video_events (the callback URL, the webhook secret) and assign_video_room (the Zoom API key and secret)."""
+    assert {"VIDEO_TWILIO_CALLBACK_URL", "VIDEO_ZOOM_API_KEY"} <= set(main.PARAMS)
+    for function in (main.video_events, main.assign_video_room):
+        declared = {item["key"] for item in function.__firebase_endpoint__.secretEnvironmentVariables}
+        assert {"VIDEO_WEBHOOK_SECRET", "VIDEO_ZOOM_API_SECRET", "VIDEO_SIGNING_KEY"} <= declared
+    assert main.PARAMS["VIDEO_TWILIO_CALLBACK_URL"].default == ""
+    assert main.PARAMS["VIDEO_ZOOM_API_KEY"].default == ""

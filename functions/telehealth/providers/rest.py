@@ -22,10 +22,10 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-def send(request: urllib.request.Request, timeout: float = TIMEOUT_SECONDS) -> tuple[int, bytes]:
-    """The status and (at most 256 KiB of) the body of the server's answer to ``request``."""
+def send(request: urllib.request.Request) -> tuple[int, bytes]:
+    """The status and (at most 256 KiB of) the body of the server's answer to ``request``, within the deadline."""
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             return int(response.status), response.read(MAX_ANSWER_BYTES)
     except urllib.error.HTTPError as error:
         with error:

@@ -183,7 +183,7 @@ def live_sessions(base: str, token: str, room: str, now: int) -> list[str]:
     for _page in range(MAX_PAGES):
         request = urllib.request.Request(  # noqa: S310 - the config admits only http(s) server URLs
             f"{base}/v2/videosdk/sessions?{urllib.parse.urlencode(query)}",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {token}"},
         )
         status, body = rest.send(request)
         if status != 200:
