@@ -185,6 +185,7 @@ def answering() -> Iterator[str]:
         pytest.param(500, b"", "", id="a server error"),
         pytest.param(429, b'{"code": 20429}', "", id="too many requests"),
         pytest.param(400, b'{"code": 53123}', "", id="a bad request"),
+        pytest.param(201, b"{}", "", id="anything but 200, even a success"),
     ],
 )
 def test_only_200_and_twilios_own_404_count_as_ended(
@@ -325,6 +326,22 @@ def test_every_page_of_live_sessions_is_read(zoom_api: str, markers: MarkerStore
     assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
     assert sorted(ZoomVideoSdk.ended) == ["a", "b", "c"]
     assert [query.get("next_page_token") for query in ZoomVideoSdk.listed[:3]] == [None, ["1"], ["2"]]
+
+
+def test_a_session_list_that_never_ends_is_cut_off_and_retried(zoom_api: str, markers: MarkerStore) -> None:
+    ZoomVideoSdk.reset(ZOOM_API_KEY, ZOOM_API_SECRET, {f"s{number}": ROOM for number in range(11)}, page_size=1)
+    with pytest.raises(ProviderCallFailed) as raised:
+        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS)
+    assert (raised.value.status, raised.value.why) == (200, "too many pages of live sessions")
+    assert len(ZoomVideoSdk.listed) == 10
+    assert ZoomVideoSdk.ended == []  # nothing is ended before every page has been read
+    assert markers.ended == {}
+
+
+def test_ten_pages_are_read_to_the_end(zoom_api: str, markers: MarkerStore) -> None:
+    ZoomVideoSdk.reset(ZOOM_API_KEY, ZOOM_API_SECRET, {f"s{number}": ROOM for number in range(10)}, page_size=1)
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert len(ZoomVideoSdk.ended) == 10
 
 
 @pytest.mark.parametrize("session_id", ["/starts-with-slash", "has//two", "plain/one"])

@@ -138,6 +138,8 @@ def _bad_twilio(case: str) -> tuple[bytes, dict[str, str]]:
         return body, _with(headers, **{"X-Twilio-Webhooks-Signature-Settings": "key=KS1,algorithm=HMAC_SHA256"})
     if case == "not UTF-8":
         return b"\xff" + body, headers
+    if case == "a percent-escape that is not UTF-8":
+        return body + b"&Extra=%FF", headers
     if case == "a parameter added":
         return body + b"&RoomName=other", headers
     raise AssertionError(case)
@@ -153,6 +155,7 @@ def _bad_twilio(case: str) -> tuple[bytes, dict[str, str]]:
         ("signed for our host with another path", 401, "Twilio signature does not verify"),
         ("shared-key signing", 401, "Twilio shared-key signature: sign status callbacks with the Auth Token"),
         ("not UTF-8", 400, "body is not a UTF-8 form"),
+        ("a percent-escape that is not UTF-8", 400, "body is not a UTF-8 form"),
         ("a parameter added", 401, "Twilio signature does not verify"),
     ],
 )
@@ -210,6 +213,18 @@ def test_signed_but_malformed_or_stale_twilio_callbacks_are_400(post: tuple[byte
     with pytest.raises(Rejected) as caught:
         twilio_events(*post)
     assert (caught.value.status, caught.value.why) == (400, why)
+
+
+def test_a_twilio_participant_sent_with_two_identities_has_no_role() -> None:
+    pairs = [*connected(identity="doctor").items(), ("ParticipantIdentity", "patient")]
+    [event] = twilio_events(*samples.twilio_post(pairs))
+    assert event.role is None
+
+
+def test_a_twilio_timestamp_without_an_offset_is_utc() -> None:
+    [event] = twilio_events(*samples.twilio_post(connected(Timestamp="2026-03-02T10:00:00")))
+    assert event.at == NOW
+    assert event.at.tzinfo is not None
 
 
 def test_a_twilio_callback_exactly_five_minutes_old_still_counts() -> None:
@@ -361,6 +376,16 @@ def test_without_a_participant_uuid_zooms_user_id_names_the_participant() -> Non
     [event] = zoom_events(*samples.zoom_post(payload, NOW_TS))
     user = payload["payload"]["object"]["user"]
     assert event.event_id == derived_event_id("zoom", "joined", samples.ZOOM_SESSION_ID, user["id"], user["join_time"])
+
+
+def test_the_zoom_session_id_names_the_session_and_its_id_stands_in_without_it() -> None:
+    [by_session_id] = zoom_events(*samples.zoom_post(joined(session_id="S-one", id="S-two"), NOW_TS))
+    [by_id] = zoom_events(*samples.zoom_post(joined(session_id="", id="S-two"), NOW_TS))
+    user = joined()["payload"]["object"]["user"]
+    for event, session in ((by_session_id, "S-one"), (by_id, "S-two")):
+        assert event.event_id == derived_event_id(
+            "zoom", "joined", session, user["participant_uuid"], user["join_time"]
+        )
 
 
 @pytest.mark.parametrize(
