@@ -402,12 +402,23 @@ def test_a_session_that_ends_between_the_list_and_the_put_counts_as_ended(
     assert ZoomVideoSdk.statuses == [404]
 
 
-def test_a_failed_put_raises(answering: str, markers: MarkerStore, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("status", "why"),
+    [
+        (503, ""),
+        (401, "token refused: check VIDEO_ZOOM_API_KEY and VIDEO_ZOOM_API_SECRET"),
+        (400, ""),
+        (300, ""),
+    ],
+)
+def test_a_failed_put_raises(
+    answering: str, markers: MarkerStore, monkeypatch: pytest.MonkeyPatch, status: int, why: str
+) -> None:
     monkeypatch.setattr(zoom, "live_sessions", lambda *_a: ["sess-1"])
-    Answering.status = 503
+    Answering.status = status
     with pytest.raises(ProviderCallFailed) as raised:
         lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(answering), NOW_TS)
-    assert raised.value.status == 503
+    assert (raised.value.status, raised.value.why) == (status, why)
     assert markers.ended == {}
 
 
