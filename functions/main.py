@@ -8,6 +8,7 @@ at call time, never at import; which params exist is declared by ``telehealth.pr
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 import traceback
@@ -245,4 +246,5 @@ def video_events(req: Request) -> Response:
         _log_failure("webhook failed", error)
         return Response(status=500)
     logger.info("webhook handled", events=received.events, recorded=received.recorded)
-    return Response(status=200, response='{"ok": true}', content_type="application/json")
+    body = '{"ok": true}' if received.reply is None else json.dumps(dict(received.reply))
+    return Response(status=200, response=body, content_type="application/json")

@@ -15,11 +15,23 @@
   router's HTML 404 page. A POST without a ``Content-Length`` gets 411, as the nginx in front of
   Prosody answers it. tests/prosody runs the real thing.
 
+- ``TwilioRooms``: Twilio Video's Rooms resource, ``POST /v1/Rooms/<UniqueName or RoomSid>``, as the
+  twilio package's client calls it (twilio/rest/video/v1/room and twilio/base/client_base.py): HTTP
+  basic auth with the API key SID and secret, a form body ``Status=completed``, ``Accept:
+  application/json``. A wrong key is Twilio's 401 (code 20003); a room that is not in progress is its
+  404 (code 20404); a completed room is answered with the room resource's JSON.
+- ``ZoomVideoSdk``: the Video SDK REST API's ``GET /v2/videosdk/sessions`` (``type``, ``from`` and
+  ``to`` required, ``session_name`` filters, pages by ``next_page_token``) and ``PUT
+  /v2/videosdk/sessions/<id>/status`` (``{"action": "end"}``, JSON), each with a Bearer JWT that must
+  verify (HS256, the API secret) and name the API key as ``iss``. The path is decoded once before it
+  is routed, as Zoom's front end does, so an id with ``/`` in it reaches it only double-encoded.
+
 Used by tests/unit and tests/matrix; each server is started with ``serve`` on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.server
 import json
@@ -239,6 +251,140 @@ class Prosody(_Quiet):
         if "room" not in claims:
             return "'room' claim is missing"
         return None
+
+
+def twilio_error(code: int, status: int, message: str) -> bytes:
+    """Twilio's REST error body."""
+    body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    return json.dumps({**body, "status": status}).encode()
+
+
+class TwilioRooms(_Quiet):
+    """Configure with ``reset``; read ``completed`` (rooms ended) and ``statuses`` (every answer)."""
+
+    api_key: ClassVar[str] = ""
+    api_secret: ClassVar[str] = ""
+    account: ClassVar[str] = ""
+    live: ClassVar[dict[str, str]] = {}  # UniqueName -> RoomSid of the in-progress rooms
+    completed: ClassVar[list[str]] = []
+    statuses: ClassVar[list[int]] = []
+    accepts: ClassVar[list[str | None]] = []
+
+    @classmethod
+    def reset(cls, api_key: str, api_secret: str, account: str, live: dict[str, str]) -> None:
+        cls.api_key, cls.api_secret, cls.account, cls.live = api_key, api_secret, account, live
+        cls.completed, cls.statuses, cls.accepts = [], [], []
+
+    def respond(self, status: int, body: bytes) -> None:
+        type(self).statuses.append(status)
+        self.answer(status, body, "application/json")
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        wanted = base64.b64encode(f"{cls.api_key}:{cls.api_secret}".encode()).decode()
+        if self.headers.get("Authorization") != f"Basic {wanted}":
+            self.respond(401, twilio_error(20003, 401, "Authenticate"))
+            return
+        name = urllib.parse.unquote(self.path.removeprefix("/v1/Rooms/"))
+        if not self.path.startswith("/v1/Rooms/") or "/" in name or not name:
+            self.respond(404, twilio_error(20404, 404, f"The requested resource {self.path} was not found"))
+            return
+        form = urllib.parse.parse_qs(body.decode()) if self.headers.get("Content-Type") == FORM else {}
+        if form != {"Status": ["completed"]}:
+            self.respond(400, twilio_error(53123, 400, "Invalid Room status"))
+            return
+        sids = {sid: unique for unique, sid in cls.live.items()}
+        unique = name if name in cls.live else sids.get(name)
+        if unique is None:
+            self.respond(404, twilio_error(20404, 404, f"The requested resource /Rooms/{name} was not found"))
+            return
+        sid = cls.live.pop(unique)
+        cls.completed.append(unique)
+        cls.accepts.append(self.headers.get("Accept"))
+        room = {"sid": sid, "unique_name": unique, "account_sid": cls.account, "status": "completed"}
+        self.respond(200, json.dumps(room).encode())
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class ZoomVideoSdk(_Quiet):
+    """Configure with ``reset``; read ``ended`` (session ids ended), ``listed`` (list queries) and ``statuses``."""
+
+    api_key: ClassVar[str] = ""
+    api_secret: ClassVar[str] = ""
+    live: ClassVar[dict[str, str]] = {}  # session id -> session name
+    page_size: ClassVar[int] = 300
+    filters_by_name: ClassVar[bool] = True  # False: a Zoom that ignores session_name (not documented, but cheap)
+    ended: ClassVar[list[str]] = []
+    listed: ClassVar[list[dict[str, list[str]]]] = []
+    statuses: ClassVar[list[int]] = []
+
+    @classmethod
+    def reset(cls, api_key: str, api_secret: str, live: dict[str, str], page_size: int = 300) -> None:
+        cls.api_key, cls.api_secret, cls.live, cls.page_size = api_key, api_secret, live, page_size
+        cls.filters_by_name, cls.ended, cls.listed, cls.statuses = True, [], [], []
+
+    def respond(self, status: int, body: dict[str, Any] | None = None) -> None:
+        type(self).statuses.append(status)
+        self.answer(status, json.dumps(body).encode() if body is not None else b"", "application/json")
+
+    def authorised(self) -> bool:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(token, type(self).api_secret, algorithms=["HS256"], options={"require": ["exp"]})
+        except jwt.PyJWTError:
+            claims = {}
+        if claims.get("iss") != type(self).api_key:
+            self.respond(401, {"code": 124, "message": "Invalid access token."})
+            return False
+        return True
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        url = urllib.parse.urlsplit(self.path)
+        if url.path != "/v2/videosdk/sessions":
+            self.respond(404, {"code": 404, "message": "Not found"})
+            return
+        if not self.authorised():
+            return
+        query = urllib.parse.parse_qs(url.query)
+        cls.listed.append(query)
+        if "from" not in query or "to" not in query or query.get("type") != ["live"]:
+            self.respond(400, {"code": 300, "message": "Invalid parameter."})
+            return
+        named = [
+            {"id": sid, "session_name": name, "start_time": "2026-03-02T09:55:00Z", "user_count": 1}
+            for sid, name in cls.live.items()
+            if name == query.get("session_name", [name])[0] or not cls.filters_by_name
+        ]
+        start = int(query.get("next_page_token", ["0"])[0])
+        page = named[start : start + cls.page_size]
+        following = str(start + cls.page_size) if start + cls.page_size < len(named) else ""
+        body = {"from": query["from"][0], "to": query["to"][0], "page_size": cls.page_size}
+        self.respond(200, {**body, "next_page_token": following, "sessions": page})
+
+    def do_PUT(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        # Decoded once before routing, as Zoom's front end does: a single-encoded "/" splits the path.
+        parts = urllib.parse.unquote(self.path).split("/")
+        if len(parts) != 6 or parts[:4] != ["", "v2", "videosdk", "sessions"] or parts[5] != "status":
+            self.respond(404, {"code": 404, "message": "Not found"})
+            return
+        if not self.authorised():
+            return
+        if self.headers.get("Content-Type") != "application/json" or json.loads(body or b"{}") != {"action": "end"}:
+            self.respond(400, {"code": 300, "message": "Invalid action."})
+            return
+        session_id = urllib.parse.unquote(parts[4])
+        if session_id not in cls.live:
+            self.respond(404, {"code": 3001, "message": "Session does not exist."})
+            return
+        del cls.live[session_id]
+        cls.ended.append(session_id)
+        self.respond(204)
 
 
 @contextmanager

@@ -2,8 +2,9 @@
 
 ``video_events/<provider>/...`` reaches the verifier of the deployed provider when its name is
 ``<provider>`` and it has one; anything else is 404. Each verified event for a room of ours is
-stored once (by its event id) and folded into the order-independent summary. Free of the
-functions SDK.
+stored once (by its event id) and folded into the order-independent summary. A verified request
+the provider wants answered (a URL-validation challenge) records nothing and carries the verifier's
+reply back. Free of the functions SDK.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from .errors import WebhookRejected
 from .providers import provider_of
-from .providers.base import Deployment, WebhookRequest
+from .providers.base import Deployment, WebhookReply, WebhookRequest
 from .store import attendance
 
 MAX_BODY_BYTES = 64 * 1024
@@ -34,10 +35,12 @@ class WebhookPost:
 
 @dataclass(frozen=True)
 class Received:
-    """What one webhook request held, and how many of its events were new for a room of ours."""
+    """What one webhook request held, how many of its events were new for a room of ours, and the JSON
+    body to answer with where the provider asked for one."""
 
     events: int
     recorded: int
+    reply: Mapping[str, str] | None = None
 
 
 def bounded_body(post: WebhookPost) -> bytes:
@@ -60,6 +63,8 @@ def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime
     if source != provider.name or provider.webhook is None:
         raise WebhookRejected(404, "no such webhook for this deployment's provider")
     events = provider.webhook(WebhookRequest(rest, post.headers, body, now), deployment)
+    if isinstance(events, WebhookReply):
+        return Received(events=0, recorded=0, reply=events.body)
     recorded = 0
     for event in events:
         appointment_id = attendance.appointment_with_room(db, event.room)

@@ -192,15 +192,16 @@ def shared_config(values: Mapping[str, Any], provider: str, default_domain: str)
     }
 
 
-def check_shared_secret(name: str, value: str) -> str:
-    """A shared secret fit to verify with: at least 32 bytes and not a placeholder; named when it is not."""
+def check_shared_secret(name: str, value: str, min_bytes: int = MIN_SECRET_BYTES) -> str:
+    """A shared secret fit to verify with: at least ``min_bytes`` (32 unless the provider generates shorter
+    ones itself) and not a placeholder; named when it is not."""
     stripped = value.strip()
     if not stripped:
         raise Misconfigured(f"{name} is not set")
     if stripped.lower() in PLACEHOLDERS or len(set(stripped)) == 1:
         raise Misconfigured(f"{name} is a placeholder, not a secret")
-    if len(value.encode("utf-8")) < MIN_SECRET_BYTES:
-        raise Misconfigured(f"{name} is too short: at least {MIN_SECRET_BYTES} bytes needed")
+    if len(value.encode("utf-8")) < min_bytes:
+        raise Misconfigured(f"{name} is too short: at least {min_bytes} bytes needed")
     return value
 
 

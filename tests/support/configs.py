@@ -25,6 +25,8 @@ PARAM_OF = {
     "server_api": "VIDEO_SERVER_API_URL",
     "end_key_id": "VIDEO_JITSI_END_KEY_ID",
     "jitsi_muc": "VIDEO_JITSI_MUC",
+    "twilio_callback_url": "VIDEO_TWILIO_CALLBACK_URL",
+    "zoom_api_key": "VIDEO_ZOOM_API_KEY",
 }
 
 

@@ -57,6 +57,18 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True)
+class WebhookReply:
+    """A verified request that records nothing and must be answered with this JSON body (a URL-validation
+    challenge, as Zoom sends when a webhook endpoint is registered and every 72 hours after)."""
+
+    body: Mapping[str, str]
+
+
+# What a verifier makes of a verified request: the attendance events it holds, or a reply to send back.
+WebhookOutcome = list[AttendanceEvent] | WebhookReply
+
+
+@dataclass(frozen=True)
 class Deployment:
     """What a capability may read, each only when it asks: the config, the settings (config and parsed
     signing key), and secrets by param name."""
@@ -117,5 +129,5 @@ class Provider:
     expires_at: Callable[[Grant], int] = _grant_expiry
     room_url: Callable[[VideoConfig, str], str] = _room_at_domain
     response_extras: Callable[[VideoConfig], dict[str, Any]] = _no_extras
-    webhook: Callable[[WebhookRequest, Deployment], list[AttendanceEvent]] | None = None
+    webhook: Callable[[WebhookRequest, Deployment], WebhookOutcome] | None = None
     meeting_end: MeetingEnd | None = None

@@ -53,6 +53,18 @@ def epoch(value: Any) -> dt.datetime:
         raise WebhookRejected(400, "timestamp out of range") from None
 
 
+def iso_time(value: Any, name: str) -> dt.datetime:
+    """An ISO 8601 time as providers send them (``2026-03-02T10:00:00Z``, fractions allowed); UTC if it has no
+    offset. Anything else is a malformed body (400)."""
+    if not isinstance(value, str):
+        raise WebhookRejected(400, f"{name} is not an ISO 8601 time")
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise WebhookRejected(400, f"{name} is not an ISO 8601 time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
 def derived_event_id(*parts: str) -> str:
     """A document id for an event the provider gives no id of its own (stable across re-deliveries)."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]

@@ -1,0 +1,127 @@
+"""Signed sample webhooks for Twilio and Zoom, built from each provider's documented format and signed the way
+each documents it (written out here, not with the code under test, so a verifier bug cannot sign for itself).
+
+- Twilio room status callbacks (twilio.com/docs/video/api/status-callbacks): a form post of AccountSid,
+  RoomName, RoomSid, RoomStatus, RoomType, StatusCallbackEvent, Timestamp, SequenceNumber and, for
+  participant events, ParticipantSid, ParticipantStatus, ParticipantIdentity (and ParticipantDuration
+  on a disconnect). ``X-Twilio-Signature`` is base64 HMAC-SHA1, keyed with the Auth Token, of the full
+  callback URL followed by each parameter's name and value, names sorted.
+- Zoom Video SDK webhooks (Zoom's rivet client's ``SessionUserJoinedEvent`` and friends):
+  ``{"event", "event_ts", "payload": {"account_id", "object": {"id", "session_id", "session_name",
+  "session_key", "user": {"id", "name", "join_time" | "leave_time", "user_key", "participant_uuid"}}}}``,
+  signed ``x-zm-signature: v0=<hex HMAC-SHA256 of "v0:<x-zm-request-timestamp>:<body>">``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import urllib.parse
+from typing import Any
+
+TWILIO_ACCOUNT = "AC" + "1f" * 16
+TWILIO_API_KEY = "SK" + "2e" * 16
+TWILIO_AUTH_TOKEN = "3d" * 16  # an Auth Token: 32 hex digits
+TWILIO_CALLBACK = "https://europe-west1-clinic-demo.cloudfunctions.net/video_events/twilio"
+ROOM_SID = "RM" + "4c" * 16
+PARTICIPANT_SID = "PA" + "5b" * 16
+ZOOM_SECRET_TOKEN = "R8GpGCQNSoq5xCbDL8YyNQ"  # the shape Zoom generates: 22 characters
+ZOOM_ACCOUNT = "zAcc0unt1d"
+ZOOM_SESSION_ID = "Mo9b4SqtQMKQ0dBZhsMvRA=="
+
+
+def iso(at: dt.datetime) -> str:
+    """A time as Twilio and Zoom write it: UTC, ``Z``, milliseconds for Twilio."""
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def twilio_params(
+    event: str, room: str, at: dt.datetime, identity: str | None = "patient", **changes: Any
+) -> dict[str, str]:
+    """A room status callback's parameters; ``changes`` replace (or, set to None, drop) any of them."""
+    params = {
+        "AccountSid": TWILIO_ACCOUNT,
+        "RoomName": room,
+        "RoomSid": ROOM_SID,
+        "RoomStatus": "in-progress",
+        "RoomType": "group",
+        "StatusCallbackEvent": event,
+        "Timestamp": iso(at),
+        "SequenceNumber": "3",
+    }
+    if event.startswith("participant-"):
+        params |= {
+            "ParticipantSid": PARTICIPANT_SID,
+            "ParticipantStatus": "connected" if event == "participant-connected" else "disconnected",
+        }
+        if identity is not None:
+            params["ParticipantIdentity"] = identity
+        if event == "participant-disconnected":
+            params["ParticipantDuration"] = "1200"
+    params |= changes
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def twilio_signature(url: str, params: list[tuple[str, str]] | dict[str, str], token: str = TWILIO_AUTH_TOKEN) -> str:
+    """``X-Twilio-Signature`` as Twilio documents it: base64 HMAC-SHA1 of the URL and the sorted name+value pairs."""
+    pairs = sorted(params.items() if isinstance(params, dict) else params)
+    signed = url + "".join(name + value for name, value in pairs)
+    return base64.b64encode(hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest()).decode()
+
+
+def twilio_post(
+    params: dict[str, str] | list[tuple[str, str]], url: str = TWILIO_CALLBACK, token: str = TWILIO_AUTH_TOKEN
+) -> tuple[bytes, dict[str, str]]:
+    """The form body and headers of a status callback signed for ``url``."""
+    body = urllib.parse.urlencode(params).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": twilio_signature(url, params, token),
+    }
+    return body, headers
+
+
+def zoom_payload(
+    event: str, room: str, at: dt.datetime, user_key: str | None = "patient", **object_changes: Any
+) -> dict[str, Any]:
+    """A Video SDK webhook; ``object_changes`` replace fields of ``payload.object``."""
+    user: dict[str, Any] = {"id": "16778240", "name": "Pat", "participant_uuid": "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"}
+    user["join_time" if event == "session.user_joined" else "leave_time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if user_key is not None:
+        user["user_key"] = user_key
+    session: dict[str, Any] = {
+        "id": ZOOM_SESSION_ID,
+        "session_id": ZOOM_SESSION_ID,
+        "session_name": room,
+        "session_key": "",
+        "user": user,
+    }
+    session |= object_changes
+    return {
+        "event": event,
+        "event_ts": int(at.timestamp() * 1000),
+        "payload": {"account_id": ZOOM_ACCOUNT, "object": session},
+    }
+
+
+def url_validation(challenge: Any = "qgg8vlvZRS6UYooatFL8Aw", at: dt.datetime | None = None) -> dict[str, Any]:
+    """Zoom's ``endpoint.url_validation`` challenge."""
+    when = int((at or dt.datetime.now(dt.UTC)).timestamp() * 1000)
+    return {"payload": {"plainToken": challenge}, "event_ts": when, "event": "endpoint.url_validation"}
+
+
+def zoom_post(
+    payload: dict[str, Any] | bytes, stamp: int, secret: str = ZOOM_SECRET_TOKEN
+) -> tuple[bytes, dict[str, str]]:
+    """The raw body and headers of a webhook Zoom signed at ``stamp`` (seconds)."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "x-zm-request-timestamp": str(stamp),
+        "x-zm-signature": f"v0={digest}",
+    }
+    return body, headers
