@@ -133,6 +133,14 @@ def test_a_revoked_disabled_or_deleted_account_is_unauthenticated_at_once(db: Mo
     assert [(r["uid"], r["reason"]) for r in audit(db)] == [(DOCTOR, "session_revoked")]
 
 
+def test_a_live_session_answer_is_reused_only_for_its_own_account(db: MockFirestore) -> None:
+    """The doctor's fresh "live" answer must not let the patient's revoked session in."""
+    assert call({"appointmentId": "a1"}, DOCTOR)["result"]["role"] == "moderator"
+    answer = call({"appointmentId": "a1"}, f"{PATIENT}:revoked")
+    assert error_of(answer) == ("UNAUTHENTICATED", None)
+    assert sorted((r["uid"], r["reason"]) for r in audit(db)) == [(DOCTOR, "ok"), (PATIENT, "session_revoked")]
+
+
 def test_an_invalid_id_token_is_refused_by_the_sdk_before_our_code(db: MockFirestore) -> None:
     before = snapshot(db)
     assert error_of(call({"appointmentId": "a1"}, "someone-made-this-up")) == ("UNAUTHENTICATED", None)
