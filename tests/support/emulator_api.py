@@ -292,10 +292,25 @@ def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 
 
 
 def set_background_triggers(enabled: bool) -> None:
-    """Pause or resume Firestore triggers in the Functions emulator (through the emulator hub)."""
+    """Pause or resume Firestore triggers in the Functions emulator (through the emulator hub).
+
+    Resuming reloads the functions (the hub waits for it). Under load that load can fail in the emulator's
+    discovery race (see scripts/with_emulators.py: "Failed to load function definition"), which would leave
+    the triggers unregistered: then it is asked for again, up to twice.
+    """
     hub = _host("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")
     verb = "enable" if enabled else "disable"
-    _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()
+    log = os.environ.get("EMULATOR_LOG")
+    for _attempt in range(3):
+        mark = os.path.getsize(log) if log else 0
+        _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()
+        if not (enabled and log):
+            return
+        with open(log, encoding="utf-8", errors="replace") as stream:
+            stream.seek(mark)
+            if "Failed to load function definition" not in stream.read():
+                return
+    raise RuntimeError("the Functions emulator could not reload the functions when triggers resumed")
 
 
 class OpCounter:
