@@ -276,8 +276,8 @@ def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 
     A test whose writes fire the trigger (several, or one whose own write fires it again) waits here, so that
     none of those runs is still queued or running when the next step counts runs or resets the emulators.
     A run in progress never counts as quiet, however long it takes (a cold worker on a loaded machine can take
-    longer than ``quiet``). Writes made while triggers are paused are not delivered later: the Functions
-    emulator answers their events 204 "Background triggers are currently disabled" and drops them.
+    longer than ``quiet``). Writes made while triggers were paused are delivered late (see
+    wait_for_trigger_delivery): a quiet period alone does not prove them delivered.
     """
     deadline = time.monotonic() + timeout
     seen, since = trigger_runs(function), time.monotonic()
@@ -289,6 +289,20 @@ def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 
         if now != seen:
             seen, since = now, time.monotonic()
     return seen[1]
+
+
+def wait_for_trigger_delivery(timeout: float = 120.0) -> str:
+    """Write a probe visit and block until the trigger has given it a room; returns the room's name.
+
+    After triggers resume, the Firestore emulator holds the events of writes made while they were paused and
+    delivers them only after a back-off (seen: 50 s after a 15-second pause), and new events queue behind
+    them: a test whose trigger must answer within its own deadline would pay for it. The probe's event is
+    behind all of them, so its room means the queue has moved. The probe stays until the next reset.
+    """
+    ref = admin_db().collection("appointments").document(f"trigger-probe-{time.monotonic_ns()}")
+    ref.set(video_appointment("probe-doctor", "probe-patient"))
+    room: str = wait_for(lambda: ((ref.get().to_dict() or {}).get("video") or {}).get("roomName"), timeout, 0.05)
+    return room
 
 
 def set_background_triggers(enabled: bool) -> None:
