@@ -299,10 +299,26 @@ def wait_for_trigger_delivery(timeout: float = 120.0) -> str:
     them: a test whose trigger must answer within its own deadline would pay for it. The probe's event is
     behind all of them, so its room means the queue has moved. The probe stays until the next reset.
     """
+    global _paused_since_delivery
     ref = admin_db().collection("appointments").document(f"trigger-probe-{time.monotonic_ns()}")
     ref.set(video_appointment("probe-doctor", "probe-patient"))
     room: str = wait_for(lambda: ((ref.get().to_dict() or {}).get("video") or {}).get("roomName"), timeout, 0.05)
+    _paused_since_delivery = False
     return room
+
+
+_paused_since_delivery = False
+
+
+def settle_after_pauses() -> None:
+    """If triggers were paused since the last probe: wait for their held events, then for quiet triggers.
+
+    Run once per test module (tests/emulator/conftest.py), not after every pause: each probe waits out
+    the back-off, so one per module costs seconds where one per pause cost tens of seconds.
+    """
+    if _paused_since_delivery:
+        wait_for_trigger_delivery()
+        wait_for_quiet_triggers()
 
 
 def set_background_triggers(enabled: bool) -> None:
@@ -312,8 +328,10 @@ def set_background_triggers(enabled: bool) -> None:
     discovery race (see scripts/with_emulators.py: "Failed to load function definition"), which would leave
     the triggers unregistered: then it is asked for again, up to twice.
     """
+    global _paused_since_delivery
     hub = _host("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")
     verb = "enable" if enabled else "disable"
+    _paused_since_delivery = _paused_since_delivery or not enabled
     log = os.environ.get("EMULATOR_LOG")
     for _attempt in range(3):
         mark = os.path.getsize(log) if log else 0
