@@ -139,13 +139,14 @@ def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
         start_new_session=True,
     )
     assert cli.stdout is not None
-    threading.Thread(target=copy_lines, args=(cli.stdout, log), daemon=True).start()
+    sink = log.open("wb")  # opened here, not in the thread: wait_ready reads the log at once
+    threading.Thread(target=copy_lines, args=(cli.stdout, sink), daemon=True).start()
     return cli
 
 
-def copy_lines(source: IO[bytes], log: Path) -> None:
-    """Copy the CLI's output into ``log`` line by line, each flushed at once and stamped with the time."""
-    with log.open("wb") as sink:
+def copy_lines(source: IO[bytes], sink: IO[bytes]) -> None:
+    """Copy the CLI's output into the log line by line, each flushed at once and stamped with the time."""
+    with sink:
         for line in iter(source.readline, b""):
             stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d} "
             sink.write(stamp.encode() + line)
