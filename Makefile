@@ -7,7 +7,7 @@ WITH_EMULATORS := scripts/with-emulators
 # branches import it so), next to the clinic command and the demo helpers in scripts/.
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/tests/support
 
-.PHONY: check dev test setup setup-python lint unit emulator-tests provider-matrix bench mutate clean
+.PHONY: check dev test setup setup-python lint unit lint-and-unit suites emulator-tests provider-matrix bench mutate clean
 
 # Lint and unit tests only: needs .venv and nothing else (no npm, no Java, no emulator). Under a minute.
 # Lint and unit tests run side by side; each one's output is printed whole when it ends.
@@ -23,7 +23,18 @@ setup-python:
 dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
-test: setup lint unit emulator-tests provider-matrix prosody-tier-in-test
+# After the set-up, lint and unit tests run beside the emulator suites (whose start is mostly waiting on the
+# JVM and the CLI); the two suites run one after the other (they share the emulator ports). Fails if any fails.
+test: setup
+	@$(MAKE) --no-print-directory -j2 lint-and-unit suites
+
+lint-and-unit: lint
+	@$(MAKE) --no-print-directory unit
+
+suites:
+	$(EMULATOR_TESTS)
+	$(PROVIDER_MATRIX)
+	tests/prosody/run --trigger
 
 lint:
 	.venv/bin/ruff check functions tests scripts bench
@@ -33,13 +44,15 @@ lint:
 unit:
 	.venv/bin/pytest -q -p no:cacheprovider tests/unit
 
+EMULATOR_TESTS := $(WITH_EMULATORS) scripts/emulator-tests
 emulator-tests:
-	$(WITH_EMULATORS) scripts/emulator-tests
+	$(EMULATOR_TESTS)
 
 # The real callable once per provider (jitsi, jaas, livekit, twilio, zoom) and waiting-room mode (admit, off),
 # each deployed with its own params, under one start of the emulator suite (see tests/matrix/provider_matrix.py).
+PROVIDER_MATRIX := $(PY) tests/matrix/provider_matrix.py
 provider-matrix:
-	$(PY) tests/matrix/provider_matrix.py
+	$(PROVIDER_MATRIX)
 
 # Mutation testing of functions/telehealth and main.py against tests/unit (not part of make test).
 mutate: setup
@@ -57,10 +70,8 @@ clean:
 # JITSI_PROSODY_PLUGINS (jitsi-meet resources/prosody-plugins at 347cc32; CI: ../shared/jitsi-prosody), against
 # the backend's join tokens and end-meeting code. Says SKIPPED without the plugins. docs/jitsi-prosody.md.
 # PROSODY_TIER_ARGS=--trigger adds the real trigger on the Firebase emulators (ports 9299/8280/5201/4420/4520).
-.PHONY: prosody-tier prosody-tier-in-test
+.PHONY: prosody-tier
 prosody-tier: setup
 	tests/prosody/run $(PROSODY_TIER_ARGS)
 
-# make test runs the tier with the real trigger where the plugins are there, and says SKIPPED otherwise.
-prosody-tier-in-test: setup
-	tests/prosody/run --trigger
+# make test runs the tier (in its suites, with --trigger) where the plugins are there; it says SKIPPED otherwise.

@@ -29,12 +29,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-telehealth"
 READY_LINE = "All emulators ready"
+LOAD_FAILED = "Failed to load function definition from source"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
 
@@ -118,20 +121,36 @@ class StartFailed(RuntimeError):
 
 
 def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
-    """``firebase emulators:start`` as the leader of a new process group, its output to ``log``."""
+    """``firebase emulators:start`` as the leader of a new process group, its output to ``log``.
+
+    Each line of the log starts with the wall-clock time it was read (the CLI prints none), so a slow
+    trigger or a late event can be placed; the tests match lines by substring, so the prefix is harmless.
+    """
     firebase = ROOT / "node_modules" / ".bin" / "firebase"
     command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
     command += ["--config", config]
-    with log.open("wb") as sink:
-        return subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=cli_env(),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    cli = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert cli.stdout is not None
+    sink = log.open("wb")  # opened here, not in the thread: wait_ready reads the log at once
+    threading.Thread(target=copy_lines, args=(cli.stdout, sink), daemon=True).start()
+    return cli
+
+
+def copy_lines(source: IO[bytes], sink: IO[bytes]) -> None:
+    """Copy the CLI's output into the log line by line, each flushed at once and stamped with the time."""
+    with sink:
+        for line in iter(source.readline, b""):
+            stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d} "
+            sink.write(stamp.encode() + line)
+            sink.flush()
 
 
 def wait_ready(cli: subprocess.Popen[bytes], log: Path) -> None:
@@ -139,7 +158,13 @@ def wait_ready(cli: subprocess.Popen[bytes], log: Path) -> None:
     while time.monotonic() < deadline:
         if cli.poll() is not None:
             raise StartFailed(f"the emulators exited during start (status {cli.returncode}); see {log}")
-        if READY_LINE in log.read_text(errors="replace"):
+        text = log.read_text(errors="replace")
+        if READY_LINE in text:
+            if LOAD_FAILED in text:
+                # Seen under load: firebase-tools asks the discovery server for functions.yaml again while the
+                # first request is still importing main.py; the second import in the same process fails
+                # ("Duplicate Parameter Error") and the suite comes up "ready" with no functions at all.
+                raise StartFailed(f"the Functions emulator could not load the functions; see {log}")
             return
         time.sleep(0.2)
     raise RuntimeError(f"the emulators were not ready within {START_TIMEOUT:.0f} s; see {log}")
@@ -229,8 +254,8 @@ def main(argv: list[str]) -> int:
             wait_ready(cli, log)
         except StartFailed as error:
             # Seen on the shared machine: the CLI got a SIGTERM from outside while starting ("Received SIGTERM
-            # for the first time", status 0), or lost a race for a port it picks itself (eventarc, tasks, the
-            # Firestore websocket). One more try, after everything of the first is stopped; said out loud.
+            # for the first time", status 0), and the functions' discovery failing under load (wait_ready).
+            # One more try, after everything of the first is stopped; said out loud.
             print(f"with-emulators: {error}; retrying the start once", file=sys.stderr, flush=True)
             stop(cli, port_numbers)
             (log_dir / "emulators-failed-start.log").write_bytes(log.read_bytes())

@@ -30,7 +30,7 @@ def paused(db: firestore.Client) -> Iterator[firestore.Client]:
         yield db
     finally:
         emu.set_background_triggers(enabled=True)
-        emu.wait_for_quiet_triggers()
+        emu.wait_for_quiet_triggers()  # held events of the pause: conftest's triggers_delivered_after_pauses
 
 
 class Flaky:

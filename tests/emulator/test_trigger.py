@@ -123,6 +123,7 @@ def test_a_burst_of_300_confirmations_gives_300_distinct_rooms_and_changes_nothi
     db: firestore.Client, people: dict[str, emu.User]
 ) -> None:
     ids = [f"burst-{n:03d}" for n in range(300)]
+    runs = emu.finished_runs(TRIGGER)
     batch = db.batch()
     for doc_id in ids:
         batch.set(db.collection("appointments").document(doc_id), pending(people, notes=f"visit {doc_id}"))
@@ -148,6 +149,10 @@ def test_a_burst_of_300_confirmations_gives_300_distinct_rooms_and_changes_nothi
         assert without_video(db.collection("appointments").document(doc_id)) == originals[doc_id] | {
             "status": "confirmed"
         }
+    # Every document fires three runs (its create, its confirm, the trigger's own room write). The rooms are
+    # there before the room writes' runs are done: without this barrier those 300 runs (over 20 s here) ran
+    # into the next tests, whose own trigger events queued behind them against a 30 s deadline.
+    emu.wait_for_runs(TRIGGER, runs + 3 * len(ids), timeout=180)
 
 
 def test_confirm_and_cancel_racing_end_consistent_with_the_final_status(

@@ -52,6 +52,7 @@ os.environ.setdefault("MATRIX_API_PORT", str(free_port()))
 LOOPBACK_API = f"http://127.0.0.1:{os.environ['MATRIX_API_PORT']}"
 RUNS_HELP = "runs: jitsi jaas livekit twilio zoom admit off"
 LOADED = "Loaded functions definitions from source"
+LOAD_FAILED = "Failed to load function definition from source"
 RELOAD_TIMEOUT = 120.0
 JITSI_END_KEY_ID = "telehealth/matrix-end"
 PROVIDERS: dict[str, dict[str, str]] = {
@@ -149,18 +150,27 @@ def configure(run: str) -> Path:
 
 
 def loads_so_far(log: Path) -> int:
-    """How many times the Functions emulator has loaded the function definitions (start, then each reload)."""
-    return log.read_text(errors="replace").count(LOADED)
+    """How many times the Functions emulator has tried to load the definitions (start, then each reload)."""
+    text = log.read_text(errors="replace")
+    return text.count(LOADED) + text.count(LOAD_FAILED)
 
 
-def wait_for_reload(log: Path, before: int) -> None:
-    """Block until the emulator has loaded the definitions again after ``before`` loads, and its log has been
-    quiet for half a second (the triggers it registers after a changed definition are logged right after)."""
+def wait_for_reload(log: Path, before: int, run: str) -> None:
+    """Block until the emulator has loaded the definitions again after ``before`` attempts, and its log has
+    been quiet for half a second (the triggers it registers after a changed definition are logged right
+    after). A failed load (the discovery race, see scripts/with_emulators.py) is asked for again, twice."""
     deadline = time.monotonic() + RELOAD_TIMEOUT
-    while loads_so_far(log) <= before or time.time() - log.stat().st_mtime < 0.5:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the Functions emulator did not reload within {RELOAD_TIMEOUT:.0f} s; see {log}")
-        time.sleep(0.1)
+    for _attempt in range(3):
+        while loads_so_far(log) <= before or time.time() - log.stat().st_mtime < 0.5:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Functions emulator did not reload within {RELOAD_TIMEOUT:.0f} s; see {log}")
+            time.sleep(0.1)
+        if not log.read_text(errors="replace").rstrip().rsplit(LOADED, 1)[-1].count(LOAD_FAILED):
+            return
+        print(f"provider-matrix: the emulator failed to load the functions for {run}; asking again", file=sys.stderr)
+        before = loads_so_far(log)
+        RELOAD_MARK.write_text(f"{run} (again)\n")
+    raise RuntimeError(f"the Functions emulator could not load the functions for {run}; see {log}")
 
 
 def run_all(chosen: list[str]) -> int:
@@ -176,7 +186,7 @@ def run_all(chosen: list[str]) -> int:
             before = loads_so_far(log)
             started = time.monotonic()
             key_file = configure(run)
-            wait_for_reload(log, before)
+            wait_for_reload(log, before, run)
             print(f"provider-matrix: {run} (reloaded in {time.monotonic() - started:.1f} s)", file=sys.stderr)
         else:
             key_file = MATRIX / "key"

@@ -281,8 +281,8 @@ def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 
     A test whose writes fire the trigger (several, or one whose own write fires it again) waits here, so that
     none of those runs is still queued or running when the next step counts runs or resets the emulators.
     A run in progress never counts as quiet, however long it takes (a cold worker on a loaded machine can take
-    longer than ``quiet``). Writes made while triggers are paused are not delivered later: the Functions
-    emulator answers their events 204 "Background triggers are currently disabled" and drops them.
+    longer than ``quiet``). Writes made while triggers were paused are delivered late (see
+    wait_for_trigger_delivery): a quiet period alone does not prove them delivered.
     """
     deadline = time.monotonic() + timeout
     seen, since = trigger_runs(function), time.monotonic()
@@ -296,11 +296,58 @@ def wait_for_quiet_triggers(function: str = "assign_video_room", quiet: float = 
     return seen[1]
 
 
+def wait_for_trigger_delivery(timeout: float = 120.0) -> str:
+    """Write a probe visit and block until the trigger has given it a room; returns the room's name.
+
+    After triggers resume, the Firestore emulator holds the events of writes made while they were paused and
+    delivers them only after a back-off (seen: 50 s after a 15-second pause), and new events queue behind
+    them: a test whose trigger must answer within its own deadline would pay for it. The probe's event is
+    behind all of them, so its room means the queue has moved. The probe stays until the next reset.
+    """
+    global _paused_since_delivery
+    ref = admin_db().collection("appointments").document(f"trigger-probe-{time.monotonic_ns()}")
+    ref.set(video_appointment("probe-doctor", "probe-patient"))
+    room: str = wait_for(lambda: ((ref.get().to_dict() or {}).get("video") or {}).get("roomName"), timeout, 0.05)
+    _paused_since_delivery = False
+    return room
+
+
+_paused_since_delivery = False
+
+
+def settle_after_pauses() -> None:
+    """If triggers were paused since the last probe: wait for their held events, then for quiet triggers.
+
+    Run once per test module (tests/emulator/conftest.py), not after every pause: each probe waits out
+    the back-off, so one per module costs seconds where one per pause cost tens of seconds.
+    """
+    if _paused_since_delivery:
+        wait_for_trigger_delivery()
+        wait_for_quiet_triggers()
+
+
 def set_background_triggers(enabled: bool) -> None:
-    """Pause or resume Firestore triggers in the Functions emulator (through the emulator hub)."""
+    """Pause or resume Firestore triggers in the Functions emulator (through the emulator hub).
+
+    Resuming reloads the functions (the hub waits for it). Under load that load can fail in the emulator's
+    discovery race (see scripts/with_emulators.py: "Failed to load function definition"), which would leave
+    the triggers unregistered: then it is asked for again, up to twice.
+    """
+    global _paused_since_delivery
     hub = _host("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")
     verb = "enable" if enabled else "disable"
-    _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()
+    _paused_since_delivery = _paused_since_delivery or not enabled
+    log = os.environ.get("EMULATOR_LOG")
+    for _attempt in range(3):
+        mark = os.path.getsize(log) if log else 0
+        _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()
+        if not (enabled and log):
+            return
+        with open(log, encoding="utf-8", errors="replace") as stream:
+            stream.seek(mark)
+            if "Failed to load function definition" not in stream.read():
+                return
+    raise RuntimeError("the Functions emulator could not reload the functions when triggers resumed")
 
 
 class OpCounter:
