@@ -24,7 +24,7 @@ from telehealth import attendance, join, lifecycle, lobby, repair, sessions
 from telehealth.config import SIGNING_KEY, ParamSpec, Settings, VideoConfig, read_values
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, WebhookRejected, error_code
 from telehealth.gate import Caller, Policy, policy_limits
-from telehealth.providers import build_settings, cached_config, param_specs, secret_specs
+from telehealth.providers import build_settings, cached_config, creates_rooms, param_specs, secret_specs
 from telehealth.providers.base import Deployment
 from telehealth.ratelimit import shared_limiter
 from telehealth.rooms import Action
@@ -204,6 +204,10 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
     )
     if outcome.write.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.write.action.value, via=outcome.write.via)
+    if outcome.room_created:
+        logger.info("room created at the provider", appointmentId=appointment_id)
+    if outcome.room_deleted:
+        logger.info("room deleted at the provider", appointmentId=appointment_id)
     if outcome.meeting_ended:
         logger.info("meeting ended at the provider", appointmentId=appointment_id)
 
@@ -212,14 +216,16 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
 def repair_video_rooms(event: scheduler_fn.ScheduledEvent) -> None:
     """Every 10 minutes: give rooms to confirmed video visits that lack one, withdraw rooms that must go."""
     now = event.schedule_time if event.schedule_time.tzinfo else event.schedule_time.replace(tzinfo=dt.UTC)
+    values = param_values()
     report = repair.sweep(
         _clients["db"],
         now=now,
         config=current_config,
-        limit=max(1, param_values()["VIDEO_REPAIR_LIMIT"]),
+        limit=max(1, values["VIDEO_REPAIR_LIMIT"]),
         on_failure=lambda appointment_id, error: _log_failure(
             "repair failed for one appointment; the next sweep tries again", error, appointmentId=appointment_id
         ),
+        deployment=DEPLOYMENT if creates_rooms(values) else None,
     )
     log = logger.error if report.failed else logger.info
     log(
@@ -227,6 +233,7 @@ def repair_video_rooms(event: scheduler_fn.ScheduledEvent) -> None:
         examined=report.examined,
         assigned=report.assigned,
         withdrawn=report.withdrawn,
+        completed=report.completed,
         failed=report.failed,
     )
 

@@ -2,7 +2,8 @@
 
 Reads: the appointment (1), plus the caller's directory entry in the same round trip when the caller
 holds the doctor claim (2). Writes: the audit record (1); with a waiting room also the doctor's
-first join (``video.doctorJoinedAt``) and a patient entering the lobby, once each.
+first join (``video.doctorJoinedAt``) and a patient entering the lobby, once each. Where the provider
+issues tokens itself, one call to its API (a failure answers ``unavailable``, audited).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def join_response(grant: Grant, token: str, settings: Settings) -> dict[str, Any
         "provider": config.provider,
         "role": grant.role,
         "expiresAt": token_expiry(grant, config),
-        **provider_of(config).response_extras(config),
+        **provider_of(config).response_extras(config, grant),
     }
 
 
