@@ -262,10 +262,8 @@ class VonageVideo(_Quiet):
         session_id = f"2_MX4{secrets.token_urlsafe(24)}"
         cls.sessions.append(session_id)
         created = int(time.time() * 1000)
-        self.respond(
-            200,
-            [{"session_id": session_id, "project_id": cls.application_id, "create_dt": created, "media_server_url": ""}],
-        )
+        answer = {"session_id": session_id, "project_id": cls.application_id, "create_dt": created}
+        self.respond(200, [{**answer, "media_server_url": ""}])
 
     def token_is_good(self, header: str) -> bool:
         if not header.startswith("Bearer "):
