@@ -9,6 +9,7 @@ fails only delays its part: the error is raised, and the event's retry (or the s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,10 +80,22 @@ def create_provider_room(db: Any, appointment_id: str, deployment: Deployment, n
     if creation is None or room is None or stored is None or not awaits_provider_room(stored):
         return False
     provider_room = creation.create(room, room_closes_at(stored, deployment.config(), now), deployment, now)
-    outcome = appointments.record_provider_room(db, appointment_id, room, provider_room)
+    try:
+        outcome = appointments.record_provider_room(db, appointment_id, room, provider_room)
+    except Exception:
+        discard_unless_recorded(db, appointment_id, provider_room, deployment)
+        raise
     if outcome == SPARE and creation.delete is not None:
         creation.delete(provider_room, deployment)
     return outcome == RECORDED
+
+
+def discard_unless_recorded(db: Any, appointment_id: str, provider_room: str, deployment: Deployment) -> None:
+    """After a failed record: delete the new provider room unless the write landed after all (best effort:
+    the record's own error is what the event is retried for, so any error here is dropped)."""
+    with contextlib.suppress(Exception):
+        if provider_room_of(appointments.read_appointment(db, appointment_id)) != provider_room:
+            delete_provider_room(provider_room, deployment)
 
 
 def delete_provider_room(provider_room: str | None, deployment: Deployment) -> bool:

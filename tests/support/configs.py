@@ -25,6 +25,7 @@ PARAM_OF = {
     "server_api": "VIDEO_SERVER_API_URL",
     "end_key_id": "VIDEO_JITSI_END_KEY_ID",
     "jitsi_muc": "VIDEO_JITSI_MUC",
+    "create_rooms": "VIDEO_LIVEKIT_CREATE_ROOMS",
 }
 
 

@@ -47,6 +47,7 @@ class Snapshot:
     def __init__(self, ref: Ref, data: dict[str, Any] | None, update_time: int | None) -> None:
         self.reference, self._data, self.update_time = ref, copy.deepcopy(data), update_time
         self.exists = data is not None
+        self.id = ref.path.rsplit("/", 1)[-1]
 
     def to_dict(self) -> dict[str, Any] | None:
         return copy.deepcopy(self._data)
@@ -59,12 +60,13 @@ class FakeDB:
         self.clock = 100
         self.writes: list[tuple[str, str, Any]] = []  # (kind, path, precondition)
         self.transactions = 0
-        # Errors the next writes raise, in order (a write that raises writes nothing).
-        self.fail_next: list[Exception] = []
+        # What the next writes do, in order: raise the error (and write nothing), or None: land.
+        self.fail_next: list[Exception | None] = []
 
     def check_failure(self) -> None:
-        if self.fail_next:
-            raise self.fail_next.pop(0)
+        failure = self.fail_next.pop(0) if self.fail_next else None
+        if failure is not None:
+            raise failure
 
     def collection(self, name: str) -> Collection:
         return Collection(self, name)
