@@ -26,7 +26,8 @@ API_HOST = "video.api.vonage.com"
 # A Vonage application id is a UUID (an 8-hex-digit API key here is a mix-up with the old OpenTok auth).
 APPLICATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 REQUEST_TIMEOUT_SECONDS = 10
-# The scope, subject and ACL every Vonage Video client token carries (vonage_video's TokenOptions).
+# The scope, subject and ACL every Vonage Video client token carries (vonage_video's TokenOptions: its
+# claim is "subject", not JWT's "sub").
 SCOPE = "session.connect"
 SUBJECT = "video"
 ACL: dict[str, Any] = {"paths": {"/session/**": {}}}
@@ -60,7 +61,7 @@ def claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any
     return {
         "application_id": config.app_id,
         "scope": SCOPE,
-        "sub": SUBJECT,
+        "subject": SUBJECT,
         "acl": ACL,
         "session_id": grant.provider_room_id,
         "role": role_of(grant),
