@@ -43,8 +43,6 @@ def join_step(visit: Visit) -> Granted | None:
     grant = decide_join(visit.appointment, visit.role, visit.now, config)
     assert visit.appointment is not None
     step = waiting_step(visit.appointment, grant.role, config.waiting_room)
-    if step == "mark_doctor" and not appointments.mark_doctor_joined(visit.db, visit.appointment_id, visit.read_at):
-        return None  # written meanwhile (an admission, a withdrawal): read again, decide again
     if step == "join_lobby":
         if not appointments.enter_lobby(visit.db, visit.appointment_id, visit.read_at):
             return None
@@ -54,7 +52,11 @@ def join_step(visit: Visit) -> Granted | None:
     consents = patient_consents_to_recording(visit.appointment)
     grant = replace(grant, features=token_features(grant.role, config, consents))
     who = participant_for(grant, visit.caller.claims, visit.doctor_entry, config)
+    # The token before the doctor's stamp: a provider that cannot issue one (unavailable) leaves the
+    # patient waiting for a doctor who is not in yet.
     token = issue_token(grant, who, visit.settings)
+    if step == "mark_doctor" and not appointments.mark_doctor_joined(visit.db, visit.appointment_id, visit.read_at):
+        return None  # written meanwhile (an admission, a withdrawal): read again, decide again
     return Granted(join_response(grant, token, visit.settings), "ok", token_expiry(grant, config))
 
 

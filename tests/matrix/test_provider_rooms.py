@@ -43,8 +43,9 @@ def video_of(ref: Any) -> dict[str, Any]:
     return stored
 
 
-def confirmed(name: str) -> tuple[Any, emu.User]:
-    """A visit confirmed by its doctor; returns it once the trigger created its room at EnableX, and its patient."""
+def confirmed(name: str) -> tuple[Any, emu.User, emu.User]:
+    """A visit confirmed by its doctor; returns it once the trigger created its room at EnableX, its doctor and
+    its patient."""
     emu.reset()
     doctor = emu.make_doctor("rooms-doctor@test.example", "rooms-pass-1", "Dr. Rooms")
     patient = emu.sign_up("rooms-patient@test.example", "rooms-pass-1")
@@ -53,35 +54,37 @@ def confirmed(name: str) -> tuple[Any, emu.User]:
     ref.update({"status": "confirmed"})
     emu.wait_for(lambda: video_of(ref).get("providerRoomId"), timeout=30)
     emu.wait_for_quiet_triggers()
-    return ref, patient
+    return ref, doctor, patient
 
 
 @pytest.mark.usefixtures("enablex")
 def test_a_confirmed_visit_gets_one_room_at_enablex_and_the_patient_its_token() -> None:
-    ref, patient = confirmed("rooms")
+    ref, doctor, patient = confirmed("rooms")
     video = video_of(ref)
 
     assert list(EnableX.rooms) == [video["providerRoomId"]]  # one, however often the event came
     assert EnableX.rooms[video["providerRoomId"]]["name"] == video["roomName"]
-    answer = emu.call("get_join_token", {"appointmentId": "rooms"}, patient.id_token)
-    assert answer.ok, answer
-    assert (answer.result["provider"], answer.result["roomId"]) == ("enablex", video["providerRoomId"])
-    assert [token["role"] for token in EnableX.tokens] == ["participant"]
+    for user in (doctor, patient):  # the doctor first: the default waiting room lets the patient in then
+        answer = emu.call("get_join_token", {"appointmentId": "rooms"}, user.id_token)
+        assert answer.ok, answer
+        assert (answer.result["provider"], answer.result["roomId"]) == ("enablex", video["providerRoomId"])
+    assert [token["role"] for token in EnableX.tokens] == ["moderator", "participant"]
 
 
 @pytest.mark.usefixtures("enablex")
 def test_a_token_enablex_cannot_give_is_unavailable() -> None:
-    _, patient = confirmed("unavailable")
+    ref, doctor, _ = confirmed("unavailable")
     EnableX.fail_tokens_with = 503
 
-    answer = emu.call("get_join_token", {"appointmentId": "unavailable"}, patient.id_token)
+    answer = emu.call("get_join_token", {"appointmentId": "unavailable"}, doctor.id_token)
 
     assert (answer.status, answer.details) == ("UNAVAILABLE", {"reason": "provider_unavailable"})
+    assert "doctorJoinedAt" not in video_of(ref)
 
 
 @pytest.mark.usefixtures("enablex")
 def test_a_cancelled_visits_room_is_deleted_at_enablex() -> None:
-    ref, _ = confirmed("cancelled")
+    ref, _, _ = confirmed("cancelled")
     room_id = video_of(ref)["providerRoomId"]
 
     ref.update({"status": "cancelled"})

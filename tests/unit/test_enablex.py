@@ -128,6 +128,25 @@ def test_a_failed_token_call_answers_unavailable_with_its_audit_record_and_write
     assert after == untouched
 
 
+def test_the_doctors_first_join_failing_at_enablex_does_not_let_the_patient_in(db: MockFirestore, api: str) -> None:
+    EnableX.fail_tokens_with = 503
+    stored = visit()
+    del stored["video"]["doctorJoinedAt"]
+    db.collection("appointments").document("a1").set(stored)
+    untouched = snapshot(db)
+
+    with pytest.raises(ProviderUnavailable):
+        joined(db, api, DOCTOR, stored)
+
+    after = snapshot(db)
+    [record] = after.pop("videoAccessLog").values()
+    assert (record["outcome"], record["reason"], record["role"]) == ("denied", "provider_unavailable", "moderator")
+    assert after == untouched  # no doctorJoinedAt: in host mode the patient still waits
+    EnableX.fail_tokens_with = None
+    joined(db, api, DOCTOR, stored)
+    assert "doctorJoinedAt" in db.collection("appointments").document("a1").get().to_dict()["video"]
+
+
 def test_a_join_before_the_room_exists_at_enablex_is_room_not_ready_and_asks_nothing(
     db: MockFirestore, api: str
 ) -> None:
