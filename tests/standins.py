@@ -291,13 +291,16 @@ class EnableX(_Quiet):
     deleted: ClassVar[list[str]] = []
     requests: ClassVar[list[tuple[str, str]]] = []
     statuses: ClassVar[list[int]] = []
+    delete_bodies: ClassVar[list[bytes]] = []
     fail_tokens_with: ClassVar[int | None] = None
     token_delay: ClassVar[float] = 0.0
+    token_answer: ClassVar[tuple[int, dict[str, Any]] | None] = None  # answer tokens with this instead
 
     @classmethod
     def reset(cls, app_id: str, app_key: str) -> None:
         cls.app_id, cls.app_key, cls.fail_tokens_with, cls.token_delay = app_id, app_key, None, 0.0
         cls.rooms, cls.tokens, cls.deleted, cls.requests, cls.statuses = {}, [], [], [], []
+        cls.delete_bodies, cls.token_answer = [], None
 
     def respond(self, status: int, answer: dict[str, Any]) -> None:
         type(self).statuses.append(status)
@@ -357,6 +360,9 @@ class EnableX(_Quiet):
         if cls.fail_tokens_with is not None:
             self.respond(cls.fail_tokens_with, {"result": 5000, "error": "service unavailable"})
             return
+        if cls.token_answer is not None:
+            self.respond(*cls.token_answer)
+            return
         if room_id not in cls.rooms:
             self.respond(404, {"result": 1404, "error": "room not found"})
             return
@@ -369,6 +375,7 @@ class EnableX(_Quiet):
     def do_DELETE(self) -> None:
         if not self.begin("DELETE"):
             return
+        type(self).delete_bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         parts = self.path.strip("/").split("/")
         room_id = parts[3] if len(parts) == 4 and parts[:3] == ["video", "v1", "rooms"] else ""
         if room_id not in type(self).rooms:

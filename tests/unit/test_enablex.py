@@ -5,6 +5,7 @@ stand-in (tests/standins.py)."""
 from __future__ import annotations
 
 import http.server
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,15 +86,25 @@ def test_each_join_asks_enablex_for_the_participants_token(
     assert (record["outcome"], record["reason"]) == ("granted", "ok")
 
 
-def failing(status: int | None = None, delay: float = 0.0, key: str = APP_KEY, url: str = "") -> dict[str, Any]:
-    return {"status": status, "delay": delay, "key": key, "url": url}
+def failing(
+    status: int | None = None,
+    delay: float = 0.0,
+    key: str = APP_KEY,
+    url: str = "",
+    answer: tuple[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {"status": status, "delay": delay, "key": key, "url": url, "answer": answer}
 
 
 @pytest.mark.parametrize(
     "how",
     [
         pytest.param(failing(status=503), id="EnableX answers 503"),
-        pytest.param(failing(status=200), id="EnableX answers 200 without a token"),
+        pytest.param(failing(answer=(200, {"result": 0})), id="EnableX answers 200 without a token"),
+        pytest.param(failing(answer=(200, {"result": 0, "token": ""})), id="an empty token"),
+        pytest.param(failing(answer=(200, {"result": 0, "token": 12345})), id="a token that is not text"),
+        pytest.param(failing(answer=(200, {"result": 3, "token": "enx-x"})), id="a non-zero result"),
+        pytest.param(failing(answer=(500, {"result": 0, "token": "enx-x"})), id="a token with a server error"),
         pytest.param(failing(key="another-enablex-app-key-0123456789"), id="EnableX refuses the credentials"),
         pytest.param(failing(delay=0.6), id="EnableX does not answer in time"),
         pytest.param(failing(url="http://127.0.0.1:9"), id="EnableX cannot be reached"),
@@ -104,8 +115,8 @@ def test_a_failed_token_call_answers_unavailable_with_its_audit_record_and_write
 ) -> None:
     monkeypatch.setattr(enablex, "TOKEN_TIMEOUT_SECONDS", 0.3)
     EnableX.fail_tokens_with, EnableX.token_delay = how["status"], how["delay"]
-    if how["status"] == 200:
-        monkeypatch.setattr(EnableX, "create_token", lambda self, *_: self.respond(200, {"result": 0}))
+    if how["answer"] is not None:
+        EnableX.fail_tokens_with, EnableX.token_answer = None, how["answer"]
     db.collection("appointments").document("a1").set(visit())
     untouched = snapshot(db)
     policy = gate.Policy(
@@ -245,6 +256,7 @@ def test_a_room_is_deleted_and_a_room_enablex_does_not_hold_counts_as_deleted(ap
     enablex.delete_room(ROOM_ID, deployment_at(api))
     enablex.delete_room(ROOM_ID, deployment_at(api))
     assert EnableX.deleted == [ROOM_ID]
+    assert EnableX.delete_bodies == [b"", b""]  # a DELETE carries no body
     assert EnableX.statuses == [200, 404]
     assert EnableX.requests == [("DELETE", f"/video/v1/rooms/{ROOM_ID}")] * 2
 
@@ -259,6 +271,32 @@ def test_a_failed_deletion_raises_for_a_retry(status: int, body: bytes) -> None:
     with serve(Answers) as url, pytest.raises(ProviderCallFailed) as raised:
         enablex.delete_room(ROOM_ID, deployment_at(url))
     assert (raised.value.status, raised.value.why) == (status, "EnableX did not delete the room")
+
+
+class Silent(Answers):
+    """Takes the request and answers only after a while."""
+
+    def do_POST(self) -> None:
+        time.sleep(0.6)
+        super().do_POST()
+
+    do_DELETE = do_POST
+
+
+@pytest.mark.parametrize("call", ["create", "delete"])
+def test_a_server_api_that_does_not_answer_in_time_fails_the_attempt(
+    monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """The trigger's calls have a deadline (the trigger's own is 60 s): a hung EnableX fails the attempt."""
+    monkeypatch.setattr(enablex, "REQUEST_TIMEOUT_SECONDS", 0.2)
+    Silent.status, Silent.body = 200, b'{"result": 0, "room": {"room_id": "r1"}}'
+    with serve(Silent) as url:
+        attempt = {
+            "create": lambda: enablex.create_room("b" * 32, NOW_S, deployment_at(url), NOW_S),
+            "delete": lambda: enablex.delete_room(ROOM_ID, deployment_at(url)),
+        }[call]
+        with pytest.raises(TimeoutError):
+            attempt()
 
 
 def test_a_redirect_is_a_failure_and_the_app_key_goes_nowhere_else() -> None:

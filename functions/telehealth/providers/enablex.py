@@ -54,7 +54,7 @@ _OPENER = urllib.request.build_opener(_NoRedirects)
 
 def authorization(app_id: str, app_key: str) -> str:
     """HTTP basic auth with the App ID as user and the App Key as password."""
-    return "Basic " + base64.b64encode(f"{app_id}:{app_key}".encode()).decode("ascii")
+    return "Basic " + base64.b64encode(f"{app_id}:{app_key}".encode()).decode()
 
 
 def call(settings: Settings, method: str, path: str, body: Mapping[str, Any] | None, timeout: float) -> Any:
@@ -64,10 +64,10 @@ def call(settings: Settings, method: str, path: str, body: Mapping[str, Any] | N
         f"{config.server_api_url}{path}",
         data=None if body is None else json.dumps(body).encode(),
         method=method,
+        # The two headers EnableX's server API asks for (urllib sends every name capitalized anyway).
         headers={
             "Authorization": authorization(config.app_id, settings.signing_key.hmac_secret()),
             "Content-Type": "application/json",
-            "Accept": "application/json",
         },
     )
     try:
@@ -126,7 +126,7 @@ def delete_room(room_id: str, deployment: Deployment) -> None:
         raise ProviderCallFailed(status, "EnableX did not delete the room")
 
 
-def claims(grant: Grant, who: Participant, _config: VideoConfig) -> dict[str, Any]:
+def token_body(grant: Grant, who: Participant) -> dict[str, Any]:
     """The token request's body: the display name, the role, our identity as ``user_ref``."""
     return {
         "name": who.display_name,
@@ -135,13 +135,18 @@ def claims(grant: Grant, who: Participant, _config: VideoConfig) -> dict[str, An
     }
 
 
+def claims(grant: Grant, who: Participant, _config: VideoConfig) -> dict[str, Any]:
+    """What the token carries is EnableX's to decide: what we ask it for."""
+    return token_body(grant, who)
+
+
 def request_token(grant: Grant, who: Participant, settings: Settings) -> str:
     """``POST /video/v1/rooms/<id>/tokens``; any failure (unreachable, slow, refused, malformed) is
     ``ProviderUnavailable``, never an internal error."""
     room_id = grant.provider_room_id or ""
     if not ROOM_ID.fullmatch(room_id):
         raise ProviderUnavailable()
-    body = claims(grant, who, settings.config)
+    body = token_body(grant, who)
     try:
         status, answer = call(settings, "POST", f"{ROOMS}/{room_id}/tokens", body, TOKEN_TIMEOUT_SECONDS)
     except (OSError, http.client.HTTPException):
