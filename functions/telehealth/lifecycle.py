@@ -18,7 +18,7 @@ from .access import join_window
 from .config import VideoConfig
 from .providers import creates_rooms, ends_meetings, provider_of, room_url
 from .providers.base import Deployment
-from .rooms import Action, awaits_provider_room, decide, moved, needs_room, new_room_name, provider_room_of, room_of
+from .rooms import Action, decide, moved, needs_room, new_room_name, provider_room_of, room_awaiting_provider, room_of
 from .store import appointments, attendance
 from .store.appointments import RECORDED, SPARE, RoomWrite
 
@@ -74,10 +74,10 @@ def create_provider_room(db: Any, appointment_id: str, deployment: Deployment, n
     creates none). A room the record refuses (the visit moved on, or another creation won) is spare
     and is deleted again where the provider can. Raises when the provider fails, to be retried.
     """
-    stored = appointments.read_appointment(db, appointment_id)
+    stored = appointments.read_appointment(db, appointment_id) or {}
     creation = provider_of(deployment.config()).room_creation
-    room = room_of(stored)
-    if creation is None or room is None or stored is None or not awaits_provider_room(stored):
+    room = room_awaiting_provider(stored)
+    if creation is None or room is None:
         return False
     provider_room = creation.create(room, room_closes_at(stored, deployment.config(), now), deployment, now)
     try:

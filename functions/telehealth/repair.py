@@ -18,7 +18,7 @@ from typing import Any
 from .config import VideoConfig
 from .lifecycle import create_provider_room, delete_provider_room, room_maker
 from .providers.base import Deployment
-from .rooms import Action, awaits_provider_room, may_keep_room, provider_room_of, room_of
+from .rooms import Action, provider_room_of, room_awaiting_provider, room_of
 from .store import appointments
 
 # Confirmed video visits that start within this long are given a missing room.
@@ -62,11 +62,11 @@ def sweep(
     new_room = room_maker(config)
     now_s = int(now.timestamp())
 
-    def repair(snapshot: Any) -> Action:
+    def repair(snapshot: Any, withdrawing: bool = False) -> Action:
         report.examined += 1
         stored = snapshot.to_dict() or {}
         try:
-            if deployment is not None and not may_keep_room(stored):  # a room that goes: first at the provider
+            if withdrawing and deployment is not None:  # a room that goes: first at the provider
                 delete_provider_room(provider_room_of(stored), deployment)
             write = appointments.apply_room_lifecycle(db, snapshot.id, stored, stored, new_room, snapshot.update_time)
             return write.action
@@ -94,7 +94,7 @@ def sweep(
             if repair(snapshot) not in (Action.ASSIGN, Action.REPLACE):
                 continue
             report.assigned += 1
-        elif deployment is None or not awaits_provider_room(stored):
+        elif deployment is None or room_awaiting_provider(stored) is None:
             continue  # has its room (and its provider room, where there is one)
         else:
             report.examined += 1
@@ -103,6 +103,6 @@ def sweep(
     for snapshot in appointments.holding_a_room_without_keeping_it(db, limit):
         if report.withdrawn >= limit:
             break
-        if repair(snapshot) is Action.WITHDRAW:
+        if repair(snapshot, withdrawing=True) is Action.WITHDRAW:
             report.withdrawn += 1
     return report

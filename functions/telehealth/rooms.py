@@ -65,9 +65,9 @@ def provider_room_of(doc: Doc | None) -> str | None:
     return None
 
 
-def awaits_provider_room(doc: Doc | None) -> bool:
-    """A confirmed video visit whose room is named but not yet created at the provider."""
-    return needs_room(doc) and room_of(doc) is not None and provider_room_of(doc) is None
+def room_awaiting_provider(doc: Doc | None) -> str | None:
+    """The room of a confirmed video visit that is named but not yet created at the provider, else None."""
+    return room_of(doc) if needs_room(doc) and provider_room_of(doc) is None else None
 
 
 def needs_room(doc: Doc | None) -> bool:

@@ -16,7 +16,7 @@ from support.fakes import FakeDB
 
 from telehealth import lifecycle
 from telehealth.access import decide_join
-from telehealth.errors import Misconfigured, NotJoinable
+from telehealth.errors import Misconfigured, NotJoinable, ProviderCallFailed
 from telehealth.providers import build_settings, livekit
 from telehealth.providers.base import Deployment
 from telehealth.store import appointments, attendance
@@ -159,3 +159,24 @@ def test_through_the_lifecycle_the_room_is_created_at_assignment_and_deleted_at_
     cancelled = event(status="cancelled")
     assert (cancelled.room_deleted, cancelled.meeting_ended) == (False, True)  # DeleteRoom is the meeting's end
     assert LiveKitRoomService.deleted == [room]
+
+
+def test_a_created_room_without_a_sid_is_a_failure_to_retry(room_service: str) -> None:
+    LiveKitRoomService.sids["r" * 32] = ""
+    with pytest.raises(ProviderCallFailed) as raised:
+        livekit.create_room("r" * 32, NOW_S + 3600, deployment_at(room_service), NOW_S)
+    assert (raised.value.status, raised.value.why) == (200, "CreateRoom answered without a room sid")
+
+
+def test_a_visit_whose_times_do_not_parse_gets_a_room_open_for_the_fallback(
+    room_service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(appointments, "transactional", serial_transactional)
+    db = FakeDB()
+    stored = appointment(startTime="soon")
+    db.put(PATH, stored)
+
+    assert lifecycle.create_provider_room(db, "a1", deployment_at(room_service), NOW_S) is True
+
+    [request] = LiveKitRoomService.created
+    assert request.empty_timeout == 48 * 3600

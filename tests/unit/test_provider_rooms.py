@@ -15,7 +15,7 @@ from standins import EnableX, serve
 from support.configs import video_config
 from support.fakes import FakeDB, Precondition, Snapshot
 
-from telehealth import lifecycle, repair
+from telehealth import lifecycle, repair, rooms
 from telehealth.config import Settings
 from telehealth.errors import ProviderCallFailed
 from telehealth.providers import build_settings, creates_rooms
@@ -28,6 +28,7 @@ APP_ID = "enx-app-0001"
 APP_KEY = "enablex-app-key-0123456789abcdefXYZ"
 PARAMS = {"VIDEO_PROVIDER": "enablex"}
 PATH = "appointments/a1"
+ROOM = "a" * 32
 
 
 @pytest.fixture
@@ -493,3 +494,148 @@ def test_a_failed_deletion_keeps_the_room_for_the_next_sweep(db: FakeDB) -> None
 
     assert (report.withdrawn, report.failed) == (0, 1)
     assert provider_room_of(db.docs[PATH]) == "room0one"
+
+
+# Edges the mutation run found -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("doc", "provider_room", "awaiting"),
+    [
+        pytest.param(None, None, None, id="no document"),
+        pytest.param(appointment(video=None), None, None, id="no room"),
+        pytest.param(holding(), None, "a" * 32, id="named, not created"),
+        pytest.param(holding(provider_room="p1"), "p1", None, id="created"),
+        pytest.param(holding(status="cancelled"), None, None, id="cancelled: awaits nothing"),
+        pytest.param(
+            {**holding(), "video": {"roomName": "a" * 32, "providerRoomId": 7}}, None, "a" * 32, id="not text"
+        ),
+        pytest.param({**holding(), "video": {"roomName": "a" * 32, "providerRoomId": ""}}, None, "a" * 32, id="empty"),
+        pytest.param({**holding(), "video": "a room"}, None, None, id="video is not a map"),
+    ],
+)
+def test_which_rooms_await_their_provider_room(
+    doc: dict[str, Any] | None, provider_room: str | None, awaiting: str | None
+) -> None:
+    assert provider_room_of(doc) == provider_room
+    assert rooms.room_awaiting_provider(doc) == awaiting
+
+
+def test_a_provider_that_creates_no_rooms_creates_nothing_for_a_named_room(db: FakeDB) -> None:
+    db.put(PATH, holding())
+    config = video_config(domain="meet.clinic.test", app_id="clinic-app")
+    jitsi = Deployment(config=lambda: config, settings=lambda: pytest.fail("settings"), secret=pytest.fail)
+    assert lifecycle.create_provider_room(db, "a1", jitsi, NOW_S) is False
+    assert db.writes == []
+
+
+def test_a_record_that_landed_though_it_reported_an_error_keeps_its_room(
+    db: FakeDB, enablex: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.put(PATH, holding())
+    record = appointments.record_provider_room
+
+    def lands_then_fails(*args: Any) -> str:
+        record(*args)
+        raise ServiceUnavailable("the commit's answer was lost")
+
+    monkeypatch.setattr(lifecycle.appointments, "record_provider_room", lands_then_fails)
+
+    with pytest.raises(ServiceUnavailable):
+        lifecycle.create_provider_room(db, "a1", deployment_for(enablex), NOW_S)
+
+    assert video(db)["providerRoomId"] in EnableX.rooms
+    assert EnableX.deleted == []
+
+
+def test_when_the_record_and_the_read_after_it_fail_the_records_error_is_raised(
+    db: FakeDB, enablex: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.put(PATH, holding())
+    reads = iter([db.docs[PATH]])
+
+    def read_once(_db: Any, _id: str) -> Any:
+        return next(reads)  # a second read raises StopIteration, as a failed read would raise
+
+    monkeypatch.setattr(lifecycle.appointments, "read_appointment", read_once)
+    db.fail_next = [ServiceUnavailable("down")]
+
+    with pytest.raises(ServiceUnavailable):
+        lifecycle.create_provider_room(db, "a1", deployment_for(enablex), NOW_S)
+
+
+def test_a_failed_room_write_is_reported_before_it_is_raised(db: FakeDB, enablex: str) -> None:
+    before, after, _ = change(db, status="confirmed")
+    db.fail_next = [ServiceUnavailable("down")]
+    failures = Failures()
+    with pytest.raises(ServiceUnavailable):
+        written(db, before, after, deployment_for(enablex), None, failures)
+    assert failures.seen == [("room lifecycle failed; no room assigned or withdrawn", "ServiceUnavailable")]
+    assert EnableX.requests == []
+
+
+def test_the_outcome_says_exactly_what_was_done(db: FakeDB, enablex: str) -> None:
+    before, after, at = change(db, status="confirmed")
+    outcome = written(db, before, after, deployment_for(enablex), at)
+    assert outcome == lifecycle.LifecycleOutcome(
+        appointments.RoomWrite(Action.ASSIGN, "precondition"),
+        meeting_ended=False,
+        room_created=True,
+        room_deleted=False,
+    )
+    before, after, at = change(db, status="cancelled")
+    outcome = written(db, before, after, deployment_for(enablex), at)
+    assert outcome == lifecycle.LifecycleOutcome(
+        appointments.RoomWrite(Action.WITHDRAW, "precondition"),
+        meeting_ended=False,
+        room_created=False,
+        room_deleted=True,
+    )
+
+
+@pytest.mark.usefixtures("queries")
+def test_the_sweep_counts_each_completion_and_stops_at_its_limit(db: FakeDB, enablex: str) -> None:
+    db.put(PATH, holding())
+    db.put("appointments/a2", holding(room="b" * 32))
+    db.put("appointments/a3", holding(room="c" * 32))
+    deployment = deployment_for(enablex)
+
+    limited = repair.sweep(db, now=NOW, config=deployment.config, deployment=deployment, limit=1)
+    rest = repair.sweep(db, now=NOW, config=deployment.config, deployment=deployment)
+
+    assert (limited.completed, limited.examined) == (1, 1)
+    assert (rest.completed, rest.examined) == (2, 2)
+    assert len(EnableX.rooms) == 3
+
+
+@pytest.mark.usefixtures("queries")
+def test_the_sweep_reports_each_failure_by_appointment_and_hands_on_the_clock(
+    db: FakeDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.put(PATH, holding())
+    db.put("appointments/a2", holding(room="b" * 32))
+    calls: list[tuple[str, int]] = []
+
+    def failing(_db: Any, appointment_id: str, _deployment: Any, now: int) -> bool:
+        calls.append((appointment_id, now))
+        raise ProviderCallFailed(503)
+
+    monkeypatch.setattr(repair, "create_provider_room", failing)
+    failures = Failures()
+    deployment = deployment_for("http://127.0.0.1:9")
+
+    report = repair.sweep(db, now=NOW, config=deployment.config, deployment=deployment, on_failure=failures)
+
+    assert (report.failed, report.completed) == (2, 0)
+    assert calls == [("a1", NOW_S), ("a2", NOW_S)]
+    assert failures.seen == [("a1", "ProviderCallFailed"), ("a2", "ProviderCallFailed")]
+
+
+@pytest.mark.usefixtures("queries")
+def test_the_sweep_withdraws_a_room_less_visit_without_a_provider_room_and_deletes_nothing(
+    db: FakeDB, enablex: str
+) -> None:
+    db.put(PATH, holding(status="cancelled"))
+    report = repair.sweep(db, now=NOW, config=deployment_for(enablex).config, deployment=deployment_for(enablex))
+    assert report.withdrawn == 1
+    assert EnableX.requests == []

@@ -311,3 +311,18 @@ def test_a_room_not_created_at_vonage_yet_is_room_not_ready_and_only_audited(
     [record] = after.pop("videoAccessLog").values()
     assert (record["outcome"], record["reason"], record["role"]) == ("denied", "room_not_ready", "guest")
     assert after == untouched
+
+
+@pytest.mark.parametrize(
+    ("who", "data"),
+    [
+        pytest.param(Participant("doctor", "Dr. Ada"), '{"identity":"doctor","name":"Dr. Ada"}', id="no email"),
+        pytest.param(
+            Participant("patient", "Pat", "pat@example.test"),
+            '{"identity":"patient","name":"Pat","email":"pat@example.test"}',
+            id="with the verified email",
+        ),
+    ],
+)
+def test_the_connection_data_names_the_identity_and_the_display_name(who: Participant, data: str) -> None:
+    assert vonage.connection_data(who) == data

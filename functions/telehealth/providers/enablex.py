@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..access import Grant
-from ..config import Settings, VideoConfig
+from ..config import Settings
 from ..errors import Misconfigured, ProviderCallFailed, ProviderUnavailable
 from .base import Deployment, Participant, Provider, RoomCreation
 
@@ -57,13 +57,14 @@ def authorization(app_id: str, app_key: str) -> str:
     return "Basic " + base64.b64encode(f"{app_id}:{app_key}".encode()).decode()
 
 
-def call(settings: Settings, method: str, path: str, body: Mapping[str, Any] | None, timeout: float) -> Any:
-    """One server API request; returns the status and the JSON answer (an empty object where it is none)."""
+def call(settings: Settings, path: str, body: Mapping[str, Any] | None, timeout: float) -> Any:
+    """One server API request, a POST of ``body`` (a DELETE without one); returns the status and the JSON
+    answer (an empty object where it is none)."""
     config = settings.config
     request = urllib.request.Request(  # noqa: S310 - the config admits only http(s) server URLs
         f"{config.server_api_url}{path}",
         data=None if body is None else json.dumps(body).encode(),
-        method=method,
+        method="DELETE" if body is None else "POST",
         # The two headers EnableX's server API asks for (urllib sends every name capitalized anyway).
         headers={
             "Authorization": authorization(config.app_id, settings.signing_key.hmac_secret()),
@@ -107,7 +108,7 @@ def room_body(room: str) -> dict[str, Any]:
 
 def create_room(room: str, _closes_at: int, deployment: Deployment, _now: int) -> str:
     """``POST /video/v1/rooms``; returns EnableX's ``room_id``."""
-    status, answer = call(deployment.settings(), "POST", ROOMS, room_body(room), REQUEST_TIMEOUT_SECONDS)
+    status, answer = call(deployment.settings(), ROOMS, room_body(room), REQUEST_TIMEOUT_SECONDS)
     made = answer.get("room")
     room_id = made.get("room_id") if isinstance(made, Mapping) else None
     if status != 200 or answer.get("result") != 0 or not isinstance(room_id, str) or not ROOM_ID.fullmatch(room_id):
@@ -119,7 +120,7 @@ def delete_room(room_id: str, deployment: Deployment) -> None:
     """``DELETE /video/v1/rooms/<id>``; a room EnableX does not hold (404) is deleted already."""
     if not ROOM_ID.fullmatch(room_id):
         return  # never ours: nothing to delete
-    status, answer = call(deployment.settings(), "DELETE", f"{ROOMS}/{room_id}", None, REQUEST_TIMEOUT_SECONDS)
+    status, answer = call(deployment.settings(), f"{ROOMS}/{room_id}", None, REQUEST_TIMEOUT_SECONDS)
     if status == 404:
         return
     if status != 200 or answer.get("result") != 0:
@@ -135,11 +136,6 @@ def token_body(grant: Grant, who: Participant) -> dict[str, Any]:
     }
 
 
-def claims(grant: Grant, who: Participant, _config: VideoConfig) -> dict[str, Any]:
-    """What the token carries is EnableX's to decide: what we ask it for."""
-    return token_body(grant, who)
-
-
 def request_token(grant: Grant, who: Participant, settings: Settings) -> str:
     """``POST /video/v1/rooms/<id>/tokens``; any failure (unreachable, slow, refused, malformed) is
     ``ProviderUnavailable``, never an internal error."""
@@ -148,7 +144,7 @@ def request_token(grant: Grant, who: Participant, settings: Settings) -> str:
         raise ProviderUnavailable()
     body = token_body(grant, who)
     try:
-        status, answer = call(settings, "POST", f"{ROOMS}/{room_id}/tokens", body, TOKEN_TIMEOUT_SECONDS)
+        status, answer = call(settings, f"{ROOMS}/{room_id}/tokens", body, TOKEN_TIMEOUT_SECONDS)
     except (OSError, http.client.HTTPException):
         raise ProviderUnavailable() from None
     token = answer.get("token")
@@ -160,7 +156,8 @@ def request_token(grant: Grant, who: Participant, settings: Settings) -> str:
 PROVIDER = Provider(
     name="enablex",
     algorithm="HS256",
-    claims=claims,
+    # What the token carries is EnableX's to decide: the "claims" are what we ask it for.
+    claims=lambda grant, who, _config: token_body(grant, who),
     configure=configure,
     default_domain=API_HOST,
     response_extras=lambda _config, grant: {"roomId": grant.provider_room_id},

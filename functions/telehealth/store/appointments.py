@@ -105,9 +105,9 @@ def apply_room_lifecycle(
 def _first_existing(reader: Any, refs: list[Any]) -> tuple[Any, dict[str, Any]] | None:
     """The first of the candidate references that exists, and its data (one read for an ASCII id)."""
     for target in refs:
-        snapshot = next(iter(reader(target)), None)
-        if snapshot is not None and snapshot.exists:
-            return target, snapshot.to_dict() or {}
+        for snapshot in reader(target):
+            if snapshot.exists:
+                return target, snapshot.to_dict() or {}
     return None
 
 
