@@ -223,10 +223,13 @@ class VonageVideo(_Quiet):
     jwt_claims: ClassVar[list[dict[str, Any]]] = []
     statuses: ClassVar[list[int]] = []
     fail_with: ClassVar[int | None] = None
+    delay: ClassVar[float] = 0.0
+    session_ids: ClassVar[list[str]] = []  # answer these session ids first, then fresh ones
 
     @classmethod
     def reset(cls, application_id: str, public_key: bytes) -> None:
-        cls.application_id, cls.public_key, cls.fail_with = application_id, public_key, None
+        cls.application_id, cls.public_key, cls.fail_with, cls.delay = application_id, public_key, None, 0.0
+        cls.session_ids = []
         cls.sessions, cls.forms, cls.headers_seen, cls.jwt_claims, cls.statuses = [], [], [], [], []
 
     def respond(self, status: int, answer: Any) -> None:
@@ -256,10 +259,11 @@ class VonageVideo(_Quiet):
         if archive[0] == "always" and preference[0] != "disabled":
             self.respond(400, {"code": 400, "message": "archiveMode always needs a routed session"})
             return
+        time.sleep(cls.delay)
         if cls.fail_with is not None:
             self.respond(cls.fail_with, {"code": cls.fail_with, "message": "failed"})
             return
-        session_id = f"2_MX4{secrets.token_urlsafe(24)}"
+        session_id = cls.session_ids.pop(0) if cls.session_ids else f"2_MX4{secrets.token_urlsafe(24)}"
         cls.sessions.append(session_id)
         created = int(time.time() * 1000)
         answer = {"session_id": session_id, "project_id": cls.application_id, "create_dt": created}

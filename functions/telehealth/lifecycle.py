@@ -164,11 +164,11 @@ def on_appointment_written(
         except Exception as error:
             on_failure("deleting the room at the provider failed", error)
             raise
-    if room is None or not ends_meetings(params):
-        return LifecycleOutcome(write, meeting_ended=False, room_created=created, room_deleted=deleted)
-    try:
-        ended = end_meeting(db, room, deployment, now)
-    except Exception as error:
-        on_failure("ending the meeting failed", error)
-        raise
+    ended = False
+    if room is not None and ends_meetings(params):
+        try:
+            ended = end_meeting(db, room, deployment, now)
+        except Exception as error:
+            on_failure("ending the meeting failed", error)
+            raise
     return LifecycleOutcome(write, meeting_ended=ended, room_created=created, room_deleted=deleted)

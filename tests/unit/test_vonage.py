@@ -11,6 +11,7 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 from conftest import DOCTOR, DOCTOR_CLAIMS, NOW_S, PATIENT, appointment, serial_transactional, snapshot
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -195,9 +196,9 @@ def test_a_session_is_created_through_the_package_as_the_rest_api_wants_it(video
     session_id = vonage.create_session("r" * 32, NOW_S, deployment_at(video_api), NOW_S)
 
     assert VonageVideo.sessions == [session_id]
-    [form] = VonageVideo.forms
-    assert form["p2p.preference"] == ["disabled"]  # routed: media through Vonage, no peer-to-peer
-    assert "archiveMode" not in form  # archived only on request
+    # Routed (media through Vonage's router, no peer-to-peer), archived only on request (no archiveMode), as
+    # the package sends it: its media_mode field besides the REST API's p2p.preference.
+    assert VonageVideo.forms == [{"media_mode": ["routed"], "p2p.preference": ["disabled"]}]
     [headers] = VonageVideo.headers_seen
     assert headers["Accept"] == "application/json"
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -231,6 +232,25 @@ def test_the_packages_request_log_never_shows_the_application_token(
     vonage.create_session("r" * 32, NOW_S, deployment_at(video_api), NOW_S)
     assert [record for record in caplog.records if record.name.startswith("vonage")] == []
     assert "Bearer" not in caplog.text
+    assert logging.getLogger().level == logging.DEBUG  # only the package's logger is quietened
+
+
+def test_a_session_answer_without_an_id_is_a_failure_to_retry(video_api: str) -> None:
+    VonageVideo.session_ids = [""]
+    with pytest.raises(ProviderCallFailed) as raised:
+        vonage.create_session("r" * 32, NOW_S, deployment_at(video_api), NOW_S)
+    assert (raised.value.status, raised.value.why) == (200, "Vonage answered without a session id")
+
+
+def test_a_video_api_that_does_not_answer_in_time_fails_the_attempt(
+    video_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vonage, "REQUEST_TIMEOUT_SECONDS", 1)
+    VonageVideo.delay = 2.5
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.Timeout):
+        vonage.create_session("r" * 32, NOW_S, deployment_at(video_api), NOW_S)
+    assert time.monotonic() - started < 2.5
 
 
 def test_an_assignment_records_the_session_as_the_provider_room(

@@ -120,7 +120,7 @@ def ends_meetings(values: Mapping[str, Any]) -> bool:
 
 def _raw_provider(values: Mapping[str, Any]) -> Provider | None:
     raw = values.get(PROVIDER_PARAM, DEFAULT_PROVIDER)
-    return REGISTRY.get(raw.strip().lower() if isinstance(raw, str) else "")
+    return REGISTRY.get(raw.strip().lower()) if isinstance(raw, str) else None
 
 
 def creates_rooms(values: Mapping[str, Any]) -> bool:

@@ -80,7 +80,7 @@ def private_key_pem(deployment: Deployment) -> str:
     pem: bytes = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return pem.decode("ascii")
+    return pem.decode()
 
 
 def video_client(deployment: Deployment) -> Any:
