@@ -162,10 +162,19 @@ def test_the_doctors_first_join_failing_at_enablex_does_not_let_the_patient_in(d
 def test_a_join_before_the_room_exists_at_enablex_is_room_not_ready_and_asks_nothing(
     db: MockFirestore, api: str
 ) -> None:
+    stored = visit(provider_room=None)
+    db.collection("appointments").document("a1").set(stored)
+    untouched = snapshot(db)
+
     with pytest.raises(NotJoinable) as raised:
-        joined(db, api, PATIENT, visit(provider_room=None))
+        joined(db, api, PATIENT, stored)
+
     assert (error_code(raised.value), raised.value.details()) == ("failed-precondition", {"reason": "room_not_ready"})
     assert EnableX.requests == []
+    after = snapshot(db)
+    [record] = after.pop("videoAccessLog").values()
+    assert (record["outcome"], record["reason"]) == ("denied", "room_not_ready")
+    assert after == untouched
 
 
 @pytest.mark.parametrize("room_id", ["", "../rooms", "a/b", "x" * 129], ids=["empty", "dots", "slash", "too long"])
