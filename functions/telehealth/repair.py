@@ -62,7 +62,7 @@ def sweep(
     new_room = room_maker(config)
     now_s = int(now.timestamp())
 
-    def repair(snapshot: Any, withdrawing: bool = False) -> Action:
+    def repair(snapshot: Any, withdrawing: bool) -> Action:
         report.examined += 1
         stored = snapshot.to_dict() or {}
         try:
@@ -91,7 +91,7 @@ def sweep(
         if isinstance(end, dt.datetime) and end <= now:
             continue  # over: a room would serve nobody, no write, no transaction
         if room_of(stored) is None:
-            if repair(snapshot) not in (Action.ASSIGN, Action.REPLACE):
+            if repair(snapshot, withdrawing=False) not in (Action.ASSIGN, Action.REPLACE):
                 continue
             report.assigned += 1
         elif deployment is None or room_awaiting_provider(stored) is None:

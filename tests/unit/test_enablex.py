@@ -26,6 +26,7 @@ from telehealth.ratelimit import RateLimiter
 APP_ID = "enx-app-0001"
 APP_KEY = "enablex-app-key-0123456789abcdefXYZ"
 ROOM_ID = "5f0c1e2d3b4a596877665544"
+PAD = b"x" * 70_000  # an answer this much larger than any EnableX answer is cut off, and fails as malformed
 
 
 @pytest.fixture
@@ -247,6 +248,7 @@ class Answers(http.server.BaseHTTPRequestHandler):
         pytest.param(200, b"<html>", id="not JSON"),
         pytest.param(201, b'{"result": 0, "room": {"room_id": "r1"}}', id="another status"),
         pytest.param(500, b"", id="a server error"),
+        pytest.param(200, b'{"result": 0, "room": {"room_id": "r1"}, "pad": "' + PAD + b'"}', id="over 64 KiB"),
     ],
 )
 def test_any_answer_but_a_created_room_raises_for_a_retry(status: int, body: bytes) -> None:

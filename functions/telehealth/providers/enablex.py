@@ -31,6 +31,7 @@ ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # A join waits on the token call, so it gets a shorter deadline than the trigger's calls.
 TOKEN_TIMEOUT_SECONDS = 5
 REQUEST_TIMEOUT_SECONDS = 10
+# Answers are small JSON objects; a larger one is cut off here, and fails as malformed.
 MAX_ANSWER_BYTES = 64 * 1024
 # A session's longest length at EnableX, in minutes: a four-hour visit and its join window.
 SESSION_MINUTES = 300
@@ -75,11 +76,11 @@ def call(settings: Settings, path: str, body: Mapping[str, Any] | None, timeout:
         with _OPENER.open(request, timeout=timeout) as response:
             status, raw = int(response.status), response.read(MAX_ANSWER_BYTES)
     except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read(MAX_ANSWER_BYTES)
+        return error.code, {}  # a refusal's body decides nothing: its status does
     try:
-        answer = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        answer = {}
+        answer = json.loads(raw)
+    except ValueError:  # an empty or cut-off body too
+        return status, {}
     return status, answer if isinstance(answer, Mapping) else {}
 
 
