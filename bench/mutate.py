@@ -47,7 +47,8 @@ def lay_out() -> None:
         ROOT / "functions" / "telehealth", WORK / "telehealth", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(ROOT / "functions" / "main.py", WORK / "main.py")
-    shutil.copytree(ROOT / "tests" / "unit", WORK / "tests" / "unit", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("unit", "support"):
+        shutil.copytree(ROOT / "tests" / folder, WORK / "tests" / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for helper in ("fuzzing.py", "standins.py"):
         shutil.copy(ROOT / "tests" / helper, WORK / "tests" / helper)
     shutil.copytree(

@@ -1,12 +1,10 @@
-"""Deploy entry: params and secrets, one-time set-up, and the public functions, each a few lines.
-
-Each handler only adapts: it reads the request, calls a use case in ``telehealth``, and maps its
-outcome (``_https_error``) or logs its failure (``_log_failure``). Params are read with ``.value``
-at call time, never at import; which params exist is declared by ``telehealth.providers``.
-"""
+"""Deploy entry: params and secrets (declared by ``telehealth.providers``), one-time set-up, and the public
+functions, each a few lines: read the request, call a use case, map its outcome (``_https_error``) or log its
+failure (``_log_failure``). Params are read with ``.value`` at call time, never at import."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -25,7 +23,7 @@ from telehealth import attendance, join, lifecycle, lobby, repair, sessions
 from telehealth.config import SIGNING_KEY, ParamSpec, Settings, VideoConfig, read_values
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, WebhookRejected, error_code
 from telehealth.gate import Caller, Policy, policy_limits
-from telehealth.providers import build_settings, cached_config, param_specs, secret_specs
+from telehealth.providers import build_settings, cached_config, creates_rooms, param_specs, secret_specs
 from telehealth.providers.base import Deployment
 from telehealth.ratelimit import shared_limiter
 from telehealth.rooms import Action
@@ -206,31 +204,32 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
     )
     if outcome.write.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.write.action.value, via=outcome.write.via)
-    if outcome.meeting_ended:
-        logger.info("meeting ended at the provider", appointmentId=appointment_id)
+    for happened, line in (
+        (outcome.room_created, "room created at the provider"),
+        (outcome.room_deleted, "room deleted at the provider"),
+        (outcome.meeting_ended, "meeting ended at the provider"),
+    ):
+        if happened:
+            logger.info(line, appointmentId=appointment_id)
 
 
 @scheduler_fn.on_schedule(schedule="every 10 minutes", max_instances=1)
 def repair_video_rooms(event: scheduler_fn.ScheduledEvent) -> None:
     """Every 10 minutes: give rooms to confirmed video visits that lack one, withdraw rooms that must go."""
     now = event.schedule_time if event.schedule_time.tzinfo else event.schedule_time.replace(tzinfo=dt.UTC)
+    values = param_values()
     report = repair.sweep(
         _clients["db"],
         now=now,
         config=current_config,
-        limit=max(1, param_values()["VIDEO_REPAIR_LIMIT"]),
+        limit=max(1, values["VIDEO_REPAIR_LIMIT"]),
         on_failure=lambda appointment_id, error: _log_failure(
             "repair failed for one appointment; the next sweep tries again", error, appointmentId=appointment_id
         ),
+        deployment=DEPLOYMENT if creates_rooms(values) else None,
     )
     log = logger.error if report.failed else logger.info
-    log(
-        "repair sweep done",
-        examined=report.examined,
-        assigned=report.assigned,
-        withdrawn=report.withdrawn,
-        failed=report.failed,
-    )
+    log("repair sweep done", **dataclasses.asdict(report))
 
 
 @https_fn.on_request(secrets=list(SECRETS.values()), max_instances=MAX_INSTANCES)

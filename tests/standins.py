@@ -1,9 +1,20 @@
 """Loopback stand-ins for the providers' server APIs, checking each request as the real server does.
 
-- ``LiveKitRoomService``: LiveKit's Twirp ``RoomService/DeleteRoom``. The ``Authorization`` token is
-  verified with livekit-api's own ``TokenVerifier`` and must carry the room-admin (``roomCreate``)
-  grant; the body is parsed as a ``DeleteRoomRequest``. A room it does not hold is answered as
-  LiveKit does since livekit#1860: HTTP 404 with the Twirp error ``not_found``.
+- ``LiveKitRoomService``: LiveKit's Twirp ``RoomService/DeleteRoom`` and ``CreateRoom``. The
+  ``Authorization`` token is verified with livekit-api's own ``TokenVerifier`` and must carry the
+  room-admin (``roomCreate``) grant; the body is parsed as a ``DeleteRoomRequest`` or a
+  ``CreateRoomRequest``. A room it does not hold is answered as LiveKit does since livekit#1860:
+  HTTP 404 with the Twirp error ``not_found``. CreateRoom of a name it holds answers that room (same
+  sid), as LiveKit does.
+- ``VonageVideo``: Vonage Video's ``POST /session/create`` over HTTPS (the ``vonage`` package speaks
+  nothing else), as its REST reference and the package's own request code say: ``Authorization:
+  Bearer`` an application JWT (RS256 with the application's key, ``application_id``, ``iat``,
+  ``exp``, ``jti``), a form-encoded body, ``Accept: application/json``; it answers a JSON list with
+  one ``session_id``. A bad token is 401.
+- ``EnableX``: EnableX's server API, ``/video/v1/rooms`` (create), ``/video/v1/rooms/<id>/tokens``
+  (a token) and ``DELETE /video/v1/rooms/<id>``, with HTTP basic auth (App ID : App Key), JSON
+  bodies with ``Content-Type: application/json``, answers ``{"result": 0, ...}``; an unknown room
+  is 404, bad credentials 401, a body without its required fields 400.
 - ``Prosody``: jitsi-meet's ``mod_muc_end_meeting`` (``POST /end-meeting?conference=<room>@<muc>``)
   and the ASAP key server it is configured with (``GET /asap/<sha256 hex of kid>.pem``). As Prosody's
   token util does with the checker of the VirtualHost named by ``muc_mapper_domain_base``, it reads
@@ -32,19 +43,27 @@ Used by tests/unit and tests/matrix; each server is started with ``serve`` on 12
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
+import hmac
 import http.server
+import ipaddress
 import json
+import secrets
+import ssl
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 import jwt
 from livekit.api import TokenVerifier
-from livekit.protocol.room import DeleteRoomRequest
+from livekit.protocol.models import Room
+from livekit.protocol.room import CreateRoomRequest, DeleteRoomRequest
 
 
 class _Quiet(http.server.BaseHTTPRequestHandler):
@@ -68,11 +87,13 @@ class LiveKitRoomService(_Quiet):
     deleted: ClassVar[list[str]] = []
     refused: ClassVar[list[str]] = []
     content_types: ClassVar[list[str | None]] = []
+    created: ClassVar[list[CreateRoomRequest]] = []
+    sids: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def reset(cls, api_key: str, api_secret: str, live: set[str] | None = None) -> None:
         cls.api_key, cls.api_secret, cls.live = api_key, api_secret, live
-        cls.deleted, cls.refused, cls.content_types = [], [], []
+        cls.deleted, cls.refused, cls.content_types, cls.created, cls.sids = [], [], [], [], {}
 
     def twirp_error(self, status: int, code: str, why: str) -> None:
         type(self).refused.append(code)
@@ -81,7 +102,8 @@ class LiveKitRoomService(_Quiet):
     def do_POST(self) -> None:
         cls = type(self)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path != "/twirp/livekit.RoomService/DeleteRoom":
+        method = self.path.removeprefix("/twirp/livekit.RoomService/")
+        if method not in ("DeleteRoom", "CreateRoom"):
             self.twirp_error(404, "bad_route", "no such method")
             return
         try:
@@ -94,6 +116,9 @@ class LiveKitRoomService(_Quiet):
         if claims.video is None or not claims.video.room_create:
             self.twirp_error(403, "permission_denied", "no roomCreate grant")
             return
+        if method == "CreateRoom":
+            self.create_room(CreateRoomRequest.FromString(body))
+            return
         room = DeleteRoomRequest.FromString(body).room
         if cls.live is not None and room not in cls.live:
             self.twirp_error(404, "not_found", "room not found")
@@ -103,6 +128,25 @@ class LiveKitRoomService(_Quiet):
         cls.content_types.append(self.headers.get("Content-Type"))
         cls.deleted.append(room)
         self.answer(200, b"", "application/protobuf")
+
+    def create_room(self, request: CreateRoomRequest) -> None:
+        cls = type(self)
+        if not request.name:
+            self.twirp_error(400, "invalid_argument", "room name is required")
+            return
+        cls.content_types.append(self.headers.get("Content-Type"))
+        cls.created.append(request)
+        sid = cls.sids.setdefault(request.name, f"RM_{secrets.token_hex(6)}")
+        if cls.live is not None:
+            cls.live.add(request.name)
+        room = Room(
+            sid=sid,
+            name=request.name,
+            empty_timeout=request.empty_timeout,
+            departure_timeout=request.departure_timeout,
+            max_participants=request.max_participants,
+        )
+        self.answer(200, room.SerializeToString(), "application/protobuf")
 
 
 def asap_file_name(kid: str) -> str:
@@ -387,14 +431,231 @@ class ZoomVideoSdk(_Quiet):
         self.respond(204)
 
 
+class VonageVideo(_Quiet):
+    """Configure with ``reset(application_id, public_key_pem)``; read ``sessions`` and ``forms``."""
+
+    application_id: ClassVar[str] = ""
+    public_key: ClassVar[bytes] = b""
+    sessions: ClassVar[list[str]] = []
+    forms: ClassVar[list[dict[str, list[str]]]] = []
+    headers_seen: ClassVar[list[dict[str, str]]] = []
+    jwt_claims: ClassVar[list[dict[str, Any]]] = []
+    statuses: ClassVar[list[int]] = []
+    fail_with: ClassVar[int | None] = None
+    delay: ClassVar[float] = 0.0
+    session_ids: ClassVar[list[str]] = []  # answer these session ids first, then fresh ones
+
+    @classmethod
+    def reset(cls, application_id: str, public_key: bytes) -> None:
+        cls.application_id, cls.public_key, cls.fail_with, cls.delay = application_id, public_key, None, 0.0
+        cls.session_ids = []
+        cls.sessions, cls.forms, cls.headers_seen, cls.jwt_claims, cls.statuses = [], [], [], [], []
+
+    def respond(self, status: int, answer: Any) -> None:
+        type(self).statuses.append(status)
+        self.answer(status, json.dumps(answer).encode(), "application/json")
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cls.headers_seen.append(dict(self.headers.items()))
+        if self.path != "/session/create":
+            self.respond(404, {"code": 404, "message": "Not found"})
+            return
+        if not self.token_is_good(self.headers.get("Authorization", "")):
+            self.respond(401, {"code": 401, "message": "Invalid authentication"})
+            return
+        if not str(self.headers.get("Content-Type", "")).startswith("application/x-www-form-urlencoded"):
+            self.respond(400, {"code": 400, "message": "a form-encoded body is required"})
+            return
+        form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
+        cls.forms.append(form)
+        preference = form.get("p2p.preference", ["disabled"])
+        archive = form.get("archiveMode", ["manual"])
+        if preference[0] not in ("disabled", "enabled") or archive[0] not in ("manual", "always"):
+            self.respond(400, {"code": 400, "message": "invalid p2p.preference or archiveMode"})
+            return
+        if archive[0] == "always" and preference[0] != "disabled":
+            self.respond(400, {"code": 400, "message": "archiveMode always needs a routed session"})
+            return
+        time.sleep(cls.delay)
+        if cls.fail_with is not None:
+            self.respond(cls.fail_with, {"code": cls.fail_with, "message": "failed"})
+            return
+        session_id = cls.session_ids.pop(0) if cls.session_ids else f"2_MX4{secrets.token_urlsafe(24)}"
+        cls.sessions.append(session_id)
+        created = int(time.time() * 1000)
+        answer = {"session_id": session_id, "project_id": cls.application_id, "create_dt": created}
+        self.respond(200, [{**answer, "media_server_url": ""}])
+
+    def token_is_good(self, header: str) -> bool:
+        if not header.startswith("Bearer "):
+            return False
+        try:
+            claims = jwt.decode(
+                header.removeprefix("Bearer "),
+                type(self).public_key,
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "jti", "application_id"]},
+            )
+        except jwt.PyJWTError:
+            return False
+        type(self).jwt_claims.append(claims)
+        return bool(claims["application_id"] == type(self).application_id)
+
+
+class EnableX(_Quiet):
+    """Configure with ``reset(app_id, app_key)``; read ``rooms``, ``tokens``, ``deleted``, ``requests``."""
+
+    app_id: ClassVar[str] = ""
+    app_key: ClassVar[str] = ""
+    rooms: ClassVar[dict[str, dict[str, Any]]] = {}
+    tokens: ClassVar[list[dict[str, Any]]] = []
+    deleted: ClassVar[list[str]] = []
+    requests: ClassVar[list[tuple[str, str]]] = []
+    statuses: ClassVar[list[int]] = []
+    delete_bodies: ClassVar[list[bytes]] = []
+    fail_tokens_with: ClassVar[int | None] = None
+    token_delay: ClassVar[float] = 0.0
+    token_answer: ClassVar[tuple[int, dict[str, Any]] | None] = None  # answer tokens with this instead
+
+    @classmethod
+    def reset(cls, app_id: str, app_key: str) -> None:
+        cls.app_id, cls.app_key, cls.fail_tokens_with, cls.token_delay = app_id, app_key, None, 0.0
+        cls.rooms, cls.tokens, cls.deleted, cls.requests, cls.statuses = {}, [], [], [], []
+        cls.delete_bodies, cls.token_answer = [], None
+
+    def respond(self, status: int, answer: dict[str, Any]) -> None:
+        type(self).statuses.append(status)
+        self.answer(status, json.dumps(answer).encode(), "application/json")
+
+    def authorized(self) -> bool:
+        cls = type(self)
+        expected = "Basic " + base64.b64encode(f"{cls.app_id}:{cls.app_key}".encode()).decode()
+        return hmac.compare_digest(self.headers.get("Authorization", "").encode(), expected.encode())
+
+    def begin(self, method: str) -> bool:
+        type(self).requests.append((method, self.path))
+        if not self.authorized():
+            self.respond(401, {"result": 4001, "error": "Authentication failed"})
+            return False
+        return True
+
+    def json_body(self) -> dict[str, Any] | None:
+        if self.headers.get("Content-Type") != "application/json":
+            return None
+        try:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def do_POST(self) -> None:
+        if not self.begin("POST"):
+            return
+        body = self.json_body()
+        parts = self.path.strip("/").split("/")
+        if body is None:
+            self.respond(400, {"result": 1001, "error": "a JSON body is required"})
+        elif parts == ["video", "v1", "rooms"]:
+            self.create_room(body)
+        elif len(parts) == 5 and parts[:3] == ["video", "v1", "rooms"] and parts[4] == "tokens":
+            self.create_token(parts[3], body)
+        else:
+            self.respond(404, {"result": 1404, "error": "no such route"})
+
+    def create_room(self, body: dict[str, Any]) -> None:
+        settings = body.get("settings")
+        required = ("mode", "scheduled", "adhoc", "duration")
+        if not body.get("name") or not str(body.get("owner_ref", "")).isalnum() or not isinstance(settings, dict):
+            self.respond(400, {"result": 1002, "error": "name, owner_ref and settings are required"})
+            return
+        if any(key not in settings for key in required) or settings["mode"] not in ("group", "lecture"):
+            self.respond(400, {"result": 1003, "error": "settings.mode, scheduled, adhoc and duration are required"})
+            return
+        room_id = secrets.token_hex(12)
+        type(self).rooms[room_id] = body
+        self.respond(200, {"result": 0, "room": {"room_id": room_id, **body}})
+
+    def create_token(self, room_id: str, body: dict[str, Any]) -> None:
+        cls = type(self)
+        time.sleep(cls.token_delay)
+        if cls.fail_tokens_with is not None:
+            self.respond(cls.fail_tokens_with, {"result": 5000, "error": "service unavailable"})
+            return
+        if cls.token_answer is not None:
+            self.respond(*cls.token_answer)
+            return
+        if room_id not in cls.rooms:
+            self.respond(404, {"result": 1404, "error": "room not found"})
+            return
+        if not body.get("name") or body.get("role") not in ("moderator", "participant") or not body.get("user_ref"):
+            self.respond(400, {"result": 1004, "error": "name, role and user_ref are required"})
+            return
+        cls.tokens.append({"room_id": room_id, **body})
+        self.respond(200, {"result": 0, "token": f"enx-{secrets.token_urlsafe(24)}"})
+
+    def do_DELETE(self) -> None:
+        if not self.begin("DELETE"):
+            return
+        type(self).delete_bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        parts = self.path.strip("/").split("/")
+        room_id = parts[3] if len(parts) == 4 and parts[:3] == ["video", "v1", "rooms"] else ""
+        if room_id not in type(self).rooms:
+            self.respond(404, {"result": 1404, "error": "room not found"})
+            return
+        del type(self).rooms[room_id]
+        type(self).deleted.append(room_id)
+        self.respond(200, {"result": 0, "room_id": room_id})
+
+
+def loopback_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (and its key), for HTTPS stand-ins; returns the two files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "loopback.crt", folder / "loopback.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
 @contextmanager
-def serve(handler: type[http.server.BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
-    """Serve ``handler`` on 127.0.0.1 in a thread; yields its base URL and stops it afterwards."""
+def serve(
+    handler: type[http.server.BaseHTTPRequestHandler], port: int = 0, tls: tuple[Path, Path] | None = None
+) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 in a thread (over HTTPS with ``tls``, a certificate and its key);
+    yields its base URL and stops it afterwards."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

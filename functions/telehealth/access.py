@@ -100,6 +100,8 @@ class Grant:
     expires_at: int
     # The features the token switches on (capture, for the doctor with the patient's consent).
     features: frozenset[str] = frozenset()
+    # The provider's id of the room (``video.providerRoomId``), where the provider creates rooms.
+    provider_room_id: str | None = None
 
 
 def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: int, config: VideoConfig) -> Grant:
@@ -113,6 +115,9 @@ def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: i
     room = room_of(appointment)
     if room is None:
         raise NotJoinable("room_not_ready")
+    provider_room = video_field(appointment, "providerRoomId") if config.creates_rooms else None
+    if config.creates_rooms and not (isinstance(provider_room, str) and provider_room):
+        raise NotJoinable("room_not_ready")  # named, but not yet created at the provider
     window = join_window(appointment, config)
     if window is None:
         raise NotJoinable("bad_schedule")
@@ -126,6 +131,7 @@ def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: i
         issued_at=now,
         not_before=now - NOT_BEFORE_SKEW,
         expires_at=min(window.closes_at, now + config.token_ttl_minutes * 60),
+        provider_room_id=provider_room,
     )
 
 

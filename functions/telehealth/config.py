@@ -92,6 +92,8 @@ class VideoConfig:
     waiting_room: WaitingRoom = "host"
     # Where the provider's server API lives, if not at https://<domain>.
     server_api: str = ""
+    # Rooms are created at the provider at assignment; joins wait for ``video.providerRoomId``.
+    creates_rooms: bool = False
     options: Any = None
 
     @property

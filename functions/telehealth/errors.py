@@ -89,6 +89,17 @@ class ConcurrentUpdate(VideoError):
         return {"reason": self.reason}
 
 
+class ProviderUnavailable(VideoError):
+    """The provider's API failed a call the answer needs (a token it issues itself): call again shortly."""
+
+    message = "The video service did not answer in time; try again shortly."
+    default_reason = "provider_unavailable"
+
+    def details(self) -> dict[str, Any] | None:
+        """``reason: provider_unavailable``, so a client knows a plain retry is the answer."""
+        return {"reason": self.reason}
+
+
 class Misconfigured(VideoError):
     """The server's video settings are missing or unsafe; every request that needs them fails closed."""
 
@@ -114,7 +125,7 @@ class WebhookRejected(Exception):
 
 
 class ProviderCallFailed(Exception):
-    """A provider's server API refused or failed a call of ours (ending a meeting); the event is retried."""
+    """A provider's server API refused or failed a call of ours (a room, a meeting end); the event is retried."""
 
     def __init__(self, status: int, why: str = "") -> None:
         super().__init__(f"the provider answered {status}" + (f": {why}" if why else ""))
@@ -139,6 +150,7 @@ ERROR_CODES: dict[type[VideoError], str] = {
     NotJoinable: "failed-precondition",
     RateLimited: "resource-exhausted",
     ConcurrentUpdate: "aborted",
+    ProviderUnavailable: "unavailable",
     Misconfigured: "internal",
 }
 

@@ -2,7 +2,8 @@
 
 Reads: the appointment (1), plus the caller's directory entry in the same round trip when the caller
 holds the doctor claim (2). Writes: the audit record (1); with a waiting room also the doctor's
-first join (``video.doctorJoinedAt``) and a patient entering the lobby, once each.
+first join (``video.doctorJoinedAt``) and a patient entering the lobby, once each. Where the provider
+issues tokens itself, one call to its API (a failure answers ``unavailable``, audited).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def join_response(grant: Grant, token: str, settings: Settings) -> dict[str, Any
         "provider": config.provider,
         "role": grant.role,
         "expiresAt": token_expiry(grant, config),
-        **provider_of(config).response_extras(config),
+        **provider_of(config).response_extras(config, grant),
     }
 
 
@@ -42,8 +43,6 @@ def join_step(visit: Visit) -> Granted | None:
     grant = decide_join(visit.appointment, visit.role, visit.now, config)
     assert visit.appointment is not None
     step = waiting_step(visit.appointment, grant.role, config.waiting_room)
-    if step == "mark_doctor" and not appointments.mark_doctor_joined(visit.db, visit.appointment_id, visit.read_at):
-        return None  # written meanwhile (an admission, a withdrawal): read again, decide again
     if step == "join_lobby":
         if not appointments.enter_lobby(visit.db, visit.appointment_id, visit.read_at):
             return None
@@ -53,7 +52,11 @@ def join_step(visit: Visit) -> Granted | None:
     consents = patient_consents_to_recording(visit.appointment)
     grant = replace(grant, features=token_features(grant.role, config, consents))
     who = participant_for(grant, visit.caller.claims, visit.doctor_entry, config)
+    # The token before the doctor's stamp: a provider that cannot issue one (unavailable) leaves the
+    # patient waiting for a doctor who is not in yet.
     token = issue_token(grant, who, visit.settings)
+    if step == "mark_doctor" and not appointments.mark_doctor_joined(visit.db, visit.appointment_id, visit.read_at):
+        return None  # written meanwhile (an admission, a withdrawal): read again, decide again
     return Granted(join_response(grant, token, visit.settings), "ok", token_expiry(grant, config))
 
 

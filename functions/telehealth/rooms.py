@@ -55,6 +55,21 @@ def room_of(doc: Doc | None) -> str | None:
     return None
 
 
+def provider_room_of(doc: Doc | None) -> str | None:
+    """The provider's id of the stored room (``video.providerRoomId``), where the provider creates rooms."""
+    video = doc.get("video") if doc else None
+    if isinstance(video, Mapping):
+        value = video.get("providerRoomId")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def room_awaiting_provider(doc: Doc | None) -> str | None:
+    """The room of a confirmed video visit that is named but not yet created at the provider, else None."""
+    return room_of(doc) if needs_room(doc) and provider_room_of(doc) is None else None
+
+
 def needs_room(doc: Doc | None) -> bool:
     """A confirmed video appointment: it must have a room."""
     return doc is not None and doc.get("type") == "video" and doc.get("status") == "confirmed"

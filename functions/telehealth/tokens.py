@@ -76,8 +76,11 @@ def token_expiry(grant: Grant, config: VideoConfig) -> int:
 
 
 def issue_token(grant: Grant, who: Participant, settings: Settings) -> str:
-    """The signed join token for a grant, with the provider's claims and extra headers."""
+    """The join token for a grant: signed here with the provider's claims and extra headers, or, where the
+    provider issues tokens itself, asked of it (raising ``ProviderUnavailable`` when it cannot answer)."""
     provider = provider_of(settings.config)
+    if provider.token_request is not None:
+        return provider.token_request(grant, who, settings)
     headers: dict[str, Any] = {"typ": "JWT", **provider.headers(settings.config)}
     claims = provider.claims(grant, who, settings.config)
     key = settings.signing_key

@@ -27,6 +27,7 @@ PARAM_OF = {
     "jitsi_muc": "VIDEO_JITSI_MUC",
     "twilio_callback_url": "VIDEO_TWILIO_CALLBACK_URL",
     "zoom_api_key": "VIDEO_ZOOM_API_KEY",
+    "create_rooms": "VIDEO_LIVEKIT_CREATE_ROOMS",
 }
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from google.cloud.firestore import DELETE_FIELD
 from mockfirestore import AlreadyExists, MockFirestore
 from mockfirestore._helpers import get_by_path
 from mockfirestore.document import DocumentReference
 from support.configs import jitsi_config
+from support.fakes import apply_field_paths, serial_transactional  # noqa: F401 - the tests import it from here
 from support.requests import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, PATIENT, STRANGER  # noqa: F401 - re-exported
 
 from telehealth.config import Settings
@@ -34,19 +33,6 @@ def _create(self: DocumentReference, data: dict[str, Any]) -> None:
 _plain_update = DocumentReference.update
 
 
-def apply_field_paths(document: dict[str, Any], changes: dict[str, Any]) -> None:
-    """Apply an ``update``'s field paths to a stored dict in place, as Firestore does (``a.b`` nests)."""
-    for key, value in changes.items():
-        *parents, leaf = key.split(".")
-        node = document
-        for name in parents:
-            node = node.setdefault(name, {})
-        if value is DELETE_FIELD:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = copy.deepcopy(value)
-
-
 def _update(self: DocumentReference, data: dict[str, Any], option: Any = None) -> None:
     """``update`` with dotted field paths, as Firestore does them; preconditions are not modelled here."""
     dotted = {key: value for key, value in data.items() if "." in key}
@@ -61,18 +47,6 @@ DocumentReference.path = property(lambda self: "/".join(self._path))  # type: ig
 DocumentReference.create = _create  # type: ignore[attr-defined]
 DocumentReference.update = _update  # type: ignore[method-assign]
 MockFirestore.write_option = lambda self, **_: object()  # type: ignore[attr-defined]
-
-
-def serial_transactional(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Stands in for ``google.cloud.firestore.transactional`` with a fake whose transactions are serial:
-    run the function once, then commit what it wrote."""
-
-    def run(transaction: Any) -> Any:
-        result = function(transaction)
-        transaction.commit()
-        return result
-
-    return run
 
 
 def appointment(**overrides: Any) -> dict[str, Any]:

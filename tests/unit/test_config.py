@@ -16,7 +16,10 @@ SK, AC = "SK" + "0" * 32, "AC" + "0" * 32
 JITSI = {"provider": "jitsi", "domain": "meet.clinic.test", "app_id": "app"}
 
 PROBLEMS: list[Any] = [
-    ({**JITSI, "provider": "teams"}, "VIDEO_PROVIDER must be one of jitsi, jaas, livekit, twilio, zoom"),
+    (
+        {**JITSI, "provider": "teams"},
+        "VIDEO_PROVIDER must be one of jitsi, jaas, livekit, twilio, zoom, vonage, enablex",
+    ),
     (
         {**JITSI, "domain": "Meet.Clinic.test"},
         "VIDEO_DOMAIN must be a lowercase host name (optionally :port), no scheme",
@@ -155,7 +158,7 @@ def test_the_provider_and_waiting_room_params_are_read_case_blind_and_refused_wh
     assert parse_waiting_room(" Admit ") == "admit"
     with pytest.raises(Misconfigured) as provider:
         provider_named("jitsi2")
-    assert provider.value.problem == "VIDEO_PROVIDER must be one of jitsi, jaas, livekit, twilio, zoom"
+    assert provider.value.problem == "VIDEO_PROVIDER must be one of jitsi, jaas, livekit, twilio, zoom, vonage, enablex"
     with pytest.raises(Misconfigured) as waiting:
         parse_waiting_room("on")
     assert waiting.value.problem == "VIDEO_WAITING_ROOM must be one of off, host, admit"

@@ -22,7 +22,7 @@ from ..config import (
     shared_config,
 )
 from ..errors import Misconfigured
-from . import jaas, jitsi, livekit, twilio, zoom
+from . import enablex, jaas, jitsi, livekit, twilio, vonage, zoom
 from .base import Provider
 
 REGISTRY: dict[str, Provider] = {
@@ -33,6 +33,8 @@ REGISTRY: dict[str, Provider] = {
         livekit.PROVIDER,
         twilio.PROVIDER,
         zoom.PROVIDER,
+        vonage.PROVIDER,
+        enablex.PROVIDER,
     )
 }
 
@@ -88,7 +90,9 @@ def config_from_params(values: Mapping[str, Any]) -> VideoConfig:
     shared = shared_config(values, provider.name, provider.default_domain)
     _foreign_params(provider, values)
     check_features(shared["doctor_features"], provider.name, provider.capture_features)
-    return VideoConfig(**shared, options=provider.configure(values, shared))
+    options = provider.configure(values, shared)
+    creates = provider.room_creation is not None and provider.room_creation.enabled(values)
+    return VideoConfig(**shared, creates_rooms=creates, options=options)
 
 
 @lru_cache(maxsize=8)
@@ -110,9 +114,19 @@ def build_settings(config: VideoConfig, secret: str) -> Settings:
 
 def ends_meetings(values: Mapping[str, Any]) -> bool:
     """Whether this deployment ends meetings, from the raw values alone (nothing else needs to be valid)."""
-    raw = values.get(PROVIDER_PARAM, DEFAULT_PROVIDER)
-    provider = REGISTRY.get(raw.strip().lower() if isinstance(raw, str) else "")
+    provider = _raw_provider(values)
     return provider is not None and provider.meeting_end is not None and provider.meeting_end.enabled(values)
+
+
+def _raw_provider(values: Mapping[str, Any]) -> Provider | None:
+    raw = values.get(PROVIDER_PARAM, DEFAULT_PROVIDER)
+    return REGISTRY.get(raw.strip().lower()) if isinstance(raw, str) else None
+
+
+def creates_rooms(values: Mapping[str, Any]) -> bool:
+    """Whether this deployment creates rooms at the provider, from the raw values alone (like ``ends_meetings``)."""
+    provider = _raw_provider(values)
+    return provider is not None and provider.room_creation is not None and provider.room_creation.enabled(values)
 
 
 def room_url(config: VideoConfig, room: str) -> str:

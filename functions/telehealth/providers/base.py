@@ -1,8 +1,9 @@
 """The provider interface: what every provider module supplies, and the optional capabilities.
 
 A provider is one frozen ``Provider`` value. Its token (claims, headers, expiry), its config checks,
-its room URL and response fields are always there; a webhook verifier and a meeting end are ``None``
-where the provider has none, so callers ask "can it?" and never "which one is it?".
+its room URL and response fields are always there; a webhook verifier, a meeting end, room creation
+and a token issued by the provider are ``None`` where the provider has none, so callers ask "can it?"
+and never "which one is it?".
 """
 
 from __future__ import annotations
@@ -91,6 +92,22 @@ class MeetingEnd:
     enabled: Callable[[Mapping[str, Any]], bool] = lambda _values: True
 
 
+@dataclass(frozen=True)
+class RoomCreation:
+    """Rooms that must exist at the provider before anyone joins.
+
+    ``create(room_name, closes_at, deployment, now)`` makes the room (``closes_at``: when the visit's
+    join window closes, epoch seconds) and returns the provider's id for it, stored as
+    ``video.providerRoomId``. ``delete(provider_room_id, deployment)`` removes it; ``None`` where the
+    provider cannot delete rooms (or its meeting end already does). Both raise to be retried; a room
+    the provider no longer holds counts as deleted. ``enabled`` decides from the raw param values.
+    """
+
+    create: Callable[[str, int, Deployment, int], str]
+    delete: Callable[[str, Deployment], None] | None = None
+    enabled: Callable[[Mapping[str, Any]], bool] = lambda _values: True
+
+
 def _no_options(_values: Mapping[str, Any], _shared: Mapping[str, Any]) -> None:
     return None
 
@@ -99,7 +116,7 @@ def _no_headers(_config: VideoConfig) -> dict[str, Any]:
     return {}
 
 
-def _no_extras(_config: VideoConfig) -> dict[str, Any]:
+def _no_extras(_config: VideoConfig, _grant: Grant) -> dict[str, Any]:
     return {}
 
 
@@ -128,6 +145,11 @@ class Provider:
     headers: Callable[[VideoConfig], dict[str, Any]] = _no_headers
     expires_at: Callable[[Grant], int] = _grant_expiry
     room_url: Callable[[VideoConfig, str], str] = _room_at_domain
-    response_extras: Callable[[VideoConfig], dict[str, Any]] = _no_extras
+    # The join answer's own fields (the grant carries the provider's room id where it has one).
+    response_extras: Callable[[VideoConfig, Grant], dict[str, Any]] = _no_extras
     webhook: Callable[[WebhookRequest, Deployment], WebhookOutcome] | None = None
     meeting_end: MeetingEnd | None = None
+    room_creation: RoomCreation | None = None
+    # Where the provider issues join tokens itself (an API call, not a local signature): asks it for
+    # one, and raises ``ProviderUnavailable`` when it cannot. ``claims`` is then the request's body.
+    token_request: Callable[[Grant, Participant, Settings], str] | None = None

@@ -3,6 +3,10 @@
 Webhooks are verified with livekit-api's own ``WebhookReceiver`` (a JWT signed with the API key
 and secret that carries the body's sha256). A meeting is ended with ``RoomService.DeleteRoom``;
 a room the server does not hold (nobody joined, or it closed) is already ended (livekit#1860).
+With ``VIDEO_LIVEKIT_CREATE_ROOMS=true`` each room is made with ``RoomService.CreateRoom`` at
+assignment (two participants, open until the join window closes); the server's
+``room.auto_create: false`` then keeps a deleted room from being reopened by an old token
+(docs/providers-rooms.md). DeleteRoom at the meeting's end deletes it, so no separate delete.
 """
 
 from __future__ import annotations
@@ -13,16 +17,36 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..access import Grant
-from ..config import VideoConfig
-from ..errors import Misconfigured, WebhookRejected
-from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, MeetingEnd, Participant, Provider, WebhookRequest
+from ..config import ParamSpec, VideoConfig
+from ..errors import Misconfigured, ProviderCallFailed, WebhookRejected
+from .base import (
+    ROLE_OF_IDENTITY,
+    AttendanceEvent,
+    Deployment,
+    MeetingEnd,
+    Participant,
+    Provider,
+    RoomCreation,
+    WebhookRequest,
+)
 from .events import epoch, require_fresh, safe_event_id
 
+CREATE_ROOMS = "VIDEO_LIVEKIT_CREATE_ROOMS"
+# The doctor and the patient.
+MAX_PARTICIPANTS = 2
+# Both gone this long (a dropped connection, a reload): the room closes.
+DEPARTURE_TIMEOUT = 20 * 60
+# An empty room stays open until the visit's join window closes; at least this long, at most uint32.
+MIN_EMPTY_TIMEOUT = 5 * 60
+MAX_EMPTY_TIMEOUT = 2**32 - 1
 
-def configure(_values: Mapping[str, Any], shared: Mapping[str, Any]) -> None:
-    """LiveKit needs its API key as the app id."""
+
+def configure(values: Mapping[str, Any], shared: Mapping[str, Any]) -> None:
+    """LiveKit needs its API key as the app id; ``VIDEO_LIVEKIT_CREATE_ROOMS`` is true or false."""
     if not shared["app_id"]:
         raise Misconfigured("VIDEO_APP_ID is required for provider livekit")
+    if not isinstance(values.get(CREATE_ROOMS, False), bool):
+        raise Misconfigured(f"{CREATE_ROOMS} must be true or false")
 
 
 def claims(grant: Grant, who: Participant, config: VideoConfig) -> dict[str, Any]:
@@ -96,6 +120,33 @@ def delete_room(server_url: str, api_key: str, api_secret: str, room: str) -> No
     asyncio.run(delete())
 
 
+def create_room(room: str, closes_at: int, deployment: Deployment, now: int) -> str:
+    """``RoomService.CreateRoom`` with livekit-api; returns the room's sid (LiveKit answers an existing
+    room of that name with itself, so a second creation makes no second room)."""
+    from livekit.api import CreateRoomRequest, LiveKitAPI  # only LiveKit deployments need it
+
+    settings = deployment.settings()
+    config = settings.config
+    request = CreateRoomRequest(
+        name=room,
+        empty_timeout=min(max(closes_at - now, MIN_EMPTY_TIMEOUT), MAX_EMPTY_TIMEOUT),
+        departure_timeout=DEPARTURE_TIMEOUT,
+        max_participants=MAX_PARTICIPANTS,
+    )
+
+    async def create() -> str:
+        api = LiveKitAPI(config.server_api_url, config.app_id, settings.signing_key.hmac_secret())
+        try:
+            made = await api.room.create_room(request)
+        finally:
+            await api.aclose()
+        if not made.sid:
+            raise ProviderCallFailed(200, "CreateRoom answered without a room sid")
+        return str(made.sid)
+
+    return asyncio.run(create())
+
+
 def end(room: str, deployment: Deployment, _now: int) -> None:
     """End the room's meeting: delete the room at the server."""
     settings = deployment.settings()
@@ -109,7 +160,9 @@ PROVIDER = Provider(
     claims=claims,
     configure=configure,
     capture_features=frozenset({"recording"}),
-    response_extras=lambda config: {"serverUrl": f"wss://{config.domain}"},
+    response_extras=lambda config, _grant: {"serverUrl": f"wss://{config.domain}"},
+    params=(ParamSpec(CREATE_ROOMS, "bool", False, "create each room at assignment (livekit only)", exclusive=True),),
     webhook=events,
     meeting_end=MeetingEnd(end=end),
+    room_creation=RoomCreation(create=create_room, enabled=lambda values: values.get(CREATE_ROOMS) is True),
 )

@@ -15,7 +15,7 @@ from google.api_core.exceptions import FailedPrecondition
 from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from ..rooms import ROOM_LESS_STATUSES, ROOM_LESS_TYPES, Action, decide
+from ..rooms import ROOM_LESS_STATUSES, ROOM_LESS_TYPES, Action, decide, needs_room
 from .directory import doctor_ref
 from .emulator_ids import candidate_ids
 
@@ -100,6 +100,55 @@ def apply_room_lifecycle(
 
     result: Action = write_if_needed(db.transaction())
     return RoomWrite(result, "transaction")
+
+
+def _first_existing(reader: Any, refs: list[Any]) -> tuple[Any, dict[str, Any]] | None:
+    """The first of the candidate references that exists, and its data (one read for an ASCII id)."""
+    for target in refs:
+        for snapshot in reader(target):
+            if snapshot.exists:
+                return target, snapshot.to_dict() or {}
+    return None
+
+
+def read_appointment(db: Any, appointment_id: str) -> dict[str, Any] | None:
+    """The stored appointment (under its repaired id where the emulator mangled it), or None."""
+    refs = [db.collection(APPOINTMENTS).document(doc_id) for doc_id in candidate_ids(appointment_id)]
+    found = _first_existing(lambda ref: [ref.get()], refs)
+    return None if found is None else found[1]
+
+
+# What record_provider_room found: the id is now stored; the same id was already stored; or the
+# room is no longer this visit's (withdrawn, replaced, moved) or holds another id, so the caller's
+# room at the provider is spare and must be deleted.
+RECORDED, ALREADY_RECORDED, SPARE = "recorded", "already_recorded", "spare"
+
+
+def record_provider_room(db: Any, appointment_id: str, room_name: str, provider_room_id: str) -> str:
+    """The assignment's second write: ``video.providerRoomId``, only while the visit is confirmed and its
+    ``video`` still holds ``room_name`` without a provider room (one transaction, so a withdrawal or a
+    racing creation in between is seen)."""
+    refs = [db.collection(APPOINTMENTS).document(doc_id) for doc_id in candidate_ids(appointment_id)]
+
+    @transactional
+    def write_if_still_current(transaction: Any) -> str:
+        found = _first_existing(transaction.get, refs)
+        if found is None:
+            return SPARE
+        target, data = found
+        video = data.get("video")
+        if not needs_room(data) or not isinstance(video, Mapping) or video.get("roomName") != room_name:
+            return SPARE
+        held = video.get("providerRoomId")
+        if held == provider_room_id:
+            return ALREADY_RECORDED
+        if held:
+            return SPARE
+        transaction.update(target, {"video.providerRoomId": provider_room_id})
+        return RECORDED
+
+    result: str = write_if_still_current(db.transaction())
+    return result
 
 
 def confirmed_video_between(db: Any, start_from: dt.datetime, start_until: dt.datetime, limit: int) -> list[Any]:
