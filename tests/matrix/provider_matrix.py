@@ -10,7 +10,7 @@ tests/matrix. Seven runs used to start seven suites (about 20 s of start-up each
 stop). Nothing of the developer's own functions/.env or .secret.local is read or changed. Exits non-zero if
 any run failed.
 
-    tests/matrix/provider_matrix.py [RUN ...]     runs: jitsi jaas livekit twilio zoom admit off (default: all)
+    tests/matrix/provider_matrix.py [RUN ...]     runs: jitsi jaas livekit twilio zoom enablex admit off (default: all)
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def free_port() -> int:
 # runner picks their port once and hands it to the tests (which import this module) in MATRIX_API_PORT.
 os.environ.setdefault("MATRIX_API_PORT", str(free_port()))
 LOOPBACK_API = f"http://127.0.0.1:{os.environ['MATRIX_API_PORT']}"
-RUNS_HELP = "runs: jitsi jaas livekit twilio zoom admit off"
+RUNS_HELP = "runs: jitsi jaas livekit twilio zoom enablex admit off"
 LOADED = "Loaded functions definitions from source"
 LOAD_FAILED = "Failed to load function definition from source"
 RELOAD_TIMEOUT = 120.0
@@ -70,6 +70,12 @@ PROVIDERS: dict[str, dict[str, str]] = {
         "VIDEO_ACCOUNT_ID": "AC" + "fedcba9876543210" * 2,
     },
     "zoom": {"VIDEO_DOMAIN": "visit.example.test", "VIDEO_APP_ID": "zoomMatrixKey"},
+    # Rooms created at the provider: EnableX's server API is the loopback stand-in (tests/matrix/test_provider_rooms).
+    "enablex": {
+        "VIDEO_DOMAIN": "visit.example.test",
+        "VIDEO_APP_ID": "0123456789abcdef01234567",
+        "VIDEO_SERVER_API_URL": LOOPBACK_API,
+    },
 }
 
 
@@ -135,7 +141,7 @@ def configure(run: str) -> Path:
         webhook_secret = secrets.token_urlsafe(32)
         (SOURCE / ".secret.local").write_text(
             f'VIDEO_SIGNING_KEY="{escaped(key)}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n'
-            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\n'
+            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\nVIDEO_ZOOM_API_SECRET=none\n'
         )
         (MATRIX / "webhook-secret").write_text(webhook_secret)
         (MATRIX / "end-key.pub").write_text(end_public)

@@ -61,7 +61,7 @@ def lay_out(where: Path, prosody_port: int) -> None:
     try:
         (functions / ".secret.local").write_text(
             f"VIDEO_SIGNING_KEY={hmac_secret}\nVIDEO_WEBHOOK_SECRET={secrets.token_urlsafe(32)}\n"
-            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\n'
+            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\nVIDEO_ZOOM_API_SECRET=none\n'
         )
         (where / "secrets.json").write_text(
             json.dumps({"app_secret": hmac_secret, "end_key_id": KID, "end_public_key": public})

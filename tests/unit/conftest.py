@@ -10,9 +10,9 @@ import pytest
 from mockfirestore import AlreadyExists, MockFirestore
 from mockfirestore._helpers import get_by_path
 from mockfirestore.document import DocumentReference
+from support.callables import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, PATIENT, STRANGER  # noqa: F401 - re-exported
 from support.configs import jitsi_config
 from support.fakes import apply_field_paths, serial_transactional  # noqa: F401 - the tests import it from here
-from support.requests import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, PATIENT, STRANGER  # noqa: F401 - re-exported
 
 from telehealth.config import Settings
 from telehealth.providers import build_settings

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import NOW_S, appointment, jitsi_config
 from mockfirestore import MockFirestore
-from support.requests import CALLERS, DOCTOR, DOCTOR_CLAIMS, PATIENT, audit_by_id, audit_records, policy
+from support.callables import CALLERS, DOCTOR, DOCTOR_CLAIMS, PATIENT, audit_by_id, audit_records, policy
 
 from telehealth import gate, join, lobby
 from telehealth.errors import (

@@ -22,9 +22,9 @@ from conftest import (
     snapshot,
 )
 from mockfirestore import MockFirestore
+from support.callables import audit_records
+from support.callables import policy as open_policy
 from support.configs import video_config
-from support.requests import audit_records
-from support.requests import policy as open_policy
 
 from telehealth import gate, join
 from telehealth.config import VideoConfig

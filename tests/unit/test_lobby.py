@@ -15,9 +15,9 @@ from conftest import (
 )
 from google.cloud.firestore import SERVER_TIMESTAMP
 from mockfirestore import MockFirestore
+from support.callables import CALLERS
+from support.callables import policy as open_policy
 from support.configs import video_config
-from support.requests import CALLERS
-from support.requests import policy as open_policy
 
 from telehealth import gate, join, lobby
 from telehealth.access import waiting_step
