@@ -89,11 +89,15 @@ CASES = [(edge, role) for edge in EDGES for role in ("moderator", "guest")]
 
 @pytest.mark.parametrize(("edge", "role"), CASES, ids=[f"{PROVIDER}: {role} {edge}" for edge, role in CASES])
 def test_each_role_at_each_window_edge(world: dict[str, Any], edge: str, role: str) -> None:
-    doc_id = f"edge-{list(EDGES).index(edge)}"
+    # A visit of its own, written right before the call: moving a confirmed visit's times would make it a new
+    # meeting (a new room from the trigger), so the edge is set at creation, with the doctor already in.
+    doc_id = f"edge-{list(EDGES).index(edge)}-{role}"
     start_in, refusal = EDGES[edge]
     start = emu.utc(start_in)
-    ref = emu.admin_db().collection("appointments").document(doc_id)
-    ref.update({"startTime": start, "endTime": start + 30 * MINUTE})
+    doctor, patient = world["moderator"].uid, world["guest"].uid
+    fields = emu.video_appointment(doctor, patient, startTime=start, endTime=start + 30 * MINUTE)
+    room = {"roomName": ROOM, "provider": PROVIDER, "doctorJoinedAt": emu.utc()}
+    emu.admin_db().collection("appointments").document(doc_id).set(fields | {"video": room})
 
     answer = emu.call("get_join_token", {"appointmentId": doc_id}, world[role].id_token)
 
