@@ -18,6 +18,7 @@ from telehealth import gate, join, lobby
 from telehealth.errors import (
     AppointmentNotFound,
     ConcurrentUpdate,
+    Misconfigured,
     RateLimited,
     Unauthenticated,
     VideoError,
@@ -252,3 +253,62 @@ def test_a_request_that_keeps_losing_its_race_gives_up_as_aborted_after_three_re
     assert error_code(caught.value) == "aborted"
     assert caught.value.details() == {"reason": "concurrent_update"}
     assert reads == ["read"] * 3
+
+
+def test_a_patient_whose_lobby_entry_loses_its_race_reads_again_on_what_it_read(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db)
+    read_ats: list[Any] = []
+    answers = iter([False, True])  # the first entry finds the document changed (an admission, say)
+    real_read = appointments.read_join_context
+    monkeypatch.setattr(
+        appointments, "read_join_context", lambda *a: dataclasses.replace(real_read(*a), update_time="read-at-3")
+    )
+    monkeypatch.setattr(
+        appointments, "enter_lobby", lambda _db, _id, read_at: read_ats.append(read_at) or next(answers)
+    )
+    with pytest.raises(VideoError) as refused:
+        join.get_join_token(
+            db, caller=CALLERS["patient"], data={"appointmentId": "a1"}, policy=policy(ADMIT_MODE), now=START_S
+        )
+    assert refused.value.reason == "waiting_for_admission"
+    assert read_ats == ["read-at-3", "read-at-3"]
+
+
+@pytest.mark.parametrize(
+    ("use_case", "data", "message"),
+    [
+        pytest.param(
+            lobby.set_recording_consent,
+            {"appointmentId": "a1", "consent": "yes"},
+            "consent must be true or false.",
+            id="consent",
+        ),
+        pytest.param(lobby.admit_patient, {"appointmentId": "a1"}, "admit must be true or false.", id="admit"),
+    ],
+)
+def test_a_malformed_answer_is_refused_by_name_before_anything_is_read_or_written(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch, use_case: Any, data: Any, message: str
+) -> None:
+    seed(db)
+    monkeypatch.setattr(appointments, "read_join_context", lambda *_a: pytest.fail("read Firestore"))
+    who = "patient" if use_case is lobby.set_recording_consent else "doctor"
+    with pytest.raises(VideoError) as refused:
+        use_case(db, caller=CALLERS[who], data=data, policy=policy(ADMIT_MODE), now=START_S)
+    assert (error_code(refused.value), refused.value.message) == ("invalid-argument", message)
+    assert audit_records(db) == []
+
+
+@pytest.mark.parametrize("reuse", [0, 300])
+def test_the_session_reuse_bound_takes_0_to_300_seconds(reuse: int) -> None:
+    values = {"VIDEO_JOIN_RATE_PER_MIN": 20, "VIDEO_AUDIT_RETENTION_DAYS": 1, "VIDEO_ENFORCE_APP_CHECK": False}
+    assert gate.policy_limits({**values, "VIDEO_SESSION_CHECK_S": reuse}) == (20, 1, reuse)
+
+
+@pytest.mark.parametrize("reuse", [-1, 301])
+def test_a_session_reuse_bound_outside_0_to_300_is_refused_by_name(reuse: int) -> None:
+    values = {"VIDEO_JOIN_RATE_PER_MIN": 20, "VIDEO_AUDIT_RETENTION_DAYS": 1, "VIDEO_ENFORCE_APP_CHECK": False}
+    with pytest.raises(Misconfigured) as caught:
+        gate.policy_limits({**values, "VIDEO_SESSION_CHECK_S": reuse})
+    assert caught.value.problem == "VIDEO_SESSION_CHECK_S must be between 0 and 300 seconds"

@@ -476,3 +476,18 @@ def test_retried_turns_on_redelivery_of_any_firestore_trigger() -> None:
     assert trigger.__firebase_endpoint__.eventTrigger["retry"] is False  # the SDK's own default
     assert main._retried(trigger) is trigger
     assert trigger.__firebase_endpoint__.eventTrigger["retry"] is True
+
+
+def test_a_failure_log_line_carries_its_context_with_the_class_and_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "secret-looking " + "text"  # a value at run time: the stack shows code lines, never values
+    try:
+        raise KeyError(secret)
+    except KeyError as error:
+        main._log_failure("repair failed for one appointment", error, appointmentId="a1")
+    [line] = records(capsys)
+    assert (line["message"], line["appointmentId"], line["error"]) == (
+        "repair failed for one appointment",
+        "a1",
+        "KeyError",
+    )
+    assert "secret-looking text" not in json.dumps(line)

@@ -33,7 +33,7 @@ def test_the_limiters_window_is_sixty_seconds_and_retry_after_counts_down() -> N
 
 @pytest.mark.parametrize(("per_minute", "accounts"), [(0, 1), (1, 0), (-1, 5)])
 def test_the_limiter_refuses_nonsense_bounds(per_minute: int, accounts: int) -> None:
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"^per_minute and max_accounts must be positive$"):
         RateLimiter(per_minute, max_accounts=accounts)
 
 

@@ -209,3 +209,11 @@ def test_a_room_less_state_found_with_any_video_field_is_cleaned_even_on_an_unre
     """The event (an old one: confirmed, unchanged) retires nothing; what is stored decides."""
     event_side = {"type": "video", "status": "confirmed", "video": {"roomName": "e" * 32}}
     assert decide(event_side, event_side, stored) is Action.WITHDRAW
+
+
+def test_a_visit_completed_with_other_times_keeps_its_room_as_a_record() -> None:
+    """Only a confirmed visit that stays confirmed is moved to a new meeting; completing it is no move."""
+    confirmed = {"type": "video", "status": "confirmed", "startTime": 1, "endTime": 2, "video": {"roomName": "r" * 32}}
+    completed = {**confirmed, "status": "completed", "endTime": 3}
+    assert decide(confirmed, completed, completed) is Action.NOTHING
+    assert retired_rooms(confirmed, completed) == frozenset()

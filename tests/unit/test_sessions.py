@@ -106,3 +106,11 @@ def test_nonsense_bounds_are_refused(seconds: int, uids: int) -> None:
 
 def test_the_longest_bound_is_accepted() -> None:
     assert SessionChecks(MAX_REUSE_SECONDS).reuse_seconds == MAX_REUSE_SECONDS
+
+
+def test_one_uid_is_enough_memory() -> None:
+    api, clock = Auth(), Clock()
+    checks = SessionChecks(60, verify=api, clock=clock, max_uids=1)
+    assert checks.start("a", "a")() is True
+    assert checks.start("a", "a2")() is True
+    assert api.asked == ["a"]

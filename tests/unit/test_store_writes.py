@@ -99,6 +99,12 @@ def test_a_denial_stamps_denied_at_and_clears_an_admission(db: FakeDB) -> None:
     assert db.docs["appointments/a1"]["video"] == {"deniedAt": SERVER_TIMESTAMP}
 
 
+def test_consent_is_written_only_if_the_appointment_is_unchanged_since_it_was_read(db: FakeDB) -> None:
+    read_at = db.times["appointments/a1"]
+    assert appointments.record_consent(db, "a1", False, read_at) is True
+    assert db.writes[-1] == ("update", "appointments/a1", Precondition(read_at))
+
+
 def test_a_named_write_without_a_read_time_writes_unconditionally(db: FakeDB) -> None:
     assert appointments.record_consent(db, "a1", True, None) is True
     assert db.writes == [("update", "appointments/a1", None)]
@@ -115,7 +121,9 @@ def test_a_named_write_without_a_read_time_writes_unconditionally(db: FakeDB) ->
 )
 def test_each_waiting_room_stamp_touches_only_its_field(db: FakeDB, write: Callable[..., bool], video: Any) -> None:
     before = {key: value for key, value in db.docs["appointments/a1"].items() if key != "video"}
-    assert write(db, "a1", db.times["appointments/a1"]) is True
+    read_at = db.times["appointments/a1"]
+    assert write(db, "a1", read_at) is True
+    assert db.writes[-1] == ("update", "appointments/a1", Precondition(read_at))  # only if unchanged since read
     after = db.docs["appointments/a1"]
     assert after["video"] == video
     assert {key: value for key, value in after.items() if key != "video"} == before

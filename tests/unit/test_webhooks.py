@@ -381,3 +381,13 @@ def test_a_jitsi_event_id_is_derived_from_kind_room_occupant_and_time_and_never_
     del without_jid["occupant"]["occupant_jid"]
     [other] = jitsi_events("events/occupant/joined", json.dumps(without_jid).encode(), JITSI_AUTH, JITSI_SECRET, NOW)
     assert other.event_id == "dd70c15179a781db06f34cde1851f1fb387aa634"
+
+
+def test_a_jitsi_leave_is_a_leave() -> None:
+    [left] = jitsi_events("events/occupant/left", jitsi_payload("left"), JITSI_AUTH, JITSI_SECRET, NOW)
+    assert (left.kind, left.role, left.at) == ("left", "guest", NOW)
+
+
+def test_a_signed_jaas_body_without_an_event_type_records_nothing() -> None:
+    payload = {key: value for key, value in jaas_payload().items() if key != "eventType"}
+    assert jaas_events(*jaas(payload), JAAS_SECRET, APP_ID, NOW) == []
