@@ -84,7 +84,7 @@ PROVIDERS: dict[str, dict[str, str]] = {
 MODES: dict[str, dict[str, str]] = {
     "admit": {
         "VIDEO_WAITING_ROOM": "admit",
-        "VIDEO_DOCTOR_FEATURES": "recording",
+        "VIDEO_DOCTOR_FEATURES": "recording,livestreaming,transcription",
         "VIDEO_JITSI_END_KEY_ID": "",
         "VIDEO_SERVER_API_URL": "",
     },

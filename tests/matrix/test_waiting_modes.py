@@ -74,6 +74,27 @@ def test_admit_lobby_admission_denial_and_readmission(people: dict[str, Any]) ->
     assert call("admit_patient", people["patient"], admit=True).status == "NOT_FOUND"
 
 
+def capture(answer: emu.CallResult) -> dict[str, str]:
+    features: dict[str, str] = jwt.decode(answer.result["token"], options={"verify_signature": False})["context"][
+        "features"
+    ]
+    return features
+
+
+@pytest.mark.skipif(MODE != "admit", reason="admit mode (every capture feature configured) only")
+def test_every_capture_feature_needs_the_patients_consent_and_dial_out_is_never_on(people: dict[str, Any]) -> None:
+    """The red-team finding: consent used to gate only recording; livestreaming and transcription were on."""
+    off = {
+        name: "false" for name in ("recording", "livestreaming", "transcription", "outbound-call", "sip-outbound-call")
+    }
+    assert capture(call("get_join_token", people["doctor"])) == off
+    assert call("set_recording_consent", people["patient"], consent=True).ok
+    on = off | {"recording": "true", "livestreaming": "true", "transcription": "true"}
+    assert capture(call("get_join_token", people["doctor"])) == on
+    assert call("set_recording_consent", people["patient"], consent=False).ok
+    assert capture(call("get_join_token", people["doctor"])) == off
+
+
 @pytest.mark.skipif(MODE != "admit", reason="admit mode (recording configured) only")
 def test_recording_is_on_for_the_doctor_only_while_the_patient_consents(people: dict[str, Any]) -> None:
     assert recording(call("get_join_token", people["doctor"])) == "false"

@@ -94,3 +94,12 @@ def test_signed_events_are_recorded_once_and_mis_signed_ones_change_nothing(visi
     assert sorted(events) == ["ev-2", "ev-3", "ev-4"]
     summary = visit.get().to_dict()["video"]["attendance"]
     assert set(summary) == {"doctorJoinedAt", "patientJoinedAt", "lastLeftAt"}
+
+
+@pytest.mark.skipif(PROVIDER != "jaas", reason="the jaas run")
+def test_a_signed_jaas_body_with_a_list_for_its_event_type_is_400_and_changes_nothing(visit: Any) -> None:
+    """The red-team finding: a wrongly typed field in a signed body answered 500, and JaaS retries a 500."""
+    before = visit.get().to_dict()
+    assert jaas_post(["PARTICIPANT_JOINED"], "patient", "ev-typed") == 400  # type: ignore[arg-type]
+    assert visit.get().to_dict() == before
+    assert list(visit.collection("attendance").stream()) == []
