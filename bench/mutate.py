@@ -51,9 +51,6 @@ def lay_out() -> None:
         shutil.copytree(ROOT / "tests" / folder, WORK / "tests" / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for helper in ("fuzzing.py", "standins.py"):
         shutil.copy(ROOT / "tests" / helper, WORK / "tests" / helper)
-    shutil.copytree(
-        ROOT / "tests" / "support", WORK / "tests" / "support", ignore=shutil.ignore_patterns("__pycache__")
-    )
     shutil.copy(ROOT / "firestore.indexes.json", WORK / "firestore.indexes.json")
     (WORK / "scripts").mkdir()
     for script in ("demo.env", "jitsi_end_key.py"):
