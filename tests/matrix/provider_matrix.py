@@ -50,7 +50,7 @@ def free_port() -> int:
 # runner picks their port once and hands it to the tests (which import this module) in MATRIX_API_PORT.
 os.environ.setdefault("MATRIX_API_PORT", str(free_port()))
 LOOPBACK_API = f"http://127.0.0.1:{os.environ['MATRIX_API_PORT']}"
-RUNS_HELP = "runs: jitsi jaas livekit twilio zoom enablex admit off"
+RUNS_HELP = "runs: jitsi jaas livekit twilio zoom enablex admit off weak-secret"
 LOADED = "Loaded functions definitions from source"
 LOAD_FAILED = "Failed to load function definition from source"
 RELOAD_TIMEOUT = 120.0
@@ -89,6 +89,14 @@ MODES: dict[str, dict[str, str]] = {
         "VIDEO_SERVER_API_URL": "",
     },
     "off": {"VIDEO_WAITING_ROOM": "off", "VIDEO_JITSI_END_KEY_ID": "", "VIDEO_SERVER_API_URL": ""},
+    # A deployment whose webhook secret is a placeholder: every webhook must fail closed (500), not verify
+    # "Bearer none" (tests/matrix/test_webhooks_matrix.py). The secret goes to .secret.local, not .env.
+    "weak-secret": {
+        "VIDEO_WAITING_ROOM": "off",
+        "VIDEO_JITSI_END_KEY_ID": "",
+        "VIDEO_SERVER_API_URL": "",
+        "VIDEO_WEBHOOK_SECRET": "none",
+    },
 }
 
 
@@ -134,11 +142,12 @@ def configure(run: str) -> Path:
     provider = run if run in PROVIDERS else "jitsi"
     chosen = {"VIDEO_PROVIDER": provider, **PROVIDERS[provider], **MODES.get(run, {})}
     params = {name: value for name, value in chosen.items() if value}  # an empty value: the param's default
+    chosen_secret = params.pop("VIDEO_WEBHOOK_SECRET", "")
     key = signing_key(provider)
     end_key, end_public = rsa_pem() if params.get("VIDEO_JITSI_END_KEY_ID") else ("none", "")
     old_umask = os.umask(0o077)
     try:
-        webhook_secret = secrets.token_urlsafe(32)
+        webhook_secret = chosen_secret or secrets.token_urlsafe(32)
         (SOURCE / ".secret.local").write_text(
             f'VIDEO_SIGNING_KEY="{escaped(key)}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n'
             f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\nVIDEO_ZOOM_API_SECRET=none\n'
@@ -203,6 +212,7 @@ def run_all(chosen: list[str]) -> int:
             "MATRIX_PROVIDER": provider,
             "MATRIX_WAITING_ROOM": MODES.get(run, {}).get("VIDEO_WAITING_ROOM", "host"),
             "MATRIX_KEY_FILE": str(key_file),
+            "MATRIX_RUN": run,
         }
         pytest = str(ROOT / ".venv" / "bin" / "pytest")
         command = [pytest, "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "matrix")]

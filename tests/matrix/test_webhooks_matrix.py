@@ -22,7 +22,8 @@ PROVIDER = os.environ["MATRIX_PROVIDER"]
 KEY = Path(os.environ["MATRIX_KEY_FILE"]).read_text()
 WEBHOOK_SECRET = (Path(os.environ["MATRIX_KEY_FILE"]).parent / "webhook-secret").read_text()
 ROOM = "webhook2345webhook2345webhook234"
-pytestmark = pytest.mark.skipif(
+RUN = os.environ.get("MATRIX_RUN", PROVIDER)
+provider_runs = pytest.mark.skipif(
     PROVIDER not in ("livekit", "jaas") or os.environ["MATRIX_WAITING_ROOM"] != "host", reason="livekit and jaas runs"
 )
 
@@ -76,6 +77,7 @@ def send(kind: str, identity: str, event_id: str, wrong: bool = False) -> int:
     return jaas_post(event, identity, event_id, "wrong" if wrong else WEBHOOK_SECRET)
 
 
+@provider_runs
 def test_signed_events_are_recorded_once_and_mis_signed_ones_change_nothing(visit: Any) -> None:
     assert send("joined", "patient", "ev-1", wrong=True) == 401
     assert not list(visit.collection("attendance").stream())
@@ -96,10 +98,29 @@ def test_signed_events_are_recorded_once_and_mis_signed_ones_change_nothing(visi
     assert set(summary) == {"doctorJoinedAt", "patientJoinedAt", "lastLeftAt"}
 
 
+@provider_runs
 @pytest.mark.skipif(PROVIDER != "jaas", reason="the jaas run")
 def test_a_signed_jaas_body_with_a_list_for_its_event_type_is_400_and_changes_nothing(visit: Any) -> None:
     """The red-team finding: a wrongly typed field in a signed body answered 500, and JaaS retries a 500."""
     before = visit.get().to_dict()
     assert jaas_post(["PARTICIPANT_JOINED"], "patient", "ev-typed") == 400  # type: ignore[arg-type]
+    assert visit.get().to_dict() == before
+    assert list(visit.collection("attendance").stream()) == []
+
+
+@pytest.mark.skipif(RUN != "weak-secret", reason="the run whose webhook secret is a placeholder")
+def test_a_placeholder_webhook_secret_verifies_nothing_and_fails_closed(visit: Any) -> None:
+    """The red-team finding: with VIDEO_WEBHOOK_SECRET=none, "Bearer none" forged Jitsi attendance."""
+    before = visit.get().to_dict()
+    body = json.dumps(
+        {
+            "room_name": ROOM,
+            "occupant": {"id": "doctor", "occupant_jid": f"{ROOM}@conference/x", "joined_at": int(time.time())},
+        }
+    ).encode()
+    status = emu.post_webhook(
+        "jitsi/events/occupant/joined", body, {"Content-Type": "application/json", "Authorization": "Bearer none"}
+    )
+    assert status == 500
     assert visit.get().to_dict() == before
     assert list(visit.collection("attendance").stream()) == []
