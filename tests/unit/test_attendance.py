@@ -120,3 +120,18 @@ def test_requests_for_no_webhook_of_ours_are_refused_before_anything_is_read(
         attendance.receive(db, request_, deployment(), NOW)
     assert (caught.value.status, caught.value.why) == (status, why)
     assert attendance_of(db) == {}
+
+
+def test_a_verifier_that_answers_with_a_reply_records_nothing_and_counts_nothing(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from telehealth.providers import REGISTRY
+    from telehealth.providers.base import WebhookReply
+
+    jitsi = REGISTRY["jitsi"]
+    monkeypatch.setitem(REGISTRY, "jitsi", replace(jitsi, webhook=lambda _r, _d: WebhookReply({"plainToken": "p"})))
+    received = attendance.receive(db, post(occupant("joined", ROOM, "pat@x/1")), deployment(), NOW)
+    assert (received.events, received.recorded, received.reply) == (0, 0, {"plainToken": "p"})
+    assert attendance_of(db) == {}

@@ -76,3 +76,21 @@ def test_derived_event_ids_never_change_between_releases() -> None:
     assert _event_id("jitsi", "joined", "room", "room@conference/x", "1795000000") == (
         "aea1819dcba0463ba925daf24a1c4ca0ab02402a"
     )
+
+
+@pytest.mark.parametrize("value", [20260302, None, "yesterday", "2026-13-02T10:00:00Z"])
+def test_a_time_that_is_not_iso_8601_is_a_malformed_body(value: Any) -> None:
+    from telehealth.providers.events import iso_time
+
+    with pytest.raises(Rejected) as caught:
+        iso_time(value, "Timestamp")
+    assert (caught.value.status, caught.value.why) == (400, "Timestamp is not an ISO 8601 time")
+
+
+def test_an_iso_time_keeps_its_offset_and_one_without_is_utc() -> None:
+    from telehealth.providers.events import iso_time
+
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    assert iso_time("2026-03-02T12:00:00+02:00", "t") == dt.datetime(2026, 3, 2, 12, 0, tzinfo=plus_two)
+    assert iso_time("2026-03-02T12:00:00+02:00", "t").utcoffset() == dt.timedelta(hours=2)
+    assert iso_time("2026-03-02T10:00:00", "t") == dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
