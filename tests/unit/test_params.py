@@ -46,4 +46,3 @@ def test_a_provider_value_that_is_not_text_ends_no_meetings() -> None:
     assert ends_meetings({"VIDEO_PROVIDER": 7}) is False
     assert ends_meetings({}) is False  # jitsi by default, without an end key id
     assert ends_meetings({"VIDEO_JITSI_END_KEY_ID": "k"}) is True  # the default provider, with one
-
