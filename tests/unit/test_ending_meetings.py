@@ -21,6 +21,7 @@ from livekit.api import TwirpError
 from mockfirestore import MockFirestore
 from standins import LiveKitRoomService, Prosody, asap_file_name, serve
 from support.configs import params_for, video_config
+from support.markers import CLIENT, MarkerStore, install
 
 from telehealth import lifecycle
 from telehealth.config import Settings, SigningKey, VideoConfig
@@ -82,31 +83,9 @@ def test_which_events_end_a_meeting(before: Any, after: Any, ended: str | None) 
     assert lifecycle.ended_room(before, after) == ended
 
 
-CLIENT = object()  # the Firestore client end_meeting is handed, passed on to the store unchanged
-
-
-class MarkerStore:
-    """The two store calls end_meeting makes, in memory."""
-
-    def __init__(self) -> None:
-        self.ended: dict[str, str] = {}
-
-
 @pytest.fixture
 def markers(monkeypatch: pytest.MonkeyPatch) -> MarkerStore:
-    here = MarkerStore()
-
-    def already(db: Any, room: str) -> bool:
-        assert db is CLIENT
-        return room in here.ended
-
-    def mark(db: Any, room: str, provider: str) -> None:
-        assert db is CLIENT
-        here.ended[room] = provider
-
-    monkeypatch.setattr(lifecycle.attendance, "meeting_already_ended", already)
-    monkeypatch.setattr(lifecycle.attendance, "mark_meeting_ended", mark)
-    return here
+    return install(monkeypatch)
 
 
 # LiveKit -------------------------------------------------------------------------------------------------

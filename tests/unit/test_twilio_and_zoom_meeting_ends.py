@@ -21,6 +21,7 @@ from mockfirestore import MockFirestore
 from standins import TwilioRooms, ZoomVideoSdk, serve
 from support import samples
 from support.configs import params_for, video_config
+from support.markers import CLIENT, MarkerStore, install
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
@@ -35,29 +36,11 @@ OTHER_ROOM = "o" * 32
 ZOOM_API_KEY = "zoomApiKey_0123"
 ZOOM_API_SECRET = "zoom-api-secret-0123456789abcdefghij"  # 36 characters, as Zoom's are
 NOW_TS = int(time.time())
-CLIENT = object()
-
-
-class MarkerStore:
-    def __init__(self) -> None:
-        self.ended: dict[str, str] = {}
 
 
 @pytest.fixture
 def markers(monkeypatch: pytest.MonkeyPatch) -> MarkerStore:
-    here = MarkerStore()
-
-    def already(db: Any, room: str) -> bool:
-        assert db is CLIENT
-        return room in here.ended
-
-    def mark(db: Any, room: str, provider: str) -> None:
-        assert db is CLIENT
-        here.ended[room] = provider
-
-    monkeypatch.setattr(lifecycle.attendance, "meeting_already_ended", already)
-    monkeypatch.setattr(lifecycle.attendance, "mark_meeting_ended", mark)
-    return here
+    return install(monkeypatch)
 
 
 # Twilio ------------------------------------------------------------------------------------------------------
