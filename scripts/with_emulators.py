@@ -120,6 +120,25 @@ class StartFailed(RuntimeError):
     """The CLI exited before the suite was ready."""
 
 
+def offset_config(config: str) -> str:
+    """``config`` itself, or (with EMULATOR_PORT_OFFSET=N) a copy beside it with every port raised by N.
+
+    For two work trees on one machine (a helper's branch while the main tree's suite runs): the copy is a
+    dotfile next to the original (same folder, so its relative paths still hold) and git ignores it.
+    """
+    offset = int(os.environ.get("EMULATOR_PORT_OFFSET", "0") or "0")
+    if not offset:
+        return config
+    source = ROOT / config
+    data = json.loads(source.read_text())
+    for spec in data["emulators"].values():
+        if isinstance(spec, dict) and "port" in spec:
+            spec["port"] = int(spec["port"]) + offset
+    shifted = source.with_name(f".offset-{offset}-{source.name}")
+    shifted.write_text(json.dumps(data, indent=2) + "\n")
+    return str(shifted.relative_to(ROOT))
+
+
 def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
     """``firebase emulators:start`` as the leader of a new process group, its output to ``log``.
 
@@ -234,6 +253,7 @@ def main(argv: list[str]) -> int:
     if not argv:
         print("usage: scripts/with-emulators [--config firebase.bench.json] CMD [ARGS...]", file=sys.stderr)
         return 2
+    config = offset_config(config)
     ports = suite_ports(config)
     port_numbers = [port for _, port in ports.values()]
     busy = sorted(port for port, pids in listening_pids(port_numbers).items())
@@ -243,7 +263,7 @@ def main(argv: list[str]) -> int:
     log_dir = ROOT / ".cache" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     # One log per config, so the provider matrix's run does not overwrite the emulator tests' log.
-    variant = Path(config).stem.removeprefix("firebase").lstrip(".")
+    variant = Path(config).stem.split("firebase", 1)[-1].lstrip(".")
     log = log_dir / (f"emulators-{variant}.log" if variant else "emulators.log")
     started = time.monotonic()
     cli = start_cli(config, log)
