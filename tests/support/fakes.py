@@ -1,15 +1,18 @@
 """One faithful fake Firestore for the unit tests: update-time preconditions, create-only writes, batched
-reads in any order, and transactions whose writes land at commit (what mock-firestore cannot do), with
-failure injection (``fail_next``) for the writes a test wants to see fail."""
+reads in any order, and transactions whose writes land together at commit (what mock-firestore cannot do),
+with failure injection: ``fail_next`` for the writes a test wants to see fail, ``failure_rate`` for random
+transient failures (the lifecycle model), and ``on_write`` listeners that see every write as the event a
+trigger would get."""
 
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from google.api_core.exceptions import Conflict, FailedPrecondition, NotFound
+from google.api_core.exceptions import Conflict, FailedPrecondition, NotFound, ServiceUnavailable
 from google.cloud.firestore import DELETE_FIELD
 
 
@@ -62,11 +65,24 @@ class FakeDB:
         self.transactions = 0
         # What the next writes do, in order: raise the error (and write nothing), or None: land.
         self.fail_next: list[Exception | None] = []
+        # Beyond fail_next: each write, and each transaction's start, fails with ServiceUnavailable at this rate.
+        self.failure_rate = 0.0
+        self.rng = random.Random(0)  # noqa: S311 - reproducible failure injection, not secrets
+        # Called after every write (set, create, update; a transaction's once per write) with what a trigger's
+        # event carries: path, the data before (None if created), the data after, the new update time, and
+        # the written fields (the whole document for set/create).
+        self.on_write: list[Callable[[str, dict[str, Any] | None, dict[str, Any], int, dict[str, Any]], None]] = []
 
     def check_failure(self) -> None:
         failure = self.fail_next.pop(0) if self.fail_next else None
+        if failure is None and self.failure_rate and self.rng.random() < self.failure_rate:
+            failure = ServiceUnavailable("injected")
         if failure is not None:
             raise failure
+
+    def written(self, path: str, before: dict[str, Any] | None, changes: dict[str, Any]) -> None:
+        for listener in self.on_write:
+            listener(path, copy.deepcopy(before), copy.deepcopy(self.docs[path]), self.times[path], changes)
 
     def collection(self, name: str) -> Collection:
         return Collection(self, name)
@@ -78,6 +94,8 @@ class FakeDB:
         return [ref.get() for ref in reversed(refs)]  # no promised order
 
     def transaction(self) -> Transaction:
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            raise ServiceUnavailable("injected")
         self.transactions += 1
         return Transaction(self)
 
@@ -106,32 +124,40 @@ class Ref:
     def get(self) -> Snapshot:
         return Snapshot(self, self.db.docs.get(self.path), self.db.times.get(self.path))
 
-    def set(self, data: dict[str, Any]) -> None:
-        self.db.check_failure()
+    def set(self, data: dict[str, Any], *, checked: bool = True) -> None:
+        if checked:
+            self.db.check_failure()
+        before = self.db.docs.get(self.path)
         self.db.writes.append(("set", self.path, None))
         self.db.put(self.path, data)
+        self.db.written(self.path, before, data)
 
-    def create(self, data: dict[str, Any]) -> None:
-        self.db.check_failure()
+    def create(self, data: dict[str, Any], *, checked: bool = True) -> None:
+        if checked:
+            self.db.check_failure()
         if self.path in self.db.docs:
             raise Conflict("already exists")
         self.db.writes.append(("create", self.path, None))
         self.db.put(self.path, data)
+        self.db.written(self.path, None, data)
 
-    def update(self, changes: dict[str, Any], option: Precondition | None = None) -> None:
-        self.db.check_failure()
+    def update(self, changes: dict[str, Any], option: Precondition | None = None, *, checked: bool = True) -> None:
+        if checked:
+            self.db.check_failure()
         if self.path not in self.db.docs:
             raise NotFound("no document")
         if option is not None and option.last_update_time != self.db.times[self.path]:
             raise FailedPrecondition("changed since")
-        data = copy.deepcopy(self.db.docs[self.path])
+        before = self.db.docs[self.path]
+        data = copy.deepcopy(before)
         apply_field_paths(data, changes)
         self.db.writes.append(("update", self.path, option))
         self.db.put(self.path, data)
+        self.db.written(self.path, before, changes)
 
 
 class Transaction:
-    """Serial: reads see the committed state, writes land together at commit."""
+    """Serial: reads see the committed state; at commit either every write lands or (a failure) none does."""
 
     def __init__(self, db: FakeDB) -> None:
         self.db = db
@@ -141,11 +167,12 @@ class Transaction:
         return [ref.get()]
 
     def update(self, ref: Ref, changes: dict[str, Any]) -> None:
-        self.pending.append(lambda: ref.update(changes))
+        self.pending.append(lambda: ref.update(changes, checked=False))
 
     def create(self, ref: Ref, data: dict[str, Any]) -> None:
-        self.pending.append(lambda: ref.create(data))
+        self.pending.append(lambda: ref.create(data, checked=False))
 
     def commit(self) -> None:
+        self.db.check_failure()
         for write in self.pending:
             write()
