@@ -63,6 +63,7 @@ class FakeDB:
         self.clock = 100
         self.writes: list[tuple[str, str, Any]] = []  # (kind, path, precondition)
         self.transactions = 0
+        self.queries: list[dict[str, Any]] = []  # each query's shape, as Query.stream records it
         # What the next writes do, in order: raise the error (and write nothing), or None: land.
         self.fail_next: list[Exception | None] = []
         # Beyond fail_next: each write, and each transaction's start, fails with ServiceUnavailable at this rate.
@@ -104,9 +105,86 @@ class FakeDB:
         self.docs[path], self.times[path] = copy.deepcopy(data), self.clock
 
 
+def field_at(document: dict[str, Any], field_path: str) -> tuple[bool, Any]:
+    """Whether a (dotted) field is present, and its value."""
+    node: Any = document
+    for name in field_path.split("."):
+        if not isinstance(node, dict) or name not in node:
+            return False, None
+        node = node[name]
+    return True, node
+
+
+MATCHES: dict[str, Callable[[Any, Any], bool]] = {
+    "==": lambda value, operand: value == operand,
+    "in": lambda value, operand: value in operand,
+    ">": lambda value, operand: type(value) is type(operand) and value > operand,
+    ">=": lambda value, operand: type(value) is type(operand) and value >= operand,
+    "<": lambda value, operand: type(value) is type(operand) and value < operand,
+    "<=": lambda value, operand: type(value) is type(operand) and value <= operand,
+}
+
+
+class Query:
+    """A collection query as Firestore answers it: a document lacking a filtered or ordered field is left out,
+    range filters compare within one type; ``stream`` records the query's shape in ``db.queries`` (which
+    filters, order and limit), so a test can check it against the declared indexes."""
+
+    def __init__(
+        self, db: FakeDB, path: str, filters: tuple[tuple[str, str, Any], ...] = (), order: str = "", count: int = 0
+    ) -> None:
+        self.db, self.path, self.filters, self.order, self.count = db, path, filters, order, count
+
+    def where(self, *, filter: Any) -> Query:
+        condition = (filter.field_path, filter.op_string, filter.value)
+        return Query(self.db, self.path, (*self.filters, condition), self.order, self.count)
+
+    def order_by(self, field_path: str) -> Query:
+        return Query(self.db, self.path, self.filters, field_path, self.count)
+
+    def limit(self, count: int) -> Query:
+        return Query(self.db, self.path, self.filters, self.order, count)
+
+    def stream(self) -> list[Snapshot]:
+        self.db.queries.append(
+            {"collection": self.path, "where": list(self.filters), "order_by": self.order, "limit": self.count}
+        )
+        found = []
+        for path in sorted(self.db.docs):
+            parent, _, _ = path.rpartition("/")
+            if parent != self.path:
+                continue
+            document = self.db.docs[path]
+            ordered = not self.order or field_at(document, self.order)[0]
+            if ordered and all(self.holds(document, *condition) for condition in self.filters):
+                found.append(path)
+        if self.order:
+            found.sort(key=lambda path: field_at(self.db.docs[path], self.order)[1])
+        if self.count:
+            found = found[: self.count]
+        return [Ref(self.db, path).get() for path in found]
+
+    @staticmethod
+    def holds(document: dict[str, Any], field_path: str, op: str, operand: Any) -> bool:
+        present, value = field_at(document, field_path)
+        return present and MATCHES[op](value, operand)
+
+
 class Collection:
     def __init__(self, db: FakeDB, path: str) -> None:
         self.db, self.path = db, path
+
+    def where(self, *, filter: Any) -> Query:
+        return Query(self.db, self.path).where(filter=filter)
+
+    def order_by(self, field_path: str) -> Query:
+        return Query(self.db, self.path).order_by(field_path)
+
+    def limit(self, count: int) -> Query:
+        return Query(self.db, self.path).limit(count)
+
+    def stream(self) -> list[Snapshot]:
+        return Query(self.db, self.path).stream()
 
     def document(self, doc_id: str | None = None) -> Ref:
         if doc_id is None:  # an automatic id
