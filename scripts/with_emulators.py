@@ -45,11 +45,17 @@ STOP_TIMEOUT = 30.0
 def suite_ports(config: str) -> dict[str, tuple[str, int]]:
     """The emulators' host and port by name, read from the firebase config (the one place they are fixed)."""
     emulators = json.loads((ROOT / config).read_text())["emulators"]
-    return {
+    ports = {
         name: (spec["host"], int(spec["port"]))
         for name, spec in emulators.items()
         if isinstance(spec, dict) and "port" in spec
     }
+    # Firestore's websocket: left unset, the CLI takes the first free port from 9150 up, which may be the port
+    # another suite is about to listen on. Every config pins it; it is checked and freed like the others.
+    firestore = emulators.get("firestore", {})
+    if "websocketPort" in firestore:
+        ports["firestore-websocket"] = (firestore["host"], int(firestore["websocketPort"]))
+    return ports
 
 
 def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
@@ -132,8 +138,9 @@ def offset_config(config: str) -> str:
     source = ROOT / config
     data = json.loads(source.read_text())
     for spec in data["emulators"].values():
-        if isinstance(spec, dict) and "port" in spec:
-            spec["port"] = int(spec["port"]) + offset
+        for key in ("port", "websocketPort"):
+            if isinstance(spec, dict) and key in spec:
+                spec[key] = int(spec[key]) + offset
     shifted = source.with_name(f".offset-{offset}-{source.name}")
     shifted.write_text(json.dumps(data, indent=2) + "\n")
     return str(shifted.relative_to(ROOT))
