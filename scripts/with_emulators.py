@@ -93,6 +93,10 @@ def cli_env() -> dict[str, str]:
     # the wrong function ("Connection in use", EventConversionException). One request at a time
     # avoids that race; set FUNCTIONS_EMULATOR_PARALLEL yourself to try more.
     env.setdefault("FUNCTIONS_EMULATOR_PARALLEL", "1")
+    # The CLI gives the functions' source 10 s to import and describe itself; on two cores with three suites
+    # starting at once (make test) main.py's imports took longer ("Cannot determine backend specification.
+    # Timeout after 10000"). The discovery only waits longer; a source that fails still fails at once.
+    env.setdefault("FUNCTIONS_DISCOVERY_TIMEOUT", "60")
     # Nothing outside this machine is reachable: keep the CLI from trying.
     env["FIREBASE_CLI_DISABLE_UPDATE_CHECK"] = "true"
     env.pop("FIRESTORE_EMULATOR_HOST", None)
