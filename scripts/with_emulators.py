@@ -147,7 +147,7 @@ def offset_config(config: str) -> str:
                 spec[key] = int(spec[key]) + offset
     shifted = source.with_name(f".offset-{offset}-{source.name}")
     shifted.write_text(json.dumps(data, indent=2) + "\n")
-    return str(shifted.relative_to(ROOT))
+    return str(shifted.relative_to(ROOT)) if shifted.is_relative_to(ROOT) else str(shifted)
 
 
 def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
