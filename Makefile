@@ -75,7 +75,7 @@ clean:
 # The real-Prosody interop tier (make test runs it with --trigger): Debian's Prosody with jitsi-meet's own plugins from
 # JITSI_PROSODY_PLUGINS (jitsi-meet resources/prosody-plugins at 347cc32; CI: ../shared/jitsi-prosody), against
 # the backend's join tokens and end-meeting code. Says SKIPPED without the plugins. docs/jitsi-prosody.md.
-# PROSODY_TIER_ARGS=--trigger adds the real trigger on the Firebase emulators (ports 9299/8280/5201/4420/4520).
+# PROSODY_TIER_ARGS=--trigger adds the real trigger on the Firebase emulators (ports 9299/8070/5201/4420/4520).
 .PHONY: prosody-tier
 prosody-tier: setup
 	tests/prosody/run $(PROSODY_TIER_ARGS)

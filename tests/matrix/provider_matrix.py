@@ -191,6 +191,7 @@ def wait_for_reload(log: Path, before: int, run: str) -> None:
 def run_all(chosen: list[str]) -> int:
     """Inside the suite (EMULATOR_LOG set by scripts/with-emulators): each run against the same suite."""
     import emulator_api as emu  # tests/support, on PYTHONPATH inside the suite
+    from with_emulators import discovery_turn  # scripts/, on PYTHONPATH too
 
     log = Path(os.environ["EMULATOR_LOG"])
     failed = []
@@ -198,10 +199,11 @@ def run_all(chosen: list[str]) -> int:
         if n:
             # The last run's trigger runs finish under its own params; then this run's are loaded.
             emu.wait_for_quiet_triggers(quiet=1.0)
-            before = loads_so_far(log)
             started = time.monotonic()
-            key_file = configure(run)
-            wait_for_reload(log, before, run)
+            with discovery_turn():  # a reload is a discovery too (scripts/with_emulators.py)
+                before = loads_so_far(log)
+                key_file = configure(run)
+                wait_for_reload(log, before, run)
             print(f"provider-matrix: {run} (reloaded in {time.monotonic() - started:.1f} s)", file=sys.stderr)
         else:
             key_file = MATRIX / "key"
