@@ -132,8 +132,11 @@ def offset_config(config: str) -> str:
     source = ROOT / config
     data = json.loads(source.read_text())
     for spec in data["emulators"].values():
-        if isinstance(spec, dict) and "port" in spec:
-            spec["port"] = int(spec["port"]) + offset
+        # websocketPort: the Firestore emulator's second port (its default, 9150, or the next free one, would
+        # otherwise land on another work tree's shifted ports: 9151 is auth's at offset 52).
+        for key in ("port", "websocketPort"):
+            if isinstance(spec, dict) and key in spec:
+                spec[key] = int(spec[key]) + offset
     shifted = source.with_name(f".offset-{offset}-{source.name}")
     shifted.write_text(json.dumps(data, indent=2) + "\n")
     return str(shifted.relative_to(ROOT))

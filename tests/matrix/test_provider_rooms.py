@@ -1,17 +1,22 @@
-"""Rooms created at the provider, through the real trigger and callable on the emulators: the EnableX and Vonage
-runs, their server APIs loopback stand-ins (tests/standins.py) that check each request as the provider does.
+"""Rooms created at the provider, through the real trigger and callable on the emulators: the enablex, vonage and
+livekit-rooms runs, each provider's server API a loopback stand-in (tests/standins.py) that checks each request as
+the provider does.
 
-EnableX: the matrix deploys ``enablex`` with ``VIDEO_SERVER_API_URL`` at a loopback port and the matrix key as
-the App Key. Vonage: ``vonage`` with an RSA matrix key, ``VIDEO_SERVER_API_URL=https://127.0.0.1:<port>``, and
-a loopback certificate (``loopback.crt``/``loopback.key`` beside the laid-out functions folder, made with
-``standins.loopback_certificate``) that the suite trusts through ``REQUESTS_CA_BUNDLE``. The stand-ins take
-the ids and ports from the deployed .env; every other run skips these tests.
+The runs' params (tests/matrix/provider_matrix.py) point ``VIDEO_SERVER_API_URL`` at the stand-in's port; Vonage's
+is HTTPS (its client speaks nothing else), with a throw-away certificate the matrix makes and hands to the functions
+in that run only (``REQUESTS_CA_BUNDLE`` in its .env). The repair sweep is a scheduled function, which the Functions
+emulator runs only beside the Pub/Sub emulator (not started here): its tests run ``repair.sweep`` in this process,
+against the same Firestore emulator, with the run's deployment rebuilt from its .env and secrets.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +24,23 @@ import emulator_api as emu
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from provider_matrix import SOURCE
-from standins import EnableX, VonageVideo, serve
+from google.cloud import firestore
+from livekit.api import TokenVerifier
+from provider_matrix import LOOPBACK_API, LOOPBACK_CERT, LOOPBACK_KEY, SOURCE
+from standins import EnableX, LiveKitRoomService, VonageVideo, serve
+from vonage_http_client import Auth, HttpClient
+from vonage_video import Video
+from vonage_video.models import TokenOptions, TokenRole
 
-PROVIDER = os.environ["MATRIX_PROVIDER"]
-pytestmark = pytest.mark.skipif(os.environ["MATRIX_WAITING_ROOM"] != "host", reason="a waiting-room mode run")
-enablex_run = pytest.mark.skipif(PROVIDER != "enablex", reason="the enablex run")
-vonage_run = pytest.mark.skipif(PROVIDER != "vonage", reason="the vonage run")
+from telehealth import repair
+from telehealth.providers import build_settings, config_from_params, param_specs
+from telehealth.providers.base import Deployment
+
+RUN = os.environ["MATRIX_RUN"]
+pytestmark = pytest.mark.skipif(RUN not in ("enablex", "vonage", "livekit-rooms"), reason="the runs creating rooms")
+KEY_FILE = Path(os.environ["MATRIX_KEY_FILE"])
+PORT = int(LOOPBACK_API.rsplit(":", 1)[1])
+FAILED_CREATION = "creating the room at the provider failed"
 
 
 def deployed_params() -> dict[str, str]:
@@ -34,30 +49,114 @@ def deployed_params() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1])
+def matrix_deployment() -> Deployment:
+    """This run's deployment as the functions build it: its .env values typed as each param declares them, its key
+    and secrets from the matrix's files."""
+    raw, values = deployed_params(), {}
+    for spec in param_specs():
+        text = raw.get(spec.name)
+        if text is not None:
+            values[spec.name] = text == "true" if spec.kind == "bool" else int(text) if spec.kind == "int" else text
+    config, key = config_from_params(values), KEY_FILE.read_text()
+    secrets = {"VIDEO_SIGNING_KEY": key, "VIDEO_WEBHOOK_SECRET": (KEY_FILE.parent / "webhook-secret").read_text()}
+    return Deployment(config=lambda: config, settings=lambda: build_settings(config, key), secret=secrets.__getitem__)
+
+
+@dataclass
+class Provider:
+    """One run's stand-in: what the tests ask of it, whatever the provider."""
+
+    serve: Any
+    rooms: Any  # the provider room ids it holds now
+    deleted: Any  # what it was asked to delete, in order
+    fail_creation: Any  # (bool) refuse room creation with a 503, or stop refusing
+    check_token: Any  # (answer, role, video) -> None: the provider would take this answer's token
+    calls: list[str] = field(default_factory=list)
+
+
+def enablex() -> Provider:
+    params = deployed_params()
+    EnableX.reset(params["VIDEO_APP_ID"], KEY_FILE.read_text())
+
+    def fail(on: bool) -> None:
+        EnableX.fail_rooms_with = 503 if on else None
+
+    def check(answer: emu.CallResult, role: str, video: dict[str, Any]) -> None:
+        issued = [t for t in EnableX.tokens if t["token"] == answer.result["token"]]
+        wanted = {"moderator": "moderator", "guest": "participant"}[role]
+        assert [(t["room_id"], t["role"]) for t in issued] == [(video["providerRoomId"], wanted)]
+        assert answer.result["roomId"] == video["providerRoomId"]
+
+    return Provider(lambda: serve(EnableX, PORT), lambda: list(EnableX.rooms), lambda: EnableX.deleted, fail, check)
+
+
+def vonage_provider() -> Provider:
+    params = deployed_params()
+    key: Any = serialization.load_pem_private_key(KEY_FILE.read_bytes(), None)
+    public = key.public_key()
+    VonageVideo.reset(
+        params["VIDEO_APP_ID"],
+        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+    )
+
+    def fail(on: bool) -> None:
+        VonageVideo.fail_with = 503 if on else None
+
+    def check(answer: emu.CallResult, role: str, video: dict[str, Any]) -> None:
+        result = answer.result
+        assert (result["sessionId"], result["applicationId"]) == (video["providerRoomId"], params["VIDEO_APP_ID"])
+        ours = jwt.decode(result["token"], public, algorithms=["RS256"])
+        # The vonage package's own generator, for the same session, role, connection data and expiry.
+        package_role = {"moderator": TokenRole.MODERATOR, "guest": TokenRole.PUBLISHER}[role]
+        assert json.loads(ours["connection_data"])["identity"] == {"moderator": "doctor", "guest": "patient"}[role]
+        client = Video(HttpClient(Auth(application_id=params["VIDEO_APP_ID"], private_key=KEY_FILE.read_text())))
+        options = TokenOptions(
+            session_id=video["providerRoomId"],
+            role=package_role,
+            connection_data=ours["connection_data"],
+            exp=ours["exp"],
+        )
+        theirs = jwt.decode(client.generate_client_token(options), public, algorithms=["RS256"])
+        assert {k: v for k, v in ours.items() if k not in ("iat", "jti")} == {
+            k: v for k, v in theirs.items() if k not in ("iat", "jti")
+        }
+
+    return Provider(
+        lambda: serve(VonageVideo, PORT, tls=(LOOPBACK_CERT, LOOPBACK_KEY)),
+        lambda: VonageVideo.sessions,
+        lambda: VonageVideo.disconnected,
+        fail,
+        check,
+    )
+
+
+def livekit() -> Provider:
+    LiveKitRoomService.reset("APImatrix", KEY_FILE.read_text(), live=set())
+
+    def fail(on: bool) -> None:
+        LiveKitRoomService.fail_create_with = 503 if on else None
+
+    def check(answer: emu.CallResult, role: str, video: dict[str, Any]) -> None:
+        grant = TokenVerifier("APImatrix", KEY_FILE.read_text()).verify(answer.result["token"]).video
+        assert grant is not None
+        assert (grant.room, grant.room_admin) == (video["roomName"], role == "moderator")
+        assert LiveKitRoomService.sids[video["roomName"]] == video["providerRoomId"]
+
+    def rooms() -> list[str]:
+        return [LiveKitRoomService.sids[name] for name in sorted(LiveKitRoomService.live or ())]
+
+    return Provider(lambda: serve(LiveKitRoomService, PORT), rooms, lambda: LiveKitRoomService.deleted, fail, check)
 
 
 @pytest.fixture
-def enablex() -> Iterator[None]:
-    """EnableX's stand-in with the deployment's App ID and App Key, on the port its server API URL names."""
-    params = deployed_params()
-    EnableX.reset(params["VIDEO_APP_ID"], Path(os.environ["MATRIX_KEY_FILE"]).read_text())
-    with serve(EnableX, port_of(params["VIDEO_SERVER_API_URL"])):
-        yield
-
-
-@pytest.fixture
-def vonage() -> Iterator[Any]:
-    """Vonage's Video API stand-in over HTTPS, checking the application JWT with the matrix key's public half;
-    yields that public key."""
-    params = deployed_params()
-    key: Any = serialization.load_pem_private_key(Path(os.environ["MATRIX_KEY_FILE"]).read_bytes(), None)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    VonageVideo.reset(params["VIDEO_APP_ID"], public)
-    tls = (SOURCE.parent / "loopback.crt", SOURCE.parent / "loopback.key")
-    with serve(VonageVideo, port_of(params["VIDEO_SERVER_API_URL"]), tls=tls):
-        yield key.public_key()
+def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
+    """This run's stand-in, listening on the port its server API URL names."""
+    made = {"enablex": enablex, "vonage": vonage_provider, "livekit-rooms": livekit}[RUN]()
+    if RUN == "vonage":  # the sweep runs here: this process trusts the stand-in's certificate as the functions do
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(LOOPBACK_CERT))
+    server: AbstractContextManager[str] = made.serve()
+    with server:
+        yield made
 
 
 def video_of(ref: Any) -> dict[str, Any]:
@@ -65,70 +164,102 @@ def video_of(ref: Any) -> dict[str, Any]:
     return stored
 
 
-def confirmed(name: str) -> tuple[Any, emu.User, emu.User]:
-    """A visit confirmed by its doctor; returns it once the trigger created its room at the provider, its doctor and
-    its patient."""
-    emu.reset()
-    doctor = emu.make_doctor("rooms-doctor@test.example", "rooms-pass-1", "Dr. Rooms")
-    patient = emu.sign_up("rooms-patient@test.example", "rooms-pass-1")
-    ref = emu.admin_db().collection("appointments").document(name)
-    ref.set(emu.video_appointment(doctor.uid, patient.uid, status="pending"))
+def confirm(db: firestore.Client, people: dict[str, emu.User], name: str) -> Any:
+    """A visit its doctor confirms (its window open now); returns it once the trigger runs are over."""
+    ref = db.collection("appointments").document(name)
+    ref.set(emu.video_appointment(people["doctor"].uid, people["patient"].uid, status="pending"))
     ref.update({"status": "confirmed"})
-    emu.wait_for(lambda: video_of(ref).get("providerRoomId"), timeout=30)
+    emu.wait_for(lambda: video_of(ref).get("roomName"), timeout=30)
     emu.wait_for_quiet_triggers()
-    return ref, doctor, patient
+    return ref
 
 
-@enablex_run
-@pytest.mark.usefixtures("enablex")
-def test_a_confirmed_visit_gets_one_room_at_enablex_and_the_patient_its_token() -> None:
-    ref, doctor, patient = confirmed("rooms")
+def join(user: emu.User, name: str) -> emu.CallResult:
+    return emu.call("get_join_token", {"appointmentId": name}, user.id_token)
+
+
+def failures_logged() -> int:
+    return Path(os.environ["EMULATOR_LOG"]).read_text(errors="replace").count(FAILED_CREATION)
+
+
+def test_a_confirmed_visit_gets_one_provider_room_and_both_roles_tokens_the_provider_takes(
+    db: firestore.Client, people: dict[str, emu.User], provider: Provider
+) -> None:
+    ref = confirm(db, people, "rooms")
     video = video_of(ref)
 
-    assert list(EnableX.rooms) == [video["providerRoomId"]]  # one, however often the event came
-    assert EnableX.rooms[video["providerRoomId"]]["name"] == video["roomName"]
-    for user in (doctor, patient):  # the doctor first: the default waiting room lets the patient in then
-        answer = emu.call("get_join_token", {"appointmentId": "rooms"}, user.id_token)
+    assert video["providerRoomId"]
+    assert provider.rooms() == [video["providerRoomId"]]  # one, however often the event came
+    for who, role in (("doctor", "moderator"), ("patient", "guest")):  # the doctor first: then the patient is let in
+        answer = join(people[who], "rooms")
         assert answer.ok, answer
-        assert (answer.result["provider"], answer.result["roomId"]) == ("enablex", video["providerRoomId"])
-    assert [token["role"] for token in EnableX.tokens] == ["moderator", "participant"]
+        assert (answer.result["provider"], answer.result["role"]) == (os.environ["MATRIX_PROVIDER"], role)
+        provider.check_token(answer, role, video)
 
 
-@enablex_run
-@pytest.mark.usefixtures("enablex")
-def test_a_token_enablex_cannot_give_is_unavailable() -> None:
-    ref, doctor, _ = confirmed("unavailable")
-    EnableX.fail_tokens_with = 503
+@pytest.mark.skipif(RUN != "livekit-rooms", reason="LiveKit's CreateRoom")
+def test_livekit_rooms_are_made_for_two_and_close_when_the_window_does(
+    db: firestore.Client, people: dict[str, emu.User], provider: Provider
+) -> None:
+    ref = confirm(db, people, "sized")
 
-    answer = emu.call("get_join_token", {"appointmentId": "unavailable"}, doctor.id_token)
+    [made] = LiveKitRoomService.created
+    closes = int(ref.get().to_dict()["endTime"].timestamp()) + 30 * 60  # the join window closes 30 min after
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    assert (made.name, made.max_participants, made.departure_timeout) == (video_of(ref)["roomName"], 2, 20 * 60)
+    assert closes - now - 60 <= made.empty_timeout <= closes - now
 
-    assert (answer.status, answer.details) == ("UNAVAILABLE", {"reason": "provider_unavailable"})
-    assert "doctorJoinedAt" not in video_of(ref)
 
-
-@enablex_run
-@pytest.mark.usefixtures("enablex")
-def test_a_cancelled_visits_room_is_deleted_at_enablex() -> None:
-    ref, _, _ = confirmed("cancelled")
-    room_id = video_of(ref)["providerRoomId"]
+def test_a_cancelled_visits_provider_room_is_deleted(
+    db: firestore.Client, people: dict[str, emu.User], provider: Provider
+) -> None:
+    ref = confirm(db, people, "cancelled")
+    video = video_of(ref)
 
     ref.update({"status": "cancelled"})
 
-    emu.wait_for(lambda: (room_id in EnableX.deleted) or None, timeout=30)
+    wanted = video["roomName"] if RUN == "livekit-rooms" else video["providerRoomId"]  # LiveKit deletes by name
+    emu.wait_for(lambda: (wanted in provider.deleted()) or None, timeout=30)
     emu.wait_for_quiet_triggers()
-    assert EnableX.deleted == [room_id]
+    assert provider.deleted() == [wanted]
     assert "video" not in (ref.get().to_dict() or {})
+    assert join(people["doctor"], "cancelled").status == "FAILED_PRECONDITION"
 
 
-@vonage_run
-def test_a_confirmed_visit_gets_one_vonage_session_and_tokens_for_it(vonage: Any) -> None:
-    ref, doctor, patient = confirmed("session")
-    session_id, application = video_of(ref)["providerRoomId"], deployed_params()["VIDEO_APP_ID"]
+def test_a_failed_creation_is_room_not_ready_until_the_repair_sweep_creates_the_room(
+    db: firestore.Client, people: dict[str, emu.User], provider: Provider
+) -> None:
+    before = failures_logged()
+    provider.fail_creation(True)
 
-    assert VonageVideo.sessions == [session_id]  # one, however often the event came
-    for user, role in ((doctor, "moderator"), (patient, "publisher")):
-        answer = emu.call("get_join_token", {"appointmentId": "session"}, user.id_token)
-        assert answer.ok, answer
-        assert (answer.result["sessionId"], answer.result["applicationId"]) == (session_id, application)
-        claims = jwt.decode(answer.result["token"], vonage, algorithms=["RS256"])
-        assert (claims["session_id"], claims["role"], claims["scope"]) == (session_id, role, "session.connect")
+    ref = confirm(db, people, "repaired")
+
+    assert failures_logged() > before  # the trigger raised (the event would be delivered again)
+    assert "providerRoomId" not in video_of(ref)
+    refused = join(people["doctor"], "repaired")
+    assert (refused.status, refused.details["reason"]) == ("FAILED_PRECONDITION", "room_not_ready")
+
+    provider.fail_creation(False)
+    deployment = matrix_deployment()
+    report = repair.sweep(db, now=dt.datetime.now(dt.UTC), config=deployment.config, deployment=deployment)
+    emu.wait_for_quiet_triggers()
+
+    assert (report.completed, report.failed) == (1, 0)
+    video = video_of(ref)
+    assert provider.rooms() == [video["providerRoomId"]]
+    answer = join(people["doctor"], "repaired")
+    assert answer.ok, answer
+    provider.check_token(answer, "moderator", video)
+
+
+@pytest.mark.skipif(RUN != "enablex", reason="EnableX issues each token itself")
+def test_a_token_enablex_cannot_give_is_unavailable_and_stamps_no_join(
+    db: firestore.Client, people: dict[str, emu.User], provider: Provider
+) -> None:
+    ref = confirm(db, people, "unavailable")
+    EnableX.fail_tokens_with = 503
+
+    answer = join(people["doctor"], "unavailable")
+
+    assert (answer.status, answer.details) == ("UNAVAILABLE", {"reason": "provider_unavailable"})
+    assert "doctorJoinedAt" not in video_of(ref)
