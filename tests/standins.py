@@ -10,11 +10,13 @@
   nothing else), as its REST reference and the package's own request code say: ``Authorization:
   Bearer`` an application JWT (RS256 with the application's key, ``application_id``, ``iat``,
   ``exp``, ``jti``), a form-encoded body, ``Accept: application/json``; it answers a JSON list with
-  one ``session_id``. A bad token is 401.
+  one ``session_id``. A bad token is 401. And the force disconnect, ``DELETE /v2/project/<application>
+  /session/<session>/connection/<connection>``: 204, or 404 for a connection the session does not hold.
 - ``EnableX``: EnableX's server API, ``/video/v1/rooms`` (create), ``/video/v1/rooms/<id>/tokens``
-  (a token) and ``DELETE /video/v1/rooms/<id>``, with HTTP basic auth (App ID : App Key), JSON
-  bodies with ``Content-Type: application/json``, answers ``{"result": 0, ...}``; an unknown room
-  is 404, bad credentials 401, a body without its required fields 400.
+  (a token), ``DELETE /video/v1/rooms/<id>`` and the CDR route ``GET /video/v2/cdr/room/<id>``, with
+  HTTP basic auth (App ID : App Key), JSON bodies with ``Content-Type: application/json``, answers
+  ``{"result": 0, ...}``; an unknown room is 404, bad credentials 401, a body without its required
+  fields 400.
 - ``Prosody``: jitsi-meet's ``mod_muc_end_meeting`` (``POST /end-meeting?conference=<room>@<muc>``)
   and the ASAP key server it is configured with (``GET /asap/<sha256 hex of kid>.pem``). As Prosody's
   token util does with the checker of the VirtualHost named by ``muc_mapper_domain_base``, it reads
@@ -549,13 +551,27 @@ class EnableX(_Quiet):
     fail_rooms_with: ClassVar[int | None] = None  # answer room creation with this status
     token_delay: ClassVar[float] = 0.0
     token_answer: ClassVar[tuple[int, dict[str, Any]] | None] = None  # answer tokens with this instead
+    cdr: ClassVar[dict[str, list[dict[str, Any]]]] = {}  # room id -> its call detail records
+    cdr_answer: ClassVar[tuple[int, dict[str, Any]] | None] = None  # answer the CDR route with this instead
 
     @classmethod
     def reset(cls, app_id: str, app_key: str) -> None:
         cls.app_id, cls.app_key, cls.fail_tokens_with, cls.token_delay = app_id, app_key, None, 0.0
         cls.fail_rooms_with = None
         cls.rooms, cls.tokens, cls.deleted, cls.requests, cls.statuses = {}, [], [], [], []
-        cls.delete_bodies, cls.token_answer = [], None
+        cls.delete_bodies, cls.token_answer, cls.cdr, cls.cdr_answer = [], None, {}, None
+
+    def do_GET(self) -> None:
+        """``GET /video/v2/cdr/room/<room_id>``: the room's call detail records (none yet: an empty list)."""
+        if not self.begin("GET"):
+            return
+        parts = self.path.strip("/").split("/")
+        if len(parts) != 5 or parts[:4] != ["video", "v2", "cdr", "room"]:
+            self.respond(404, {"result": 1404, "error": "no such route"})
+        elif type(self).cdr_answer is not None:
+            self.respond(*(type(self).cdr_answer or (500, {})))
+        else:
+            self.respond(200, {"result": 0, "cdr": type(self).cdr.get(parts[4], [])})
 
     def respond(self, status: int, answer: dict[str, Any]) -> None:
         type(self).statuses.append(status)
