@@ -54,8 +54,9 @@ EMULATOR_TESTS := $(WITH_EMULATORS) scripts/emulator-tests
 emulator-tests:
 	$(EMULATOR_TESTS)
 
-# The real callable once per provider (jitsi, jaas, livekit, twilio, zoom) and waiting-room mode (admit, off),
-# each deployed with its own params, under one start of the emulator suite (see tests/matrix/provider_matrix.py).
+# The real functions once per provider run (jitsi, jaas, livekit, livekit-rooms, twilio, zoom, enablex, vonage) and
+# waiting-room mode (admit, off, weak-secret), each deployed with its own params, under one start of the emulator
+# suite (see tests/matrix/provider_matrix.py).
 PROVIDER_MATRIX := $(PY) tests/matrix/provider_matrix.py
 provider-matrix:
 	$(PROVIDER_MATRIX)

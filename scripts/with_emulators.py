@@ -164,6 +164,8 @@ def offset_config(config: str) -> str:
     source = ROOT / config
     data = json.loads(source.read_text())
     for spec in data["emulators"].values():
+        # websocketPort: the Firestore emulator's second port (its default, 9150, or the next free one, would
+        # otherwise land on another work tree's shifted ports: 9151 is auth's at offset 52).
         for key in ("port", "websocketPort"):
             if isinstance(spec, dict) and key in spec:
                 spec[key] = int(spec[key]) + offset

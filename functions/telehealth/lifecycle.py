@@ -48,15 +48,24 @@ def ended_room(before: Doc | None, after: Doc | None) -> str | None:
     return room_of(before)
 
 
-def end_meeting(db: Any, room: str, deployment: Deployment, now: int) -> bool:
+def end_meeting(
+    db: Any, room: str, deployment: Deployment, now: int, *, appointment_id: str = "", provider_room: str | None = None
+) -> bool:
     """End the room's meeting at the provider, once; False where it has no API for it or it was ended.
 
-    Raises when the provider call fails, so the trigger's event is retried.
+    A provider without a meeting end that can force connections out (``disconnect``) has the connections
+    its callbacks left connected in the visit's provider room disconnected. Raises when the provider call
+    fails, so the trigger's event is retried.
     """
     provider = provider_of(deployment.config())
-    if provider.meeting_end is None or attendance.meeting_already_ended(db, room):
+    ends = provider.meeting_end is not None or (provider.disconnect is not None and provider_room is not None)
+    if not ends or attendance.meeting_already_ended(db, room):
         return False
-    provider.meeting_end.end(room, deployment, now)
+    if provider.meeting_end is not None:
+        provider.meeting_end.end(room, deployment, now)
+    elif provider.disconnect is not None and provider_room is not None:
+        connected = attendance.still_connected(db, appointment_id, provider_room)
+        provider.disconnect.connections(provider_room, connected, deployment)
     attendance.mark_meeting_ended(db, room, provider.name)
     return True
 
@@ -167,7 +176,9 @@ def on_appointment_written(
     ended = False
     if room is not None and ends_meetings(params):
         try:
-            ended = end_meeting(db, room, deployment, now)
+            ended = end_meeting(
+                db, room, deployment, now, appointment_id=appointment_id, provider_room=provider_room_of(before)
+            )
         except Exception as error:
             on_failure("ending the meeting failed", error)
             raise
