@@ -19,7 +19,6 @@ from standins import VonageVideo, loopback_certificate, serve
 from support import samples
 from support.configs import video_config
 from support.fakes import FakeDB
-from test_video_events import Recorder
 
 from telehealth import attendance as attendance_use_case
 from telehealth import lifecycle
@@ -131,69 +130,48 @@ def test_a_vonage_room_without_a_session_has_no_meeting_to_end() -> None:
 # The store --------------------------------------------------------------------------------------------------
 
 
-class Subcollections(Recorder):
-    def document(self, name: str) -> Subcollections:
-        self.calls.append(("document", name))
-        return self
-
-
-class Event:
-    def __init__(self, fields: dict[str, Any]) -> None:
-        self.fields = fields
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.fields
-
-
 def test_the_connections_still_in_a_session_are_those_joined_and_not_left() -> None:
-    found = Subcollections(
-        [
-            Event({"event": "joined", "participant": "c-doctor"}),
-            Event({"event": "joined", "participant": "c-patient"}),
-            Event({"event": "left", "participant": "c-patient"}),
-            Event({"event": "joined", "participant": "c-again"}),
-            Event({"event": "left", "participant": "c-left-first"}),  # its join not delivered (yet)
-            Event({"event": "joined"}),  # a provider event without a connection
-            Event({"event": "joined", "participant": ""}),
-            Event({"event": "joined", "participant": 7}),
-        ]
-    )
-    assert attendance.still_connected(found, "a1", SESSION) == ("c-again", "c-doctor")
-    assert found.calls == [
-        ("collection", "appointments"),
-        ("document", "a1"),
-        ("collection", "attendance"),
-        ("where", "providerRoomId", "==", SESSION),
-        ("limit", attendance.MAX_CONNECTIONS),
-        ("stream",),
+    db = FakeDB()
+    events = [
+        {"event": "joined", "participant": "c-doctor"},
+        {"event": "joined", "participant": "c-patient"},
+        {"event": "left", "participant": "c-patient"},
+        {"event": "joined", "participant": "c-again"},
+        {"event": "left", "participant": "c-left-first"},  # its join not delivered (yet)
+        {"event": "joined"},  # a provider event without a connection
+        {"event": "joined", "participant": ""},
+        {"event": "joined", "participant": 7},
+    ]
+    for n, event in enumerate(events):
+        db.put(f"appointments/a1/attendance/e{n}", {**event, "providerRoomId": SESSION})
+    db.put("appointments/a1/attendance/other", {"event": "joined", "participant": "c-x", "providerRoomId": "other"})
+    db.put("appointments/a2/attendance/e0", {"event": "joined", "participant": "c-y", "providerRoomId": SESSION})
+
+    assert attendance.still_connected(db, "a1", SESSION) == ("c-again", "c-doctor")
+    assert db.queries == [
+        {
+            "collection": "appointments/a1/attendance",
+            "where": [("providerRoomId", "==", SESSION)],
+            "order_by": "",
+            "limit": attendance.MAX_CONNECTIONS,
+        }
     ]
 
 
-class Found:
-    def __init__(self, doc_id: str, video: Any) -> None:
-        self.id, self.exists, self.video = doc_id, True, video
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"video": self.video}
-
-
 @pytest.mark.parametrize(
-    ("found", "holder"),
+    ("video", "holder"),
     [
-        pytest.param([Found("visit-1", {"roomName": ROOM})], ("visit-1", ROOM), id="the visit and its room"),
-        pytest.param([], None, id="nobody holds it"),
-        pytest.param([Found("visit-1", {"roomName": ""})], None, id="a visit without a room name"),
-        pytest.param([Found("visit-1", "not a map")], None, id="a video that is no map"),
+        pytest.param({"roomName": ROOM, "providerRoomId": SESSION}, ("visit-1", ROOM), id="the visit and its room"),
+        pytest.param({"roomName": ROOM, "providerRoomId": "another"}, None, id="nobody holds it"),
+        pytest.param({"roomName": "", "providerRoomId": SESSION}, None, id="a visit without a room name"),
     ],
 )
-def test_a_provider_room_is_looked_up_with_one_equality_query_of_one_document(found: list[Any], holder: Any) -> None:
-    query = Recorder(found)
-    assert attendance.appointment_with_provider_room(query, SESSION) == holder
-    assert query.calls == [
-        ("collection", "appointments"),
-        ("where", "video.providerRoomId", "==", SESSION),
-        ("limit", 1),
-        ("stream",),
+def test_a_provider_room_is_looked_up_with_one_equality_query_of_one_document(video: Any, holder: Any) -> None:
+    db = FakeDB()
+    db.put("appointments/visit-1", {"video": video})
+    assert attendance.appointment_with_provider_room(db, SESSION) == holder
+    assert db.queries == [
+        {"collection": "appointments", "where": [("video.providerRoomId", "==", SESSION)], "order_by": "", "limit": 1}
     ]
 
 
