@@ -1,6 +1,7 @@
 """One faithful fake Firestore for the unit tests: update-time preconditions, create-only writes, batched
-reads in any order, and transactions whose writes land at commit (what mock-firestore cannot do), with
-failure injection (``fail_next``) for the writes a test wants to see fail."""
+reads in any order, transactions whose writes land at commit, and Google's own ``Conflict`` for a
+create that finds its document (what mock-firestore cannot do), with failure injection (``fail_next``)
+for the writes a test wants to see fail."""
 
 from __future__ import annotations
 
@@ -95,6 +96,23 @@ class Collection:
             doc_id = f"auto{len(self.db.docs)}"
         return Ref(self.db, f"{self.path}/{doc_id}")
 
+    def stream(self) -> list[Snapshot]:
+        """The collection's documents (not those of its subcollections), in id order."""
+        inside = sorted(path for path in self.db.docs if path.rsplit("/", 1)[0] == self.path)
+        return [Ref(self.db, path).get() for path in inside]
+
+    def limit(self, count: int) -> Query:
+        return Query(self, count)
+
+
+@dataclass(frozen=True)
+class Query:
+    collection: Collection
+    count: int
+
+    def stream(self) -> list[Snapshot]:
+        return self.collection.stream()[: self.count]
+
 
 class Ref:
     def __init__(self, db: FakeDB, path: str) -> None:
@@ -117,6 +135,12 @@ class Ref:
             raise Conflict("already exists")
         self.db.writes.append(("create", self.path, None))
         self.db.put(self.path, data)
+
+    def delete(self) -> None:
+        self.db.check_failure()
+        self.db.writes.append(("delete", self.path, None))
+        self.db.docs.pop(self.path, None)
+        self.db.times.pop(self.path, None)
 
     def update(self, changes: dict[str, Any], option: Precondition | None = None) -> None:
         self.db.check_failure()
