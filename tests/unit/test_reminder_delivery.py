@@ -168,7 +168,9 @@ def test_each_channel_is_logged_once_without_its_content(db: FakeDB) -> None:
         }
         assert record["expireAt"] == NOW + dt.timedelta(days=30)
         text = str(record)
-        assert EMAILS[PATIENT] not in text and PHONES[PATIENT] not in text and "Harbour" not in text
+        assert EMAILS[PATIENT] not in text
+        assert PHONES[PATIENT] not in text
+        assert "Harbour" not in text
         assert "token-a" not in text
     assert {k: logs[f"videoNotificationLog/{sent.send_id}-push"][k] for k in ("delivered", "pruned", "failed")} == {
         "delivered": 2,

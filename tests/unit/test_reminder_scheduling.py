@@ -100,8 +100,10 @@ def test_the_task_ids_are_the_send_ids_and_a_redelivered_event_adds_nothing() ->
     assert again.tasks == queue.tasks
     for task_id, (payload, _) in queue.tasks.items():
         task = reminders.from_payload(payload)
-        assert task is not None and task.send_id == task_id
-        assert len(task_id) == 40 and all(c in "0123456789abcdef" for c in task_id)
+        assert task is not None
+        assert task.send_id == task_id
+        assert len(task_id) == 40
+        assert all(c in "0123456789abcdef" for c in task_id)
 
 
 @pytest.mark.parametrize(
