@@ -25,7 +25,7 @@ from typing import Any
 from .errors import Misconfigured
 from .notify.calendar import FILE_NAME, content_type, invitation, visit_uid
 from .notify.contacts import Contact
-from .notify.push import PushNote, PushSender
+from .notify.push import Device, PushNote, PushSender
 from .notify.settings import Locale, NotifySettings, parse_locale, time_zone_or_none
 from .notify.sms import SmsSender
 from .notify.texts import Text, compose, join_link
@@ -149,14 +149,14 @@ def _mail(
 
 
 def _push(send: _Send, sender: PushSender, text: Text, link: str) -> str:
-    tokens = notifications.device_tokens(send.db, send.task.uid)
-    if not tokens:
+    devices = [Device(device_id, legacy) for device_id, legacy in notifications.devices(send.db, send.task.uid)]
+    if not devices:
         return send.log("push", "no_address")
     if not send.claimed("push"):
         return "already"
     data = {"kind": send.task.kind, "appointmentId": send.task.appointment_id, "link": link}
     try:
-        outcome = sender(tokens, PushNote(title=text.subject, body=text.short, data=data))
+        outcome = sender(devices, PushNote(title=text.subject, body=text.short, data=data))
     except Exception:
         notifications.release(send.db, send.task.send_id, "push")
         raise

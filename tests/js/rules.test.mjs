@@ -341,6 +341,9 @@ const MATRIX = [
   ["a stranger cannot remove the patient's device", "stranger", remove(`${DEVICES}/tok-1`), DENY],
   ["the doctor cannot list the patient's devices", "doctor", list(DEVICES), DENY],
   ["a device of an unknown platform", "patient", write(`${DEVICES}/tok-4`, { platform: "tv" }), DENY],
+  ["the patient registers a legacy registration token", "patient",
+    write(`${DEVICES}/tok-6`, { platform: "web", kind: "token" }), ALLOW],
+  ["a device of an unknown kind", "patient", write(`${DEVICES}/tok-7`, { platform: "web", kind: "apns" }), DENY],
   ["a device with an extra field", "patient", write(`${DEVICES}/tok-5`, { platform: "web", name: "Pat's phone" }),
     DENY],
   // Notification settings: the owner's own, checked

@@ -17,7 +17,7 @@ from telehealth import delivery
 from telehealth.delivery import Channels, Delivery
 from telehealth.notify.calendar import visit_uid
 from telehealth.notify.contacts import Contact
-from telehealth.notify.push import PushNote, PushOutcome
+from telehealth.notify.push import Device, PushNote, PushOutcome
 from telehealth.notify.settings import NotifySettings
 from telehealth.reminders import CANCELLED, READY, REMINDER, ReminderTask, room_tag
 
@@ -33,17 +33,17 @@ class Senders:
     """Records every push and SMS, answering as told."""
 
     def __init__(self) -> None:
-        self.pushes: list[tuple[list[str], PushNote]] = []
+        self.pushes: list[tuple[list[Device], PushNote]] = []
         self.texts: list[tuple[str, str]] = []
         self.push_answer: PushOutcome | Exception | None = None
         self.sms_answer: bool | Exception = True
         self.lookups: list[str] = []
 
-    def push(self, tokens: list[str], note: PushNote) -> PushOutcome:
-        self.pushes.append((tokens, note))
+    def push(self, devices: list[Device], note: PushNote) -> PushOutcome:
+        self.pushes.append((devices, note))
         if isinstance(self.push_answer, Exception):
             raise self.push_answer
-        return self.push_answer or PushOutcome(delivered=len(tokens))
+        return self.push_answer or PushOutcome(delivered=len(devices))
 
     def sms(self, to: str, body: str) -> bool:
         self.texts.append((to, body))
@@ -95,7 +95,7 @@ def db() -> FakeDB:
     fake = FakeDB()
     stored(fake)
     fake.put(f"users/{PATIENT}/devices/token-a", {"platform": "web"})
-    fake.put(f"users/{PATIENT}/devices/token-b", {"platform": "android"})
+    fake.put(f"users/{PATIENT}/devices/token-b", {"platform": "android", "kind": "token"})
     return fake
 
 
@@ -116,7 +116,7 @@ def test_a_reminder_reaches_every_channel_once(db: FakeDB) -> None:
     assert "Harbour Clinic" in mail["message"]["subject"]
     assert "https://clinic.example.test/visit?appointmentId=visit-1" in mail["message"]["text"]
     [(tokens, push)] = senders.pushes
-    assert tokens == ["token-a", "token-b"]
+    assert tokens == [Device("token-a"), Device("token-b", legacy_token=True)]
     assert push.data == {
         "kind": REMINDER,
         "appointmentId": "visit-1",

@@ -1,5 +1,9 @@
 """Push through Firebase Cloud Messaging, with firebase-admin's own client (``messaging.send_each``).
 
+A device is its app's Firebase Installation ID (what ``register`` / ``onRegistered`` give in the current
+client SDKs; the message's ``fid``), or, marked ``kind: "token"``, a legacy registration token (``getToken``;
+the message's ``token``, deprecated in firebase-admin 7.7).
+
 FCM has no emulator, so ``VIDEO_FCM_API_URL`` can point the client at another base URL (a loopback
 stand-in in tests); firebase-admin 7.7 has no option for that, so the one place it is done is
 ``_messaging_service`` below. On a loopback URL the client authenticates as firebase-admin does
@@ -8,6 +12,7 @@ against emulators (``Bearer owner``), since there are no Google credentials ther
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +44,15 @@ class PushOutcome:
     failed: int = 0
 
 
-PushSender = Callable[[list[str], PushNote], PushOutcome]
+@dataclass(frozen=True)
+class Device:
+    """One registered app instance: its FID, or a legacy registration token."""
+
+    id: str
+    legacy_token: bool = False
+
+
+PushSender = Callable[[list[Device], PushNote], PushOutcome]
 
 
 class _LoopbackCredential(firebase_admin.credentials.Base):  # type: ignore[misc]
@@ -66,26 +79,28 @@ def _messaging_service(app: firebase_admin.App, api_url: str) -> Any:
     return service
 
 
-def fcm_sender(api_url: str, project_id: str) -> PushSender:
-    """A sender to FCM (or to ``api_url``): one message per device token, unregistered ones reported."""
+def _message(device: Device, notification: Any, data: dict[str, str]) -> Any:
+    if not device.legacy_token:
+        return messaging.Message(fid=device.id, notification=notification, data=data)
+    with warnings.catch_warnings():  # a legacy token is still FCM's to take; the SDK only warns
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return messaging.Message(token=device.id, notification=notification, data=data)
 
-    def send(tokens: list[str], note: PushNote) -> PushOutcome:
-        if not tokens:
+
+def fcm_sender(api_url: str, project_id: str) -> PushSender:
+    """A sender to FCM (or to ``api_url``): one message per device, unregistered ones reported."""
+
+    def send(devices: list[Device], note: PushNote) -> PushOutcome:
+        if not devices:
             return PushOutcome()
         app = _app(api_url, project_id)
         _messaging_service(app, api_url)
-        messages = [
-            messaging.Message(
-                token=token,
-                notification=messaging.Notification(title=note.title, body=note.body),
-                data=dict(note.data),
-            )
-            for token in tokens
-        ]
+        notification = messaging.Notification(title=note.title, body=note.body)
+        messages = [_message(device, notification, dict(note.data)) for device in devices]
         batch = messaging.send_each(messages, app=app)
         gone = tuple(
-            token
-            for token, response in zip(tokens, batch.responses, strict=True)
+            device.id
+            for device, response in zip(devices, batch.responses, strict=True)
             if isinstance(response.exception, messaging.UnregisteredError)
         )
         return PushOutcome(delivered=batch.success_count, unregistered=gone, failed=batch.failure_count - len(gone))

@@ -32,14 +32,15 @@ def read_profile(db: Any, uid: str) -> dict[str, Any]:
     return fields(db.collection(USERS).document(uid).get()) or {}
 
 
-def device_tokens(db: Any, uid: str) -> list[str]:
-    """The FCM registration tokens the user's apps registered (``users/{uid}/devices/{token}``)."""
-    devices = db.collection(USERS).document(uid).collection(DEVICES)
-    return [snapshot.id for snapshot in devices.limit(MAX_DEVICES).stream()]
+def devices(db: Any, uid: str) -> list[tuple[str, bool]]:
+    """The user's registered app instances (``users/{uid}/devices/{id}``): each id, and whether it is a
+    legacy registration token (``kind: "token"``) rather than a Firebase Installation ID."""
+    found = db.collection(USERS).document(uid).collection(DEVICES).limit(MAX_DEVICES).stream()
+    return [(snapshot.id, (snapshot.to_dict() or {}).get("kind") == "token") for snapshot in found]
 
 
 def remove_devices(db: Any, uid: str, tokens: list[str]) -> None:
-    """Forget tokens FCM reported as unregistered (the app registers a new one when it next runs)."""
+    """Forget devices FCM reported as unregistered (the app registers again when it next runs)."""
     devices = db.collection(USERS).document(uid).collection(DEVICES)
     for token in tokens:
         devices.document(token).delete()
