@@ -241,7 +241,9 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
 def sendVisitReminder(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """One reminder or notice to one participant, if the visit still stands as the task was made for.
 
-    Any failure raises, so Cloud Tasks delivers the task again; each channel sends once per task.
+    Any failure answers INTERNAL (HTTP 500), so Cloud Tasks delivers the task again; each channel sends once
+    per task. The failure is logged here by class and stack; the SDK's own "Unhandled error" line, which
+    would carry the exception's text, never happens.
     """
     values = param_values(strict=False)
     try:
@@ -257,9 +259,9 @@ def sendVisitReminder(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
             now=int(time.time()),
             retention_days=policy_limits(values)[1],
         )
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - INTERNAL (500: Cloud Tasks retries), and no text in any log
         _log_failure("reminder failed; the task will be retried", error)
-        raise
+        raise https_fn.HttpsError(https_fn.FunctionsErrorCode.INTERNAL, "INTERNAL") from None
     logger.info("reminder task done", outcome=result.outcome, **result.channels)
     return {"outcome": result.outcome}
 
