@@ -100,8 +100,7 @@ async function snapshot() {
   const found = {};
   await env.withSecurityRulesDisabled(async (admin) => {
     const db = admin.firestore();
-    const reads = ["appointments", "doctors", "videoAccessLog", "notes", "users", "mail", "videoNotificationLog"]
-      .map((name) => collection(db, name));
+    const reads = ["appointments", "doctors", "videoAccessLog", "notes", "users", "mail"].map((name) => collection(db, name));
     reads.push(...[...SUBCOLLECTIONS, "notifications", "devices"].map((name) => collectionGroup(db, name)));
     for (const result of await Promise.all(reads.map((ref) => getDocs(ref)))) {
       for (const snap of result.docs) found[snap.ref.path] = JSON.stringify(snap.data());
@@ -320,7 +319,6 @@ const MATRIX = [
   ["the patient lists their notifications", "patient", list(NOTES), ALLOW],
   ["the doctor cannot read the patient's notification", "doctor", get(NOTE), DENY],
   ["a stranger cannot list the patient's notifications", "stranger", list(NOTES), DENY],
-  ["a signed-out user cannot list notifications", "anon", list(NOTES), DENY],
   ["the patient marks their notification read", "patient", (db) => updateDoc(doc(db, NOTE), { read: true }), ALLOW],
   ["a stranger cannot mark the patient's notification read", "stranger",
     (db) => updateDoc(doc(db, NOTE), { read: true }), DENY],
@@ -331,8 +329,6 @@ const MATRIX = [
   ["the patient cannot delete a notification", "patient", remove(NOTE), DENY],
   // Devices for push: written and deleted by their owner's app only
   ["the patient registers a device", "patient", write(`${DEVICES}/tok-2`, { platform: "android", updatedAt: at(0) }),
-    ALLOW],
-  ["the patient refreshes a device", "patient", (db) => updateDoc(doc(db, `${DEVICES}/tok-1`), { updatedAt: at(0) }),
     ALLOW],
   ["the patient removes a device", "patient", remove(`${DEVICES}/tok-1`), ALLOW],
   ["the patient lists their devices", "patient", list(DEVICES), ALLOW],
@@ -358,10 +354,7 @@ const MATRIX = [
     DENY],
   ["nobody reads another user's settings", "patient", get(`users/${uid("doctor")}`), DENY],
   ["nobody writes another user's settings", "stranger", write(SETTINGS, { locale: "tr" }), DENY],
-  ["nobody deletes their settings", "doctor", remove(`users/${uid("doctor")}`), DENY],
   ["the mail queue is closed to clients", "patient", get("mail/m1"), DENY],
-  ["nobody can write to the mail queue", "patient", write("mail/m2", { to: "x@test.example" }), DENY],
-  ["nobody reads the notification log", "patient", list("videoNotificationLog"), DENY],
 ];
 
 before(async () => {
