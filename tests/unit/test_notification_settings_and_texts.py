@@ -26,7 +26,15 @@ def test_the_defaults_remind_a_day_and_a_quarter_hour_before_in_english_and_utc(
 
 @pytest.mark.parametrize(
     ("raw", "offsets"),
-    [("15", (15,)), (" 15 , 1440 ", (1440, 15)), ("60,60,5", (60, 5)), ("", ()), ("10080", (10080,))],
+    [
+        ("15", (15,)),
+        (" 15 , 1440 ", (1440, 15)),
+        ("60,60,5", (60, 5)),
+        ("", ()),
+        ("10080", (10080,)),
+        ("1", (1,)),
+        ("1,2,3,4,5", (5, 4, 3, 2, 1)),
+    ],
 )
 def test_reminder_offsets_are_whole_minutes_largest_first(raw: str, offsets: tuple[int, ...]) -> None:
     assert parse_offsets(raw) == offsets
@@ -102,6 +110,10 @@ def test_a_full_configuration_is_kept() -> None:
         fcm_api_url="http://127.0.0.1:7000",
         sms=SmsSettings(sender="MG" + "a" * 32, account_sid=ACCOUNT, api_key=KEY, api_url="http://localhost:7001"),
     )
+
+
+def test_the_longest_clinic_name_is_kept() -> None:
+    assert notify_settings({"VIDEO_CLINIC_NAME": "x" * 80}).clinic_name == "x" * 80
 
 
 def test_sms_with_the_account_and_its_auth_token_uses_the_account_as_the_key() -> None:

@@ -190,6 +190,7 @@ def test_each_channel_is_logged_once_without_its_content(db: FakeDB) -> None:
         pytest.param({}, task(uid=DOCTOR, role="patient"), "not_participant", id="the doctor as the patient"),
         pytest.param({}, task(starts_at=NOW_S - 60), "moved_or_cancelled", id="made for another start"),
         pytest.param({"startTime": NOW - MIN}, task(starts_at=NOW_S - 60), "begun", id="the visit has begun"),
+        pytest.param({"startTime": NOW}, task(starts_at=NOW_S), "begun", id="the visit begins now"),
         pytest.param({}, task(CANCELLED), "not_cancelled", id="a cancellation of a visit confirmed again"),
         pytest.param({}, task(READY), "not_ready", id="ready before the doctor joined"),
     ],

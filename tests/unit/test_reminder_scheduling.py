@@ -160,6 +160,7 @@ def test_a_cancellation_notifies_both_participants_at_once_with_a_later_version(
     [
         pytest.param(visit(status="pending"), visit(status="cancelled"), id="a pending visit cancelled"),
         pytest.param(visit(-5 * MIN), visit(-5 * MIN, status="cancelled"), id="cancelled after it was due"),
+        pytest.param(visit(0 * MIN), visit(0 * MIN, status="cancelled"), id="cancelled as it starts"),
         pytest.param(visit(type="in_person"), visit(type="in_person", status="cancelled"), id="in person"),
     ],
 )
@@ -304,3 +305,10 @@ def test_the_trigger_step_counts_the_tasks_it_added() -> None:
     )
     assert result == Scheduled(added=2)
     assert hooks.queue.kinds() == sorted((REMINDER, uid, 15, due(20 * MIN, 15)) for uid in (PATIENT, DOCTOR))
+
+
+def test_the_edges_of_a_task_body_that_still_reads_back() -> None:
+    edge = {**GOOD, "uid": "u" * 1500, "sequence": 0, "offsetMin": 0, "startsAt": 0}
+    assert reminders.from_payload(edge) == ReminderTask(REMINDER, "visit-1", "u" * 1500, "patient", 0, 0, 0)
+    assert reminders.from_payload({**GOOD, "kind": READY, "roomTag": "t"}) is not None
+    assert reminders.from_payload({**GOOD, "role": "doctor"}) is not None
