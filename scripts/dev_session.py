@@ -11,6 +11,13 @@ from pathlib import Path
 import seed_demo
 import web_server
 
+HOSTS = {
+    "Auth": "FIREBASE_AUTH_EMULATOR_HOST",
+    "Firestore": "FIRESTORE_EMULATOR_HOST",
+    "Functions": "FUNCTIONS_EMULATOR_HOST",
+    "Cloud Tasks": "CLOUD_TASKS_EMULATOR_HOST",
+}
+
 
 def follow(log: Path) -> None:
     with log.open(errors="replace") as stream:
@@ -31,8 +38,9 @@ def main() -> int:
     print()
     print(f"Demo page: http://127.0.0.1:{server.server_address[1]}/  (sign in as the doctor in one window,")
     print("the patient in another; the doctor confirms demo-pending, the patient's Join appears)")
-    print("Emulators: Auth 127.0.0.1:9099, Firestore 127.0.0.1:8080, Functions 127.0.0.1:5001")
-    print("Functions: get_join_token (callable), assign_video_room (Firestore trigger)")
+    hosts = {name: os.environ.get(var, "?") for name, var in HOSTS.items()}
+    print("Emulators: " + ", ".join(f"{name} {host}" for name, host in hosts.items()))
+    print("Functions: get_join_token (callable), assign_video_room (Firestore trigger), sendVisitReminder (task queue)")
     print("Press Ctrl-C to stop everything. Function logs follow:\n", flush=True)
     try:
         follow(Path(os.environ["EMULATOR_LOG"]))

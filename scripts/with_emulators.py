@@ -68,7 +68,7 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         host, port = ports[name]
         return f"{host}:{port}"
 
-    return {
+    found = {
         "GCLOUD_PROJECT": PROJECT,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "FIREBASE_PROJECT_ID": PROJECT,
@@ -77,6 +77,10 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         "FUNCTIONS_EMULATOR_HOST": addr("functions"),
         "FIREBASE_EMULATOR_HUB": addr("hub"),
     }
+    # The Cloud Tasks emulator (the reminder queue); firebase-admin enqueues there when this is set.
+    if "tasks" in ports:
+        found["CLOUD_TASKS_EMULATOR_HOST"] = addr("tasks")
+    return found
 
 
 def cli_env() -> dict[str, str]:
@@ -104,6 +108,7 @@ def cli_env() -> dict[str, str]:
     env["FIREBASE_CLI_DISABLE_UPDATE_CHECK"] = "true"
     env.pop("FIRESTORE_EMULATOR_HOST", None)
     env.pop("FIREBASE_AUTH_EMULATOR_HOST", None)
+    env.pop("CLOUD_TASKS_EMULATOR_HOST", None)
     return env
 
 
@@ -181,7 +186,7 @@ def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
     trigger or a late event can be placed; the tests match lines by substring, so the prefix is harmless.
     """
     firebase = ROOT / "node_modules" / ".bin" / "firebase"
-    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
+    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions,tasks", "--project", PROJECT]
     command += ["--config", config]
     cli = subprocess.Popen(
         command,

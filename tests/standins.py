@@ -39,6 +39,16 @@
   verify (HS256, the API secret) and name the API key as ``iss``. The path is decoded once before it
   is routed, as Zoom's front end does, so an id with ``/`` in it reaches it only double-encoded.
 
+- ``FcmSend``: FCM's HTTP v1 ``POST /v1/projects/<project>/messages:send``, as firebase-admin's messaging
+  client sends it: ``Authorization: Bearer`` a token (``owner`` on loopback, as against emulators), a JSON
+  body ``{"message": {"fid" or "token", "notification", "data"}}`` (exactly one target) with string data
+  values. A target it was told is gone answers FCM's 404 ``NOT_FOUND`` with the ``FcmError`` detail
+  ``UNREGISTERED``; one it was told fails answers 500 ``INTERNAL``; a wrong access token 401.
+- ``TwilioMessages``: Twilio Messaging's ``POST /2010-04-01/Accounts/<AccountSid>/Messages.json``, as the
+  twilio package's client sends it: HTTP basic auth with the API key SID (or account SID) and its secret,
+  a form body with ``To``, ``Body`` and ``From`` or ``MessagingServiceSid``. A number it was told to refuse
+  answers Twilio's 400 (code 21211); a wrong key 401 (code 20003); a number it was told fails, 500.
+
 Used by tests/unit and tests/matrix; each server is started with ``serve`` on 127.0.0.1 only.
 """
 
@@ -668,6 +678,9 @@ def serve(
     """Serve ``handler`` on 127.0.0.1 in a thread (over HTTPS with ``tls``, a certificate and its key);
     yields its base URL and stops it afterwards."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    # Handler threads are joined at close: a request still being answered when a test ends would otherwise
+    # record into the stand-in's class state after the next test has reset it (seen: a late 200).
+    server.daemon_threads = False
     scheme = "http"
     if tls is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -682,3 +695,96 @@ def serve(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class FcmSend(_Quiet):
+    """Configure with ``reset``; read ``sent`` (each message body FCM accepted) and ``auths``."""
+
+    project: ClassVar[str] = ""
+    gone: ClassVar[set[str]] = set()
+    failing: ClassVar[set[str]] = set()
+    sent: ClassVar[list[dict[str, Any]]] = []
+    auths: ClassVar[list[str | None]] = []
+
+    @classmethod
+    def reset(cls, project: str, gone: set[str] | None = None, failing: set[str] | None = None) -> None:
+        cls.project, cls.gone, cls.failing = project, gone or set(), failing or set()
+        cls.sent, cls.auths = [], []
+
+    def error(self, status: int, name: str, detail: str = "") -> None:
+        body: dict[str, Any] = {"code": status, "message": name.lower(), "status": name}
+        if detail:
+            body["details"] = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": detail}]
+        self.answer(status, json.dumps({"error": body}).encode(), "application/json")
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cls.auths.append(self.headers.get("Authorization"))
+        if self.path != f"/v1/projects/{cls.project}/messages:send":
+            self.error(404, "NOT_FOUND")
+            return
+        if self.headers.get("Authorization") != "Bearer owner":
+            self.error(401, "UNAUTHENTICATED")
+            return
+        try:
+            message = json.loads(body)["message"]
+            targets = [message[key] for key in ("fid", "token") if key in message]
+            token = targets[0] if len(targets) == 1 else ""
+            valid = all(isinstance(value, str) for value in message.get("data", {}).values())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            valid, token = False, ""
+        if not valid or not isinstance(token, str) or not token:
+            self.error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+            return
+        if token in cls.gone:
+            self.error(404, "NOT_FOUND", "UNREGISTERED")
+            return
+        if token in cls.failing:
+            self.error(500, "INTERNAL", "INTERNAL")
+            return
+        cls.sent.append(message)
+        name = f"projects/{cls.project}/messages/{len(cls.sent)}"
+        self.answer(200, json.dumps({"name": name}).encode(), "application/json")
+
+
+class TwilioMessages(_Quiet):
+    """Configure with ``reset``; read ``sent`` (each accepted form, as a flat dict)."""
+
+    account: ClassVar[str] = ""
+    key: ClassVar[str] = ""
+    secret: ClassVar[str] = ""
+    refused: ClassVar[set[str]] = set()
+    failing: ClassVar[set[str]] = set()
+    sent: ClassVar[list[dict[str, str]]] = []
+
+    @classmethod
+    def reset(cls, account: str, key: str, secret: str, refused: set[str] | None = None) -> None:
+        cls.account, cls.key, cls.secret, cls.refused = account, key, secret, refused or set()
+        cls.failing, cls.sent = set(), []
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        wanted = base64.b64encode(f"{cls.key}:{cls.secret}".encode()).decode()
+        if self.headers.get("Authorization") != f"Basic {wanted}":
+            self.answer(401, twilio_error(20003, 401, "Authenticate"), "application/json")
+            return
+        if self.path != f"/2010-04-01/Accounts/{cls.account}/Messages.json":
+            self.answer(404, twilio_error(20404, 404, "The requested resource was not found"), "application/json")
+            return
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+        has_sender = ("From" in form) != ("MessagingServiceSid" in form)
+        if self.headers.get("Content-Type") != FORM or not has_sender or not form.get("To") or not form.get("Body"):
+            self.answer(400, twilio_error(21604, 400, "A 'To' phone number is required."), "application/json")
+            return
+        if form["To"] in cls.refused:
+            self.answer(400, twilio_error(21211, 400, "Invalid 'To' Phone Number"), "application/json")
+            return
+        if form["To"] in cls.failing:
+            self.answer(500, twilio_error(20500, 500, "Internal Server Error"), "application/json")
+            return
+        cls.sent.append(form)
+        sid = "SM" + hashlib.sha256(body).hexdigest()[:32]
+        message = {"sid": sid, "account_sid": cls.account, "to": form["To"], "status": "queued"}
+        self.answer(201, json.dumps(message).encode(), "application/json")

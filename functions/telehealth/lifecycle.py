@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .access import join_window
 from .config import VideoConfig
 from .providers import creates_rooms, ends_meetings, provider_of, room_url
 from .providers.base import Deployment
+from .reminders import ReminderHooks, Scheduled
+from .reminders import on_appointment_written as schedule_reminders
 from .rooms import Action, decide, moved, needs_room, new_room_name, provider_room_of, room_awaiting_provider, room_of
 from .store import appointments, attendance
 from .store.appointments import RECORDED, SPARE, RoomWrite
@@ -129,6 +131,7 @@ class LifecycleOutcome:
     meeting_ended: bool
     room_created: bool = False
     room_deleted: bool = False
+    reminders: Scheduled = field(default_factory=Scheduled)
 
 
 Failure = Callable[[str, Exception], None]
@@ -146,6 +149,7 @@ def on_appointment_written(
     deployment: Deployment,
     now: int,
     on_failure: Failure,
+    reminders: ReminderHooks | None = None,
 ) -> LifecycleOutcome:
     """Keep the stored ``video`` in line with the event, then do the provider's part where it has one.
 
@@ -153,7 +157,8 @@ def on_appointment_written(
     that does neither needs no other setting and no key here, so a broken one cannot fail (and retry
     for days) an event whose withdrawal went well. Only an event that assigns a room creates one at
     the provider (the trigger's own write and irrelevant updates never do), so re-deliveries find it
-    recorded. ``on_failure`` hears which step failed before it is raised.
+    recorded. ``on_failure`` hears which step failed before it is raised. Last, with ``reminders``, the
+    event's reminders and notices are scheduled (``reminders.on_appointment_written``).
     """
     try:
         write = appointments.apply_room_lifecycle(db, appointment_id, before, after, room_maker(config), written_at)
@@ -182,4 +187,11 @@ def on_appointment_written(
         except Exception as error:
             on_failure("ending the meeting failed", error)
             raise
-    return LifecycleOutcome(write, meeting_ended=ended, room_created=created, room_deleted=deleted)
+    scheduled = Scheduled()
+    if reminders is not None:
+        try:
+            scheduled = schedule_reminders(appointment_id, before, after, written_at, hooks=reminders, now=now)
+        except Exception as error:
+            on_failure("scheduling reminders failed", error)
+            raise
+    return LifecycleOutcome(write, ended, created, deleted, scheduled)

@@ -223,6 +223,7 @@ def configure(name: str) -> Path:
             "VIDEO_JITSI_END_KEY": end_key,
             # Zoom's Video SDK API secret where its API key is set; every other run declares it unused.
             "VIDEO_ZOOM_API_SECRET": secrets.token_urlsafe(27) if params.get("VIDEO_ZOOM_API_KEY") else "none",
+            "VIDEO_SMS_API_SECRET": "none",
         }
         (SOURCE / ".secret.local").write_text("".join(f'{k}="{escaped(v)}"\n' for k, v in written.items()))
         (MATRIX / "webhook-secret").write_text(written["VIDEO_WEBHOOK_SECRET"])
