@@ -69,7 +69,7 @@ def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime
     for event in events:
         appointment_id = attendance.appointment_with_room(db, event.room)
         if appointment_id is not None and attendance.record_attendance(
-            db, appointment_id, event.room, event.event_id, event.kind, event.role, event.at
+            db, appointment_id, event.room, event.event_id, event.kind, event.role, event.at, event.guest_id
         ):
             recorded += 1
     return Received(events=len(events), recorded=recorded)

@@ -1,6 +1,7 @@
 """The room lifecycle's use case, for the trigger and the sweep: decide, write, then the provider's part.
 
-The room write comes first and never depends on the provider. Where the provider creates rooms, an
+The room write comes first and never depends on the provider. A room that ends (withdrawn, replaced
+by a move, completed) then ends every invitation to it. Where the provider creates rooms, an
 assignment then creates the room there and stores its id in a second conditional write, and a room
 that is no longer valid is deleted there; after that a withdrawn meeting is ended. A provider that
 fails only delays its part: the error is raised, and the event's retry (or the sweep) completes it
@@ -19,7 +20,7 @@ from .config import VideoConfig
 from .providers import creates_rooms, ends_meetings, provider_of, room_url
 from .providers.base import Deployment
 from .rooms import Action, decide, moved, needs_room, new_room_name, provider_room_of, room_awaiting_provider, room_of
-from .store import appointments, attendance
+from .store import appointments, attendance, guests
 from .store.appointments import RECORDED, SPARE, RoomWrite
 
 # A provider room for a visit whose times do not parse lives until this long after its creation.
@@ -120,6 +121,7 @@ class LifecycleOutcome:
     meeting_ended: bool
     room_created: bool = False
     room_deleted: bool = False
+    invitations_ended: int = 0
 
 
 Failure = Callable[[str, Exception], None]
@@ -152,6 +154,13 @@ def on_appointment_written(
         on_failure("room lifecycle failed; no room assigned or withdrawn", error)
         raise
     room = ended_room(before, after)
+    invitations_ended = 0
+    if room is not None:
+        try:
+            invitations_ended = guests.end_invitations(db, appointment_id, room)
+        except Exception as error:
+            on_failure("ending the visit's invitations failed", error)
+            raise
     created = deleted = False
     if creates_rooms(params):
         try:
@@ -171,4 +180,6 @@ def on_appointment_written(
         except Exception as error:
             on_failure("ending the meeting failed", error)
             raise
-    return LifecycleOutcome(write, meeting_ended=ended, room_created=created, room_deleted=deleted)
+    return LifecycleOutcome(
+        write, meeting_ended=ended, room_created=created, room_deleted=deleted, invitations_ended=invitations_ended
+    )

@@ -1,6 +1,7 @@
 """One faithful fake Firestore for the unit tests: update-time preconditions, create-only writes, batched
-reads in any order, and transactions whose writes land at commit (what mock-firestore cannot do), with
-failure injection (``fail_next``) for the writes a test wants to see fail."""
+reads in any order, transactions whose writes land at commit (what mock-firestore cannot do) and may
+read queries, equality queries on one collection, with failure injection (``fail_next``) for the
+writes a test wants to see fail."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from google.api_core.exceptions import Conflict, FailedPrecondition, NotFound
 from google.cloud.firestore import DELETE_FIELD
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 
 def apply_field_paths(document: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -60,6 +62,7 @@ class FakeDB:
         self.clock = 100
         self.writes: list[tuple[str, str, Any]] = []  # (kind, path, precondition)
         self.transactions = 0
+        self.auto_ids = 0
         # What the next writes do, in order: raise the error (and write nothing), or None: land.
         self.fail_next: list[Exception | None] = []
 
@@ -86,19 +89,66 @@ class FakeDB:
         self.docs[path], self.times[path] = copy.deepcopy(data), self.clock
 
 
+def field_value(data: dict[str, Any], field_path: str) -> Any:
+    """A (dotted) field of a document, or None."""
+    node: Any = data
+    for name in field_path.split("."):
+        node = node.get(name) if isinstance(node, dict) else None
+    return node
+
+
+class Query:
+    """Equality (``==``, ``in``) filters on the documents directly in one collection, in path order."""
+
+    def __init__(self, db: FakeDB, path: str, filters: tuple[FieldFilter, ...] = (), count: int | None = None) -> None:
+        self.db, self.path, self.filters, self.count = db, path, filters, count
+
+    def where(self, *, filter: FieldFilter) -> Query:
+        if filter.op_string not in ("==", "in"):
+            raise NotImplementedError(f"the fake has no {filter.op_string!r} filter")
+        return Query(self.db, self.path, (*self.filters, filter), self.count)
+
+    def limit(self, count: int) -> Query:
+        return Query(self.db, self.path, self.filters, count)
+
+    def _matches(self, data: dict[str, Any]) -> bool:
+        for spec in self.filters:
+            value = field_value(data, spec.field_path)
+            if not (value == spec.value if spec.op_string == "==" else value in spec.value):
+                return False
+        return True
+
+    def stream(self) -> list[Snapshot]:
+        prefix = f"{self.path}/"
+        paths = sorted(path for path in self.db.docs if path.startswith(prefix) and "/" not in path[len(prefix) :])
+        found = [Ref(self.db, path).get() for path in paths if self._matches(self.db.docs[path])]
+        return found if self.count is None else found[: self.count]
+
+
 class Collection:
     def __init__(self, db: FakeDB, path: str) -> None:
         self.db, self.path = db, path
 
     def document(self, doc_id: str | None = None) -> Ref:
         if doc_id is None:  # an automatic id
-            doc_id = f"auto{len(self.db.docs)}"
+            self.db.auto_ids += 1
+            doc_id = f"auto{self.db.auto_ids}"
         return Ref(self.db, f"{self.path}/{doc_id}")
+
+    def where(self, *, filter: FieldFilter) -> Query:
+        return Query(self.db, self.path).where(filter=filter)
+
+    def stream(self) -> list[Snapshot]:
+        return Query(self.db, self.path).stream()
 
 
 class Ref:
     def __init__(self, db: FakeDB, path: str) -> None:
         self.db, self.path = db, path
+
+    @property
+    def id(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
 
     def collection(self, name: str) -> Collection:
         return Collection(self.db, f"{self.path}/{name}")
@@ -137,8 +187,8 @@ class Transaction:
         self.db = db
         self.pending: list[Callable[[], None]] = []
 
-    def get(self, ref: Ref) -> list[Snapshot]:
-        return [ref.get()]
+    def get(self, ref: Ref | Query) -> list[Snapshot]:
+        return ref.stream() if isinstance(ref, Query) else [ref.get()]
 
     def update(self, ref: Ref, changes: dict[str, Any]) -> None:
         self.pending.append(lambda: ref.update(changes))

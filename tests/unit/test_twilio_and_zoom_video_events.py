@@ -82,7 +82,8 @@ def test_a_twilio_deployment_records_a_signed_status_callback(twilio_served: lis
     params = samples.twilio_params("participant-connected", ROOM, at, identity="doctor")
     response = post("/twilio", *samples.twilio_post(params))
     assert (response.status_code, response.get_json()) == (200, {"ok": True})
-    [(appointment_id, room, event_id, kind, role, when)] = twilio_served
+    [(appointment_id, room, event_id, kind, role, when, guest_id)] = twilio_served
+    assert guest_id is None  # our patient or doctor, not an invited guest
     assert (appointment_id, room, kind, role, when) == ("a1", ROOM, "joined", "moderator", at)
     assert len(event_id) == 40
 
@@ -157,7 +158,8 @@ def test_a_zoom_deployment_records_a_signed_webhook(zoom_served: list[tuple[Any,
     payload = samples.zoom_payload("session.user_left", ROOM, at)
     response = post("/zoom", *samples.zoom_post(payload, int(time.time())))
     assert (response.status_code, response.get_json()) == (200, {"ok": True})
-    [(appointment_id, room, _event_id, kind, role, when)] = zoom_served
+    [(appointment_id, room, _event_id, kind, role, when, guest_id)] = zoom_served
+    assert guest_id is None  # our patient, not an invited guest
     assert (appointment_id, room, kind, role, when) == ("a1", ROOM, "left", "guest", at)
 
 

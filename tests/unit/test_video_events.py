@@ -157,7 +157,8 @@ def occupant_joined(room: str = ROOM, at: int | None = None) -> bytes:
 def test_the_webhook_function_records_a_verified_event_sync_post(served: list[tuple[Any, ...]]) -> None:
     at = int(time.time())
     assert post("/jitsi/events/occupant/joined", occupant_joined(at=at), {"Authorization": f"Bearer {SECRET}"}) == 200
-    [(appointment_id, room, event_id, kind, role, when)] = served
+    [(appointment_id, room, event_id, kind, role, when, guest_id)] = served
+    assert guest_id is None  # our patient or doctor, not an invited guest
     assert (appointment_id, room, kind, role, when) == (
         "a1",
         ROOM,
@@ -302,7 +303,8 @@ def test_a_livekit_deployment_records_a_signed_webhook(
     monkeypatch.setenv("VIDEO_APP_ID", LIVEKIT_KEY)
     body, headers = livekit_post()
     assert post("/livekit", body, headers) == 200
-    [(appointment_id, room, event_id, kind, role, _at)] = served
+    [(appointment_id, room, event_id, kind, role, _at, guest_id)] = served
+    assert guest_id is None  # our patient or doctor, not an invited guest
     assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "EV_unit", "joined", "moderator")
     assert post("/livekit", *livekit_post(secret="another-hmac-secret-0123456789abcdef")) == 401
     assert len(served) == 1
@@ -326,7 +328,8 @@ def test_a_jaas_deployment_records_a_signed_webhook(
     stamp = str(int(time.time()))
     signature = base64.b64encode(hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).digest())
     assert post("/jaas", body, {"X-Jaas-Signature": f"t={stamp},v1={signature.decode()}"}) == 200
-    [(appointment_id, room, event_id, kind, role, _at)] = served
+    [(appointment_id, room, event_id, kind, role, _at, guest_id)] = served
+    assert guest_id is None  # our patient or doctor, not an invited guest
     assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "idem-1", "left", "guest")
     assert post("/jaas", body, {}) == 401  # unsigned
     assert len(served) == 1
