@@ -149,8 +149,8 @@ def post(path: str, body: bytes, headers: dict[str, str], method: str = "POST") 
     return status
 
 
-def occupant_joined(room: str = ROOM, at: int | None = None) -> bytes:
-    occupant = {"id": "patient", "name": "P", "occupant_jid": f"{room}@c/p", "joined_at": at or int(time.time())}
+def occupant_joined(room: str = ROOM, at: int | None = None, identity: str = "patient") -> bytes:
+    occupant = {"id": identity, "name": "P", "occupant_jid": f"{room}@c/p", "joined_at": at or int(time.time())}
     return json.dumps({"event_name": "muc-occupant-joined", "room_name": room, "occupant": occupant}).encode()
 
 
@@ -167,6 +167,13 @@ def test_the_webhook_function_records_a_verified_event_sync_post(served: list[tu
         dt.datetime.fromtimestamp(at, dt.UTC),
     )
     assert len(event_id) == 40
+
+
+def test_an_invited_guests_event_sync_post_is_recorded_as_theirs(served: list[tuple[Any, ...]]) -> None:
+    body = occupant_joined(identity="guest-g1")
+    assert post("/jitsi/events/occupant/joined", body, {"Authorization": f"Bearer {SECRET}"}) == 200
+    [(_appointment, _room, _event, kind, role, _at, guest_id)] = served
+    assert (kind, role, guest_id) == ("joined", "invitee", "g1")
 
 
 def test_an_event_for_a_room_no_visit_holds_records_nothing(served: list[tuple[Any, ...]]) -> None:
@@ -282,13 +289,13 @@ LIVEKIT_KEY = "APIunitwebhooks"
 JAAS_APP = "vpaas-magic-cookie-0123456789abcdef"
 
 
-def livekit_post(secret: str = HMAC_SECRET, prefix: str = "") -> tuple[bytes, dict[str, str]]:
+def livekit_post(secret: str = HMAC_SECRET, prefix: str = "", identity: str = "doctor") -> tuple[bytes, dict[str, str]]:
     message = WebhookEvent(
         event="participant_joined",
         id="EV_unit",
         created_at=int(time.time()),
         room=Room(name=ROOM),
-        participant=ParticipantInfo(identity="doctor"),
+        participant=ParticipantInfo(identity=identity),
     )
     body = MessageToJson(message).encode()
     digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
@@ -310,8 +317,19 @@ def test_a_livekit_deployment_records_a_signed_webhook(
     assert len(served) == 1
 
 
-def test_a_jaas_deployment_records_a_signed_webhook(
+def test_a_livekit_webhook_of_an_invited_guest_is_recorded_as_theirs(
     served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_PROVIDER", "livekit")
+    monkeypatch.setenv("VIDEO_APP_ID", LIVEKIT_KEY)
+    assert post("/livekit", *livekit_post(identity="guest-g2")) == 200
+    [(_appointment, _room, _event, kind, role, _at, guest_id)] = served
+    assert (kind, role, guest_id) == ("joined", "invitee", "g2")
+
+
+@pytest.mark.parametrize(("identity", "role", "guest"), [("patient", "guest", None), ("guest-g3", "invitee", "g3")])
+def test_a_jaas_deployment_records_a_signed_webhook(
+    served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch, identity: str, role: str, guest: str | None
 ) -> None:
     monkeypatch.setenv("VIDEO_PROVIDER", "jaas")
     monkeypatch.setenv("VIDEO_DOMAIN", "")
@@ -322,15 +340,14 @@ def test_a_jaas_deployment_records_a_signed_webhook(
         "eventType": "PARTICIPANT_LEFT",
         "timestamp": int(time.time() * 1000),
         "fqn": f"{JAAS_APP}/{ROOM}",
-        "data": {"id": "patient"},
+        "data": {"id": identity},
     }
     body = json.dumps(payload).encode()
     stamp = str(int(time.time()))
     signature = base64.b64encode(hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).digest())
     assert post("/jaas", body, {"X-Jaas-Signature": f"t={stamp},v1={signature.decode()}"}) == 200
-    [(appointment_id, room, event_id, kind, role, _at, guest_id)] = served
-    assert guest_id is None  # our patient or doctor, not an invited guest
-    assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "idem-1", "left", "guest")
+    [(appointment_id, room, event_id, kind, seen, _at, guest_id)] = served
+    assert (appointment_id, room, event_id, kind, seen, guest_id) == ("a1", ROOM, "idem-1", "left", role, guest)
     assert post("/jaas", body, {}) == 401  # unsigned
     assert len(served) == 1
 
