@@ -79,7 +79,7 @@ onAuthStateChanged(auth, (user) => {
   $("session").hidden = !user || guestPage;
   $("meeting").hidden = true;
   if (guestPage) {
-    if (user) invited.signedIn();
+    if (user) invited.signedIn(user);
     return;
   }
   if (!user) return;

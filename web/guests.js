@@ -150,9 +150,10 @@ export function guestVisit({ auth, functions, notice, showMeeting }) {
 
   return {
     active: Boolean(code),
-    /** The anonymous account is signed in: open the invitation. */
-    signedIn() {
-      if (code && !visit) redeem();
+    /** Someone is signed in: once it is the anonymous account this page made, open the invitation with it. */
+    signedIn(user) {
+      if (!code) notice("Open your invitation link again to join.");
+      else if (!visit && user.isAnonymous) redeem();
     },
   };
 }

@@ -468,7 +468,12 @@ def test_removing_a_guest_twice_changes_nothing_more(db: FakeDB) -> None:
     assert {path: at for path, at in db.times.items() if not path.startswith("videoAccessLog/")} == {
         path: at for path, at in written.items() if not path.startswith("videoAccessLog/")
     }
-    assert audit_records(db)[-1]["reason"] == "guest_already_removed"
+    record = audit_records(db)[-1]
+    assert (record["reason"], record["guestId"], record["role"]) == (
+        "guest_already_removed",
+        invited["guestId"],
+        "moderator",
+    )
 
 
 @pytest.mark.parametrize(
