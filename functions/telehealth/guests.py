@@ -46,7 +46,7 @@ def parse_name(data: Any) -> str:
     raw = field_of(data, "name")
     if not isinstance(raw, str) or len(raw) > MAX_RAW_NAME:
         raise InvalidArgument("name")
-    name = clean_display_name(raw, MAX_RAW_NAME)
+    name = clean_display_name(raw)  # cut at 80 characters: longer than MAX_NAME either way
     if name is None or len(name) > MAX_NAME:
         raise InvalidArgument("name")
     return name
@@ -139,7 +139,7 @@ def refusal_for(guest: Guest, appointment: Mapping[str, Any], uid: str, now: int
 
 def redeem_step(visit: Visit) -> Granted | None:
     """Bind the invitation to the caller's account, once; the same account may open its link again."""
-    guest = guests.read_guest(visit.db, visit.appointment_id, visit.found) if visit.found else None
+    guest = guests.read_guest(visit.db, visit.appointment_id, str(visit.found))
     if visit.appointment is None or guest is None:
         raise InvitationNotFound()
     refusal = refusal_for(guest, visit.appointment, visit.caller.uid, visit.now)

@@ -33,7 +33,7 @@ def new_code() -> str:
 
 def code_hash(code: str) -> str:
     """What is stored of a code: its SHA-256 in hex. A plain hash is enough for 192 random bits."""
-    return hashlib.sha256(code.encode("ascii")).hexdigest()
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def is_code(value: Any) -> bool:

@@ -226,6 +226,17 @@ def test_sixty_characters_is_a_name(db: FakeDB) -> None:
     assert invite(db, name="A" * 60)["guestId"]
 
 
+def test_a_name_is_read_up_to_a_thousand_characters_before_it_is_cleaned(db: FakeDB) -> None:
+    answer = invite(db, jitsi_config(max_guests=2), name="Ana" + " " * 997)
+    assert guest_doc(db, answer["guestId"])["name"] == "Ana"
+    refused = refusal(db, guests.invite_guest, "doctor", {**INVITE, "name": "Ana" + " " * 998})
+    assert (error_code(refused), getattr(refused, "field", None)) == ("invalid-argument", "name")
+
+
+def test_the_doctor_may_invite_until_a_minute_before_the_window_closes(db: FakeDB) -> None:
+    assert call(db, guests.invite_guest, "doctor", INVITE, now=CLOSES_S - 60)["expiresAt"] == CLOSES_S
+
+
 @pytest.mark.parametrize("limit", [0, 1, 2, 3])
 def test_the_guest_limit_holds(db: FakeDB, limit: int) -> None:
     config = jitsi_config(max_guests=limit)
@@ -337,6 +348,18 @@ def nothing(db: FakeDB, code: str, guest_id: str) -> None:
     pass
 
 
+def visit_deleted(db: FakeDB, code: str, guest_id: str) -> None:
+    del db.docs["appointments/a1"]
+
+
+def invitation_deleted(db: FakeDB, code: str, guest_id: str) -> None:
+    del db.docs[f"appointments/a1/guests/{guest_id}"]
+
+
+def times_broken(db: FakeDB, code: str, guest_id: str) -> None:
+    db.put("appointments/a1", appointment(endTime=None))
+
+
 @pytest.mark.parametrize(
     ("before", "who", "now", "reason", "wrong_code"),
     [
@@ -350,6 +373,9 @@ def nothing(db: FakeDB, code: str, guest_id: str) -> None:
         pytest.param(nothing, "patient", NOW_S, "invite_participant", False, id="the patient"),
         pytest.param(nothing, "doctor", NOW_S, "invite_participant", False, id="the doctor"),
         pytest.param(holding_another, "guest", NOW_S, "already_a_guest", False, id="a guest of the visit already"),
+        pytest.param(visit_deleted, "guest", NOW_S, "invite_not_found", False, id="the visit is gone"),
+        pytest.param(invitation_deleted, "guest", NOW_S, "invite_not_found", False, id="the invitation is gone"),
+        pytest.param(times_broken, "guest", NOW_S, "invite_ended", False, id="the visit's times are unusable"),
     ],
 )
 def test_every_unusable_code_gets_the_same_not_found_and_binds_nothing(
@@ -552,6 +578,16 @@ def test_a_guests_email_never_goes_into_the_token(db: FakeDB) -> None:
         del CALLERS["verified"]
     user = claims_of(answer)["context"]["user"]
     assert (user["name"], user["email"]) == ("Sam · caregiver", "")  # the invited name, not the profile's
+
+
+def test_an_invitation_admits_until_the_second_it_expires(db: FakeDB) -> None:
+    invited = bound_guest(db)
+    expires = NOW + dt.timedelta(minutes=20)
+    db.put(f"appointments/a1/guests/{invited['guestId']}", {**guest_doc(db, invited["guestId"]), "expiresAt": expires})
+    last = int(expires.timestamp()) - 1
+    assert call(db, join.get_join_token, "guest", {"appointmentId": "a1"}, now=last)["expiresAt"] == last + 1
+    refused = refusal(db, join.get_join_token, "guest", {"appointmentId": "a1"}, now=last + 1)
+    assert (error_code(refused), refused.reason) == ("not-found", "not_found")
 
 
 def test_a_guests_token_never_outlives_the_invitation(db: FakeDB) -> None:

@@ -11,6 +11,7 @@ import pytest
 from conftest import NOW, appointment, serial_transactional
 from google.api_core.exceptions import ServiceUnavailable
 from google.cloud.firestore import SERVER_TIMESTAMP
+from support import fakes
 from support.configs import jitsi_config
 from support.fakes import FakeDB
 
@@ -218,3 +219,59 @@ def test_the_summary_folds_a_guests_joins_in_any_order() -> None:
     )
     assert one == other == {"guestsJoinedAt": {"g1": early}}
     assert attendance.summarise({"doctorJoinedAt": early}, "joined", "invitee", late, None) == {"doctorJoinedAt": early}
+
+
+# Reading invitations --------------------------------------------------------------------------------------------
+
+
+class BareSnapshot:
+    """A snapshot as a client without update times gives it (no ``update_time`` attribute)."""
+
+    def __init__(self, data: dict[str, Any] | None) -> None:
+        self.id, self.exists, self._data = "g9", data is not None, data
+
+    def to_dict(self) -> dict[str, Any] | None:
+        return self._data
+
+
+def test_a_stored_invitation_with_odd_fields_reads_as_empty_ones() -> None:
+    odd = {"kind": 7, "name": None, "status": ["redeemed"], "roomName": 3, "redeemedBy": "", "expiresAt": "soon"}
+    assert guests.guest_of(BareSnapshot(odd)) == guests.Guest("g9", "", "", "", "", 0, None, None)
+    assert guests.guest_of(BareSnapshot({"redeemedBy": 42})) == guests.Guest("g9", "", "", "", "", 0, None, None)
+    assert guests.guest_of(BareSnapshot(None)) is None
+
+
+@pytest.mark.parametrize(
+    ("lookup", "found"),
+    [
+        pytest.param({"appointmentId": "a1", "guestId": "g1"}, ("a1", "g1"), id="both"),
+        pytest.param({"appointmentId": "a1"}, None, id="no guest id"),
+        pytest.param({"guestId": "g1"}, None, id="no appointment id"),
+        pytest.param({"appointmentId": "a1", "guestId": 5}, None, id="a guest id that is not text"),
+        pytest.param(None, None, id="no lookup"),
+    ],
+)
+def test_a_codes_lookup_leads_somewhere_only_when_whole(db: FakeDB, lookup: dict[str, Any] | None, found: Any) -> None:
+    if lookup is not None:
+        db.put("guestInvites/h1", lookup)
+    assert guests.find_invitation(db, "h1") == found
+
+
+def test_the_bound_invitation_is_one_documents_query(db: FakeDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    guest(db, "g1", "redeemed", uid="uid-g")
+    guest(db, "g2", "removed", uid="uid-g")
+    limits: list[int] = []
+    real_limit = fakes.Query.limit
+    monkeypatch.setattr(fakes.Query, "limit", lambda self, count: limits.append(count) or real_limit(self, count))
+    found = guests.bound_guest(db, "a1", "uid-g")
+    assert (found.guest_id if found else None, limits) == ("g1", [1])
+    assert guests.bound_guest(db, "a1", "uid-nobody") is None
+
+
+def test_a_binding_without_a_read_time_is_written_unconditionally(db: FakeDB) -> None:
+    guest(db, "g1", "invited", uid=None)
+    unread = guests.Guest("g1", "caregiver", "Sam", "invited", ROOM, 0, None, read_at=None)
+    assert guests.bind(db, "a1", unread, "uid-g") is True
+    stored = db.docs["appointments/a1/guests/g1"]
+    assert (stored["status"], stored["redeemedBy"], stored["redeemedAt"]) == ("redeemed", "uid-g", SERVER_TIMESTAMP)
+    assert [option for kind, path, option in db.writes if path.endswith("/g1") and kind == "update"] == [None]
