@@ -683,3 +683,5 @@ def test_the_other_callables_treat_a_bound_guest_as_a_stranger(db: FakeDB) -> No
     ):
         refused = refusal(db, use_case, "guest", data, config=admit)
         assert error_code(refused) == "not-found"
+        record = audit_records(db)[-1]
+        assert (record["uid"], record["role"], "guestId" in record) == (GUEST, None, False)
