@@ -73,8 +73,8 @@ def _guests(db: Any, appointment_id: str) -> Any:
 
 def find_invitation(db: Any, code_hash: str) -> tuple[str, str] | None:
     """The appointment and guest a code's hash belongs to (one read), or None for a code never issued."""
-    data = fields(db.collection(INVITES).document(code_hash).get())
-    appointment_id, guest_id = (_text(data, "appointmentId"), _text(data, "guestId")) if data else ("", "")
+    data = fields(db.collection(INVITES).document(code_hash).get()) or {}
+    appointment_id, guest_id = _text(data, "appointmentId"), _text(data, "guestId")
     return (appointment_id, guest_id) if appointment_id and guest_id else None
 
 
