@@ -19,7 +19,7 @@ from firebase_functions.core import Change, init
 from flask import Request, Response
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
-from telehealth import attendance, delivery, join, lifecycle, lobby, repair, sessions
+from telehealth import attendance, delivery, guests, join, lifecycle, lobby, repair, sessions
 from telehealth.config import SIGNING_KEY, SMS_SECRET, ParamSpec, Settings, VideoConfig, read_values
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, WebhookRejected, error_code
 from telehealth.gate import Caller, Policy, policy_limits
@@ -28,7 +28,7 @@ from telehealth.notify.queue import AdminTaskQueue
 from telehealth.notify.settings import NotifySettings, notify_settings
 from telehealth.providers import build_settings, cached_config, creates_rooms, param_specs, secret_specs
 from telehealth.providers.base import Deployment
-from telehealth.ratelimit import shared_limiter
+from telehealth.ratelimit import redemption_limiter, shared_limiter
 from telehealth.reminders import REMINDER_FUNCTION, ReminderHooks
 from telehealth.rooms import Action
 
@@ -129,6 +129,7 @@ def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
         ),
         limiter=shared_limiter(per_minute),
         audit_retention_days=retention_days,
+        redeem_limiter=redemption_limiter(),
     )
 
 
@@ -180,6 +181,30 @@ def set_recording_consent(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return result
 
 
+@https_fn.on_call(**CALLABLE)
+def invite_guest(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The visit's doctor invites an interpreter or a caregiver; the answer holds the code's only copy."""
+    result = _serve(guests.invite_guest, req, "invitation")
+    logger.info("guest invited")  # never the code, the link or the name
+    return result
+
+
+@https_fn.on_call(**CALLABLE)
+def redeem_invite(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """Any signed-in account (anonymous included) opens an invitation and is bound to it, once."""
+    result = _serve(guests.redeem_invite, req, "redemption")
+    logger.info("invitation redeemed")
+    return result
+
+
+@https_fn.on_call(**CALLABLE)
+def remove_guest(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The visit's doctor or patient removes a guest; the guest is refused from then on."""
+    result = _serve(guests.remove_guest, req, "removal")
+    logger.info("guest removed")
+    return result
+
+
 def _retried(function: Any) -> Any:
     """Turn on redelivery of failed events for a Firestore trigger.
 
@@ -221,6 +246,8 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         logger.info("reminders scheduled", tasks=outcome.reminders.added, appointmentId=appointment_id)
     if outcome.write.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.write.action.value, via=outcome.write.via)
+    if outcome.invitations_ended:
+        logger.info("invitations ended", appointmentId=appointment_id, count=outcome.invitations_ended)
     for happened, line in (
         (outcome.room_created, "room created at the provider"),
         (outcome.room_deleted, "room deleted at the provider"),

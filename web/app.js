@@ -5,6 +5,7 @@ import {
   getFirestore, connectFirestoreEmulator, collection, query, where, onSnapshot, doc, updateDoc,
 } from "firebase/firestore";
 import { getFunctions, connectFunctionsEmulator, httpsCallable } from "firebase/functions";
+import { guestPanel, guestVisit } from "./guests.js";
 
 const DEMO = {
   doctor: ["doctor@demo.test", "demo-doctor-1"],
@@ -62,14 +63,25 @@ $("sign-in-form").addEventListener("submit", async (event) => {
 });
 $("sign-out").addEventListener("click", () => signOut(auth));
 
+// Guests (web/guests.js): the doctor's and the patient's panel, and the page of a guest who opened a link.
+const guests = guestPanel({ db, functions, notice });
+const invited = guestVisit({ auth, functions, notice, showMeeting });
+
 onAuthStateChanged(auth, (user) => {
   unsubscribers.forEach((stop) => stop());
   unsubscribers = [];
   rows.clear();
   render();
-  $("sign-in-form").hidden = Boolean(user);
-  $("session").hidden = !user;
+  guests.close();
+  // A guest's page (an invitation link, an anonymous account) shows only the guest's part.
+  const guestPage = invited.active || Boolean(user?.isAnonymous);
+  $("sign-in-form").hidden = Boolean(user) || guestPage;
+  $("session").hidden = !user || guestPage;
   $("meeting").hidden = true;
+  if (guestPage) {
+    if (user) invited.signedIn(user);
+    return;
+  }
   if (!user) return;
   $("who").textContent = user.email;
   // Two filtered listeners: the rules allow a list only when it is filtered on the caller's own id.
@@ -132,6 +144,7 @@ function render() {
       buttons.append(button("Join", () => join(appointment.id)));
       const video = appointment.video;
       const isDoctor = appointment.doctorId === uid;
+      buttons.append(button("Guests", () => guests.open(appointment.id, isDoctor)));
       if (isDoctor && video.lobby?.waitingSince && !video.admittedAt && !video.deniedAt) {
         const note = document.createElement("span");
         note.dataset.role = "lobby";

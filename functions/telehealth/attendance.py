@@ -78,6 +78,7 @@ def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime
             event.at,
             participant=event.participant,
             provider_room_id=event.provider_room_id,
+            guest_id=event.guest_id,
         ):
             recorded += 1
     return Received(events=len(events), recorded=recorded)

@@ -42,6 +42,10 @@ class InvalidArgument(VideoError):
         "appointmentId": "appointmentId must be a non-empty Firestore document id.",
         "admit": "admit must be true or false.",
         "consent": "consent must be true or false.",
+        "kind": "kind must be interpreter or caregiver.",
+        "name": "name must be 1 to 60 printable characters.",
+        "inviteCode": "inviteCode must be the code from the invitation link.",
+        "guestId": "guestId must be a guest's id.",
     }
 
     def __init__(self, field: str = "appointmentId") -> None:
@@ -55,6 +59,14 @@ class AppointmentNotFound(VideoError):
 
     message = "Appointment not found."
     default_reason = "not_found"
+
+
+class InvitationNotFound(VideoError):
+    """No such invitation, or not one this caller may use: one answer for a wrong, expired, removed or
+    another account's code (``reason`` tells them apart in the audit only)."""
+
+    message = "Invitation not found."
+    default_reason = "invite_not_found"
 
 
 class NotJoinable(VideoError):
@@ -147,6 +159,7 @@ ERROR_CODES: dict[type[VideoError], str] = {
     Unauthenticated: "unauthenticated",
     InvalidArgument: "invalid-argument",
     AppointmentNotFound: "not-found",
+    InvitationNotFound: "not-found",
     NotJoinable: "failed-precondition",
     RateLimited: "resource-exhausted",
     ConcurrentUpdate: "aborted",

@@ -1,4 +1,5 @@
-// The demo page in headless Chromium (Debian's, driven by playwright-core): a doctor and a patient, two contexts.
+// The demo page in headless Chromium (Debian's, driven by playwright-core): a doctor and a patient, two contexts,
+// and a third for an invited guest who opens the doctor's link.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -83,4 +84,38 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
   await doctorRow.locator('[data-role="attendance"]').filter({ hasText: "Patient joined" }).waitFor({ timeout: 15_000 });
   await doctorPage.screenshot({ path: path.join(artifacts, "browser-4-doctor-sees-patient-joined.png"), fullPage: true });
   await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
+
+  // 6. The third person: the doctor invites an interpreter from the visit's guest panel and gets a link.
+  await doctorRow.getByRole("button", { name: "Guests" }).click();
+  await doctorPage.selectOption("#guest-kind", "interpreter");
+  await doctorPage.fill("#guest-name", "Ana Lima");
+  await doctorPage.click("#invite");
+  await doctorPage.waitForSelector("#invite-link-row:not([hidden])", { timeout: 15_000 });
+  const link = await doctorPage.locator("#invite-link").inputValue();
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#invite=[A-Za-z0-9_-]{32}$/);
+  await doctorPage.screenshot({ path: path.join(artifacts, "browser-5-doctor-invites.png"), fullPage: true });
+
+  // 7. A browser that never signed in opens the link: an anonymous account redeems it and joins the same room
+  //    as a guest (the doctor is in), and the code leaves the address bar.
+  const guestContext = await world.browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const guestPage = await guestContext.newPage();
+  await guestPage.goto(link);
+  await guestPage.waitForSelector("#meeting:not([hidden])", { timeout: 30_000 });
+  assert.equal(await guestPage.locator("#meeting-room").textContent(), room);
+  assert.equal(await guestPage.locator("#meeting-role").textContent(), "guest");
+  assert.equal(await guestPage.locator("#guest-kind-label").textContent(), "Interpreter");
+  assert.equal(await guestPage.locator("#sign-in-form").isHidden(), true);
+  assert.ok(!guestPage.url().includes("invite"), guestPage.url());
+  await guestPage.screenshot({ path: path.join(artifacts, "browser-6-guest-in.png"), fullPage: true });
+
+  // 8. The patient sees the guest in, removes them, and the guest's next join is refused.
+  await patientRow.getByRole("button", { name: "Guests" }).click();
+  const guestItem = patientPage.locator("#guest-list li").filter({ hasText: "Ana Lima (Interpreter)" });
+  await guestItem.locator('[data-role="guest-status"]').filter({ hasText: "redeemed" }).waitFor({ timeout: 15_000 });
+  await guestItem.getByRole("button", { name: "Remove" }).click();
+  await guestItem.locator('[data-role="guest-status"]').filter({ hasText: "removed" }).waitFor({ timeout: 15_000 });
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-7-patient-removed-guest.png"), fullPage: true });
+  await guestPage.click("#guest-join");
+  await guestPage.locator("#notice").filter({ hasText: "no longer valid" }).waitFor({ timeout: 15_000 });
+  await guestContext.close();
 });

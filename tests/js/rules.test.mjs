@@ -38,6 +38,9 @@ const PEOPLE = {
   truthy: { uid: "truthy-uid", claims: { role: "doctor" } },
   // A real, active doctor who is not on the seeded appointments.
   other_doctor: { uid: "other-doctor-uid", claims: { role: "doctor" } },
+  // An anonymous account bound to the confirmed visit's invitation g1 (redeem_invite): a guest of the visit,
+  // who joins through get_join_token and reads nothing directly.
+  invited: { uid: "invited-guest-uid", claims: { firebase: { sign_in_provider: "anonymous" } } },
 };
 const uid = (who) => PEOPLE[who].uid;
 const DOUBTFUL = ["impostor", "removed", "claim_only", "entry_only", "truthy"];
@@ -80,12 +83,14 @@ async function seed() {
     // The records under a visit: of the active doctor's, and of the removed doctor's former one.
     for (const visit of ["confirmed", "removed-confirmed"]) {
       batch.set(doc(db, "appointments", visit, "attendance", "a1"), { role: "doctor", event: "joined", at: at(0) });
-      batch.set(doc(db, "appointments", visit, "guests", "g1"), { kind: "interpreter", name: "Ana", status: "invited" });
+      batch.set(doc(db, "appointments", visit, "guests", "g1"),
+        { kind: "interpreter", name: "Ana", status: "redeemed", redeemedBy: uid("invited") });
       batch.set(doc(db, "appointments", visit, "recordings", "r1"), { status: "stored", bytes: 1024 });
     }
     const entries = [["doctor", true], ["removed", false], ["other_doctor", true], ["entry_only", true], ["truthy", "true"]];
     for (const [who, active] of entries) batch.set(doc(db, "doctors", uid(who)), { displayName: who, active });
     batch.set(doc(db, "videoAccessLog", "log1"), { appointmentId: "confirmed", outcome: "granted" });
+    batch.set(doc(db, "guestInvites", "0".repeat(64)), { appointmentId: "confirmed", guestId: "g1" });
     batch.set(doc(db, "users", uid("doctor")), { locale: "en" });
     batch.set(doc(db, "users", uid("patient"), "notifications", "n1"),
       { kind: "reminder", appointmentId: "confirmed", startsAt: at(DAY), at: at(0), read: false });
@@ -100,7 +105,8 @@ async function snapshot() {
   const found = {};
   await env.withSecurityRulesDisabled(async (admin) => {
     const db = admin.firestore();
-    const reads = ["appointments", "doctors", "videoAccessLog", "notes", "users", "mail"].map((name) => collection(db, name));
+    const reads = ["appointments", "doctors", "videoAccessLog", "guestInvites", "notes", "users", "mail"]
+      .map((name) => collection(db, name));
     reads.push(...[...SUBCOLLECTIONS, "notifications", "devices"].map((name) => collectionGroup(db, name)));
     for (const result of await Promise.all(reads.map((ref) => getDocs(ref)))) {
       for (const snap of result.docs) found[snap.ref.path] = JSON.stringify(snap.data());
@@ -192,6 +198,27 @@ const MATRIX = [
     [`the patient cannot delete the ${sub}`, "patient", remove(`appointments/confirmed/${sub}/${sub[0]}1`), DENY],
     [`the ${sub} of a missing appointment are closed`, "patient", list(`appointments/nowhere/${sub}`), DENY],
   ]),
+  // Guests (issue 28): invitations are server-written; the invited guest reads nothing of the visit; the
+  // lookup from a code's hash to its invitation is closed to every client
+  ["the invited guest cannot read the appointment", "invited", get("appointments/confirmed"), DENY],
+  ["the invited guest cannot read their own invitation", "invited", get("appointments/confirmed/guests/g1"), DENY],
+  ["the invited guest cannot list the visit's guests", "invited", list("appointments/confirmed/guests"), DENY],
+  ["the invited guest cannot read the attendance", "invited", list("appointments/confirmed/attendance"), DENY],
+  ["the invited guest cannot query for the visit", "invited",
+    (db) => getDocs(query(collection(db, "appointments"), where("patientId", "==", uid("patient")))), DENY],
+  ["the patient cannot invite a guest by writing one", "patient",
+    write("appointments/confirmed/guests/mine", { kind: "caregiver", name: "Me", status: "invited" }), DENY],
+  ["the doctor cannot bind a guest by hand", "doctor",
+    (db) => updateDoc(doc(db, "appointments/confirmed/guests/g1"), { redeemedBy: uid("stranger") }), DENY],
+  ["the invited guest cannot un-remove themselves", "invited",
+    (db) => updateDoc(doc(db, "appointments/confirmed/guests/g1"), { status: "redeemed" }), DENY],
+  ["the patient cannot read an invitation lookup", "patient", get(`guestInvites/${"0".repeat(64)}`), DENY],
+  ["the doctor cannot list the invitation lookups", "doctor", list("guestInvites"), DENY],
+  ["the invited guest cannot read an invitation lookup", "invited", get(`guestInvites/${"0".repeat(64)}`), DENY],
+  ["nobody can write an invitation lookup", "stranger",
+    write(`guestInvites/${"1".repeat(64)}`, { appointmentId: "confirmed", guestId: "g2" }), DENY],
+  ["a collection-group query over guests is refused", "doctor",
+    (db) => getDocs(query(collectionGroup(db, "guests"), where("redeemedBy", "==", uid("invited")))), DENY],
   // Creation
   ["the patient books a valid appointment", "patient", create(), ALLOW],
   ["booking for another patient", "patient", create({ patientId: "someone-else" }), DENY],

@@ -28,6 +28,8 @@ PARAM_OF = {
     "twilio_callback_url": "VIDEO_TWILIO_CALLBACK_URL",
     "zoom_api_key": "VIDEO_ZOOM_API_KEY",
     "create_rooms": "VIDEO_LIVEKIT_CREATE_ROOMS",
+    "max_guests": "VIDEO_MAX_GUESTS",
+    "join_page_url": "VIDEO_JOIN_PAGE_URL",
 }
 
 

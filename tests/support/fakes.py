@@ -1,8 +1,8 @@
 """One faithful fake Firestore for the unit tests: update-time preconditions, create-only writes, batched
-reads in any order, and transactions whose writes land together at commit (what mock-firestore cannot do),
-with failure injection: ``fail_next`` for the writes a test wants to see fail, ``failure_rate`` for random
-transient failures (the lifecycle model), and ``on_write`` listeners that see every write as the event a
-trigger would get."""
+reads in any order, queries (filters, order, limit; read in transactions too), and transactions whose
+writes land together at commit (what mock-firestore cannot do), with failure injection: ``fail_next`` for
+the writes a test wants to see fail, ``failure_rate`` for random transient failures (the lifecycle model),
+and ``on_write`` listeners that see every write as the event a trigger would get."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ class FakeDB:
         self.writes: list[tuple[str, str, Any]] = []  # (kind, path, precondition)
         self.transactions = 0
         self.queries: list[dict[str, Any]] = []  # each query's shape, as Query.stream records it
+        self.auto_ids = 0
         # What the next writes do, in order: raise the error (and write nothing), or None: land.
         self.fail_next: list[Exception | None] = []
         # Beyond fail_next: each write, and each transaction's start, fails with ServiceUnavailable at this rate.
@@ -188,13 +189,18 @@ class Collection:
 
     def document(self, doc_id: str | None = None) -> Ref:
         if doc_id is None:  # an automatic id
-            doc_id = f"auto{len(self.db.docs)}"
+            self.db.auto_ids += 1
+            doc_id = f"auto{self.db.auto_ids}"
         return Ref(self.db, f"{self.path}/{doc_id}")
 
 
 class Ref:
     def __init__(self, db: FakeDB, path: str) -> None:
         self.db, self.path = db, path
+
+    @property
+    def id(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
 
     def collection(self, name: str) -> Collection:
         return Collection(self.db, f"{self.path}/{name}")
@@ -247,8 +253,8 @@ class Transaction:
         self.db = db
         self.pending: list[Callable[[], None]] = []
 
-    def get(self, ref: Ref) -> list[Snapshot]:
-        return [ref.get()]
+    def get(self, ref: Ref | Query) -> list[Snapshot]:
+        return ref.stream() if isinstance(ref, Query) else [ref.get()]
 
     def update(self, ref: Ref, changes: dict[str, Any]) -> None:
         self.pending.append(lambda: ref.update(changes, checked=False))

@@ -13,13 +13,42 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..access import Grant
+from ..access import Grant, is_appointment_id
 from ..config import ParamSpec, SecretSpec, Settings, VideoConfig
+from ..invitations import INVITEE
 
 Kind = Literal["joined", "left"]
 # How our tokens name participants: by role, never by person (no uid, no name).
 IDENTITIES = {"moderator": "doctor", "guest": "patient"}
 ROLE_OF_IDENTITY = {identity: role for role, identity in IDENTITIES.items()}
+# An invited guest (interpreter, caregiver) is named by their invitation: ``guest-<guestId>``, unique in
+# the room (Twilio and LiveKit drop the older of two connections with one identity) and never a uid.
+GUEST_IDENTITY_PREFIX = "guest-"
+
+
+def guest_identity(guest_id: str) -> str:
+    """The identity an invited guest's token carries."""
+    return f"{GUEST_IDENTITY_PREFIX}{guest_id}"
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """Who a provider's participant identity is to us: a role, and the invitation for an invited guest."""
+
+    role: str | None
+    guest_id: str | None = None
+
+
+def attendee(identity: Any) -> Attendee:
+    """The role (and invitation) behind an identity our tokens gave; no role for anyone else (a recorder)."""
+    text = identity if isinstance(identity, str) else ""
+    role = ROLE_OF_IDENTITY.get(text)
+    if role is not None:
+        return Attendee(role)
+    guest_id = text.removeprefix(GUEST_IDENTITY_PREFIX)
+    if text.startswith(GUEST_IDENTITY_PREFIX) and is_appointment_id(guest_id):
+        return Attendee(INVITEE, guest_id)
+    return Attendee(None)
 
 
 @dataclass(frozen=True)
@@ -43,8 +72,9 @@ class AttendanceEvent:
     event_id: str
     room: str
     kind: Kind
-    role: str | None  # "moderator" / "guest" for our identities; None for anyone else (a recorder, a bot)
+    role: str | None  # "moderator" / "guest" / "invitee" for our identities; None for anyone else (a recorder)
     at: dt.datetime
+    guest_id: str | None = None  # the invitation of an invited guest ("invitee")
     provider_room_id: str = ""
     participant: str = ""
 

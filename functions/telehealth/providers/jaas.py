@@ -17,7 +17,7 @@ from typing import Any
 from ..access import Grant
 from ..config import CAPTURE_FEATURES, WEBHOOK_SECRET, ParamSpec, VideoConfig, check_shared_secret, text
 from ..errors import Misconfigured, WebhookRejected
-from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, Participant, Provider, WebhookRequest
+from .base import AttendanceEvent, Deployment, Participant, Provider, WebhookRequest, attendee
 from .events import epoch, parse_json_object, require_fresh, safe_event_id, text_field
 from .jitsi import jitsi_context
 
@@ -83,9 +83,11 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
     if tenant != deployment.config().app_id:
         return []  # another AppID's room: not ours to record
     at = epoch(payload.get("timestamp"))
-    role = ROLE_OF_IDENTITY.get(str(data.get("id")))
+    who = attendee(data.get("id"))
     event_id = safe_event_id(payload.get("idempotencyKey"))
-    return [AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", role, at)]
+    return [
+        AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", who.role, at, who.guest_id)
+    ]
 
 
 PROVIDER = Provider(

@@ -4,8 +4,8 @@ Webhooks are verified with livekit-api's own ``WebhookReceiver`` (a JWT signed w
 and secret that carries the body's sha256). A meeting is ended with ``RoomService.DeleteRoom``;
 a room the server does not hold (nobody joined, or it closed) is already ended (livekit#1860).
 With ``VIDEO_LIVEKIT_CREATE_ROOMS=true`` each room is made with ``RoomService.CreateRoom`` at
-assignment (two participants, open until the join window closes); the server's
-``room.auto_create: false`` then keeps a deleted room from being reopened by an old token
+assignment (for the doctor, the patient and the guests allowed; open until the join window closes); the
+server's ``room.auto_create: false`` then keeps a deleted room from being reopened by an old token
 (docs/providers-rooms.md). DeleteRoom at the meeting's end deletes it, so no separate delete.
 """
 
@@ -20,20 +20,21 @@ from ..access import Grant
 from ..config import ParamSpec, VideoConfig
 from ..errors import Misconfigured, ProviderCallFailed, WebhookRejected
 from .base import (
-    ROLE_OF_IDENTITY,
     AttendanceEvent,
     Deployment,
+    Kind,
     MeetingEnd,
     Participant,
     Provider,
     RoomCreation,
     WebhookRequest,
+    attendee,
 )
 from .events import epoch, require_fresh, safe_event_id
 
 CREATE_ROOMS = "VIDEO_LIVEKIT_CREATE_ROOMS"
-# The doctor and the patient.
-MAX_PARTICIPANTS = 2
+# The doctor and the patient; each invited guest the deployment allows (``VIDEO_MAX_GUESTS``) is one more.
+BASE_PARTICIPANTS = 2
 # Both gone this long (a dropped connection, a reload): the room closes.
 DEPARTURE_TIMEOUT = 20 * 60
 # An empty room stays open until the visit's join window closes; at least this long, at most uint32.
@@ -99,8 +100,9 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
     require_fresh(at, request.now)
     if not event.room.name:
         raise WebhookRejected(400, "event without a room")
-    role = ROLE_OF_IDENTITY.get(event.participant.identity)
-    return [AttendanceEvent(safe_event_id(event.id), event.room.name, "left" if kind == "left" else "joined", role, at)]
+    who = attendee(event.participant.identity)
+    kind_of: Kind = "left" if kind == "left" else "joined"
+    return [AttendanceEvent(safe_event_id(event.id), event.room.name, kind_of, who.role, at, who.guest_id)]
 
 
 def delete_room(server_url: str, api_key: str, api_secret: str, room: str) -> None:
@@ -131,7 +133,7 @@ def create_room(room: str, closes_at: int, deployment: Deployment, now: int) -> 
         name=room,
         empty_timeout=min(max(closes_at - now, MIN_EMPTY_TIMEOUT), MAX_EMPTY_TIMEOUT),
         departure_timeout=DEPARTURE_TIMEOUT,
-        max_participants=MAX_PARTICIPANTS,
+        max_participants=BASE_PARTICIPANTS + config.max_guests,
     )
 
     async def create() -> str:

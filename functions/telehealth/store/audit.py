@@ -24,11 +24,13 @@ def record_access(
     retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
     expires_at: int | None = None,
     record_id: str | None = None,
+    guest_id: str | None = None,
 ) -> bool:
     """Write one record; ``expireAt`` (the TTL policy's field) is ``now`` plus the retention.
 
     With ``record_id`` the record is created only if no record has that id yet (returns False
-    then): at most one per id, on any instance.
+    then): at most one per id, on any instance. ``guest_id`` names the invitation a record is about (never
+    its code or the guest's name).
     """
     record: dict[str, Any] = {
         "appointmentId": appointment_id,
@@ -41,6 +43,8 @@ def record_access(
     }
     if expires_at is not None:
         record["expiresAt"] = expires_at
+    if guest_id is not None:
+        record["guestId"] = guest_id
     if record_id is None:
         db.collection(ACCESS_LOG).document().set(record)
         return True
