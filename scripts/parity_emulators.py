@@ -95,6 +95,7 @@ def lay_out(provider: str) -> dict[str, str]:
         "VIDEO_WEBHOOK_SECRET": secrets.token_hex(16) if provider == "twilio" else secrets.token_urlsafe(16),
         "VIDEO_JITSI_END_KEY": "none",
         "VIDEO_ZOOM_API_SECRET": secrets.token_urlsafe(27) if provider == "zoom" else "none",
+        "VIDEO_EGRESS_GCP_CREDENTIALS": "none",
     }
     old_umask = os.umask(0o077)
     try:

@@ -42,6 +42,7 @@ class InvalidArgument(VideoError):
         "appointmentId": "appointmentId must be a non-empty Firestore document id.",
         "admit": "admit must be true or false.",
         "consent": "consent must be true or false.",
+        "recordingId": "recordingId must be a recording's id.",
     }
 
     def __init__(self, field: str = "appointmentId") -> None:
@@ -65,6 +66,16 @@ class NotJoinable(VideoError):
     def details(self) -> dict[str, Any] | None:
         """``reason`` (``not_video``, ``too_early``, ...) and its companions (``opensAt``, ``closesAt``)."""
         return {"reason": self.reason, **self.extra}
+
+
+class RecordingRefused(VideoError):
+    """The caller is the visit's doctor, but a recording cannot be started or handed out now (see ``reason``)."""
+
+    message = "The recording is not available now."
+
+    def details(self) -> dict[str, Any] | None:
+        """``reason``: ``recording_off``, ``recording_unsupported``, ``no_consent``, ``not_ready``, ..."""
+        return {"reason": self.reason}
 
 
 class RateLimited(VideoError):
@@ -148,6 +159,7 @@ ERROR_CODES: dict[type[VideoError], str] = {
     InvalidArgument: "invalid-argument",
     AppointmentNotFound: "not-found",
     NotJoinable: "failed-precondition",
+    RecordingRefused: "failed-precondition",
     RateLimited: "resource-exhausted",
     ConcurrentUpdate: "aborted",
     ProviderUnavailable: "unavailable",

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .access import Role, claims_doctor, parse_appointment_id, role_of
+from .bucket import Objects, open_bucket
 from .config import Settings
 from .errors import ConcurrentUpdate, Misconfigured, RateLimited, Unauthenticated, VideoError
+from .providers.base import Deployment
 from .ratelimit import RateLimiter
 from .sessions import MAX_REUSE_SECONDS
 from .store import appointments, audit
@@ -44,6 +46,9 @@ class Policy:
     app_check_passes: Callable[[], bool]
     limiter: RateLimiter
     audit_retention_days: int = audit.DEFAULT_AUDIT_RETENTION_DAYS
+    # What the recording use cases reach beyond Firestore: the provider's API (secrets by name) and the bucket.
+    deployment: Deployment | None = None
+    objects: Callable[[str], Objects] = open_bucket
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class Granted:
     response: dict[str, Any]
     reason: str = "ok"
     expires_at: int | None = None
+    # More fields for the audit record (a recording's id), never a token or a URL.
+    audit: Mapping[str, str] | None = None
 
 
 Step = Callable[[Visit], Granted | None]
@@ -143,7 +150,9 @@ def serve(
     check_input(data)
     role: Role | None = None
 
-    def record(outcome: str, reason: str, expires_at: int | None = None) -> None:
+    def record(
+        outcome: str, reason: str, expires_at: int | None = None, extra: Mapping[str, str] | None = None
+    ) -> None:
         audit.record_access(
             db,
             appointment_id=appointment_id,
@@ -154,6 +163,7 @@ def serve(
             now=now,
             retention_days=policy.audit_retention_days,
             expires_at=expires_at,
+            extra=extra,
         )
 
     try:
@@ -180,5 +190,5 @@ def serve(
     except VideoError as refusal:
         record("denied", refusal.reason)
         raise
-    record("granted", outcome.reason, outcome.expires_at)
+    record("granted", outcome.reason, outcome.expires_at, outcome.audit)
     return outcome.response

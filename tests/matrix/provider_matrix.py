@@ -150,7 +150,7 @@ def configure(run: str) -> Path:
         webhook_secret = chosen_secret or secrets.token_urlsafe(32)
         (SOURCE / ".secret.local").write_text(
             f'VIDEO_SIGNING_KEY="{escaped(key)}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n'
-            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\nVIDEO_ZOOM_API_SECRET=none\n'
+            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\nVIDEO_ZOOM_API_SECRET=none\nVIDEO_EGRESS_GCP_CREDENTIALS=none\n'
         )
         (MATRIX / "webhook-secret").write_text(webhook_secret)
         (MATRIX / "end-key.pub").write_text(end_public)
