@@ -1,5 +1,9 @@
 """The storage adapter: the only code that imports Cloud Storage. Objects are streamed, never held whole.
 
+Writes are resumable uploads in 8 MiB chunks; reads are one streamed download each. The Storage emulator
+finalises a resumable upload at its first chunk, so uploads of more than one chunk (recordings over
+8 MiB) are checked only against Cloud Storage itself; everything else here runs against the emulator.
+
 ``open_bucket(name)`` is the Cloud Storage bucket through google-cloud-storage: Application Default
 Credentials in production, the Storage emulator where ``STORAGE_EMULATOR_HOST`` is set (the client
 then sends no credentials, which the emulator's Cloud Storage API treats as an admin). Download URLs
@@ -14,7 +18,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,8 +50,9 @@ class Objects(Protocol):
         """Read a stored object through once to hash it; None where there is none."""
         ...
 
-    def move(self, source: str, target: str) -> bool:
-        """Rename an object (server-side copy, then delete); False where ``source`` does not exist."""
+    def move(self, source: str, target: str, max_bytes: int) -> StoredObject | None:
+        """Rename an object, hashing it on the way (a streamed copy, then the delete); None where ``source``
+        does not exist."""
         ...
 
     def delete(self, path: str) -> bool:
@@ -75,6 +80,17 @@ class Digest:
         return self._sha.hexdigest()
 
 
+class _Sink:
+    """A writable file object that hands each block a download writes to ``take``."""
+
+    def __init__(self, take: Callable[[bytes], object]) -> None:
+        self.take = take
+
+    def write(self, block: bytes) -> int:
+        self.take(block)
+        return len(block)
+
+
 class CloudStorageObjects:
     """``Objects`` on a google-cloud-storage bucket."""
 
@@ -94,27 +110,39 @@ class CloudStorageObjects:
             raise
         return StoredObject(digest.size, digest.hexdigest(), content_type)
 
-    def describe(self, path: str, max_bytes: int) -> StoredObject | None:
+    def _stored(self, path: str, max_bytes: int) -> Any:
         blob = self.bucket.get_blob(path)
+        if blob is not None and blob.size is not None and int(blob.size) > max_bytes:
+            raise TooLarge()
+        return blob
+
+    def describe(self, path: str, max_bytes: int) -> StoredObject | None:
+        blob = self._stored(path, max_bytes)
         if blob is None:
             return None
-        if blob.size is not None and int(blob.size) > max_bytes:
-            raise TooLarge()
         digest = Digest(max_bytes)
-        with blob.open("rb", chunk_size=CHUNK_BYTES) as source:
-            for chunk in iter(lambda: source.read(CHUNK_BYTES), b""):
-                digest.feed(chunk)
+        # One streamed GET (no ranged reads: the Storage emulator ignores Range and would answer the whole
+        # object to every chunk's request).
+        blob.download_to_file(_Sink(digest.feed))
         return StoredObject(digest.size, digest.hexdigest(), str(blob.content_type or "application/octet-stream"))
 
-    def move(self, source: str, target: str) -> bool:
-        from google.api_core.exceptions import NotFound
-
+    def move(self, source: str, target: str, max_bytes: int) -> StoredObject | None:
+        # Streamed rather than a server-side copy: the file is read through once anyway, for its hash, and the
+        # Storage emulator has no copyTo/rewriteTo under the JSON API's /storage/v1 path the client uses.
+        blob = self._stored(source, max_bytes)
+        if blob is None:
+            return None
+        content_type = str(blob.content_type or "application/octet-stream")
+        digest = Digest(max_bytes)
+        writer = self.bucket.blob(target, chunk_size=CHUNK_BYTES)
         try:
-            self.bucket.copy_blob(self.bucket.blob(source), self.bucket, target)
-        except NotFound:
-            return False
+            with writer.open("wb", content_type=content_type, ignore_flush=True) as sink:
+                blob.download_to_file(_Sink(lambda chunk: (digest.feed(chunk), sink.write(chunk))))
+        except TooLarge:
+            self.delete(target)
+            raise
         self.delete(source)
-        return True
+        return StoredObject(digest.size, digest.hexdigest(), content_type)
 
     def delete(self, path: str) -> bool:
         from google.api_core.exceptions import NotFound

@@ -178,9 +178,9 @@ def run_job(
             stored = bucket.write(target, download.chunks, download.content_type, rules.max_bytes)
         else:
             source = _text(job, "path") or target
-            if source != target:
-                bucket.move(source, target)  # False when an earlier try moved it already
-            found = bucket.describe(target, rules.max_bytes)
+            # None when there is nothing to move (named so already, or an earlier try moved it).
+            found = bucket.move(source, target, rules.max_bytes) if source != target else None
+            found = found or bucket.describe(target, rules.max_bytes)
             if found is None:
                 if age > OBJECT_GRACE:
                     return _fail(db, job_id_, appointment_id, recording_id, "file_missing", now)

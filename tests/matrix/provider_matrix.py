@@ -55,6 +55,7 @@ LOADED = "Loaded functions definitions from source"
 LOAD_FAILED = "Failed to load function definition from source"
 RELOAD_TIMEOUT = 120.0
 JITSI_END_KEY_ID = "telehealth/matrix-end"
+RECORDING_BUCKET = "demo-telehealth.appspot.com"
 PROVIDERS: dict[str, dict[str, str]] = {
     "jitsi": {
         "VIDEO_DOMAIN": "meet.example.test",
@@ -62,8 +63,19 @@ PROVIDERS: dict[str, dict[str, str]] = {
         "VIDEO_SERVER_API_URL": LOOPBACK_API,
         "VIDEO_JITSI_END_KEY_ID": JITSI_END_KEY_ID,
     },
-    "jaas": {"VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef", "VIDEO_KEY_ID": "matrixkey"},
-    "livekit": {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix", "VIDEO_SERVER_API_URL": LOOPBACK_API},
+    # Recordings are kept in the Storage emulator's bucket; JaaS's download link is a stand-in on the loopback port.
+    "jaas": {
+        "VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef",
+        "VIDEO_KEY_ID": "matrixkey",
+        "VIDEO_RECORDING_BUCKET": RECORDING_BUCKET,
+        "VIDEO_RECORDING_DOWNLOAD_HOSTS": LOOPBACK_API.removeprefix("http://"),
+    },
+    "livekit": {
+        "VIDEO_DOMAIN": "lk.example.test",
+        "VIDEO_APP_ID": "APImatrix",
+        "VIDEO_SERVER_API_URL": LOOPBACK_API,
+        "VIDEO_RECORDING_BUCKET": RECORDING_BUCKET,
+    },
     "twilio": {
         "VIDEO_DOMAIN": "visit.example.test",
         "VIDEO_APP_ID": "SK" + "0123456789abcdef" * 2,
@@ -150,7 +162,8 @@ def configure(run: str) -> Path:
         webhook_secret = chosen_secret or secrets.token_urlsafe(32)
         (SOURCE / ".secret.local").write_text(
             f'VIDEO_SIGNING_KEY="{escaped(key)}"\nVIDEO_WEBHOOK_SECRET={webhook_secret}\n'
-            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\nVIDEO_ZOOM_API_SECRET=none\nVIDEO_EGRESS_GCP_CREDENTIALS=none\n'
+            f'VIDEO_JITSI_END_KEY="{escaped(end_key)}"\nVIDEO_ZOOM_API_SECRET=none\n'
+            "VIDEO_EGRESS_GCP_CREDENTIALS=none\n"
         )
         (MATRIX / "webhook-secret").write_text(webhook_secret)
         (MATRIX / "end-key.pub").write_text(end_public)

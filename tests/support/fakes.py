@@ -1,11 +1,13 @@
 """One faithful fake Firestore for the unit tests: update-time preconditions, create-only writes, batched
-reads in any order, and transactions whose writes land at commit (what mock-firestore cannot do), with
-failure injection (``fail_next``) for the writes a test wants to see fail."""
+reads in any order, transactions whose writes land at commit, and ``FieldFilter`` queries on a collection
+or a collection group (what mock-firestore cannot do), with failure injection (``fail_next``) for the
+writes a test wants to see fail."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +83,78 @@ class FakeDB:
         self.transactions += 1
         return Transaction(self)
 
+    def collection_group(self, name: str) -> Query:
+        return Query(self, lambda path: path.split("/")[-2] == name)
+
     def put(self, path: str, data: dict[str, Any]) -> None:
         self.clock += 1
         self.docs[path], self.times[path] = copy.deepcopy(data), self.clock
 
 
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "in": lambda value, options: value in options,
+}
+MISSING = object()
+
+
+def field_value(data: dict[str, Any], path: str) -> Any:
+    node: Any = data
+    for name in path.split("."):
+        if not isinstance(node, dict) or name not in node:
+            return MISSING
+        node = node[name]
+    return node
+
+
+class Query:
+    """A query as Firestore runs one: documents that have every filtered field and match it, in order."""
+
+    def __init__(
+        self, db: FakeDB, match: Callable[[str], bool], filters: tuple[Any, ...] = (), order: str = "", limit: int = 0
+    ) -> None:
+        self.db, self.match, self.filters, self.order, self.count = db, match, filters, order, limit
+
+    def where(self, *, filter: Any) -> Query:
+        return Query(self.db, self.match, (*self.filters, filter), self.order, self.count)
+
+    def order_by(self, field: str) -> Query:
+        return Query(self.db, self.match, self.filters, field, self.count)
+
+    def limit(self, count: int) -> Query:
+        return Query(self.db, self.match, self.filters, self.order, count)
+
+    def _holds(self, data: dict[str, Any]) -> bool:
+        for condition in self.filters:
+            value = field_value(data, condition.field_path)
+            if value is MISSING or not OPERATORS[condition.op_string](value, condition.value):
+                return False
+        return not self.order or field_value(data, self.order) is not MISSING
+
+    def stream(self) -> Iterator[Snapshot]:
+        found = [path for path in sorted(self.db.docs) if self.match(path) and self._holds(self.db.docs[path])]
+        if self.order:
+            found.sort(key=lambda path: field_value(self.db.docs[path], self.order))
+        for path in found[: self.count or None]:
+            yield Ref(self.db, path).get()
+
+
 class Collection:
     def __init__(self, db: FakeDB, path: str) -> None:
         self.db, self.path = db, path
+
+    def _query(self) -> Query:
+        return Query(self.db, lambda path: path.rsplit("/", 1)[0] == self.path)
+
+    def where(self, *, filter: Any) -> Query:
+        return self._query().where(filter=filter)
+
+    def stream(self) -> Iterator[Snapshot]:
+        return self._query().stream()
 
     def document(self, doc_id: str | None = None) -> Ref:
         if doc_id is None:  # an automatic id
@@ -117,6 +183,12 @@ class Ref:
             raise Conflict("already exists")
         self.db.writes.append(("create", self.path, None))
         self.db.put(self.path, data)
+
+    def delete(self) -> None:
+        self.db.check_failure()
+        self.db.writes.append(("delete", self.path, None))
+        self.db.docs.pop(self.path, None)
+        self.db.times.pop(self.path, None)
 
     def update(self, changes: dict[str, Any], option: Precondition | None = None) -> None:
         self.db.check_failure()
