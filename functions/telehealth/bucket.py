@@ -137,7 +137,12 @@ class CloudStorageObjects:
         writer = self.bucket.blob(target, chunk_size=CHUNK_BYTES)
         try:
             with writer.open("wb", content_type=content_type, ignore_flush=True) as sink:
-                blob.download_to_file(_Sink(lambda chunk: (digest.feed(chunk), sink.write(chunk))))
+
+                def take(chunk: bytes) -> None:
+                    digest.feed(chunk)
+                    sink.write(chunk)
+
+                blob.download_to_file(_Sink(take))
         except TooLarge:
             self.delete(target)
             raise
