@@ -26,7 +26,8 @@ _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class LinkRefused(Exception):
-    """The link is unusable for good: not allowed, expired or refused (a 4xx), or the file is too large."""
+    """The link is unusable for good; ``why`` is ``link_not_allowed``, ``link_refused`` (a 4xx: expired, or a
+    redirect) or ``too_large``."""
 
     def __init__(self, why: str) -> None:
         super().__init__(why)
@@ -88,7 +89,7 @@ def _body(response: Any, deadline: float) -> Iterator[bytes]:
 def open_link(url: str, hosts: frozenset[str], max_bytes: int, seconds: int) -> Download:
     """Start the download of ``url``; raises ``LinkRefused`` or ``LinkUnavailable`` as above."""
     if not allowed(url, hosts):
-        raise LinkRefused("link not allowed")
+        raise LinkRefused("link_not_allowed")
     deadline = time.monotonic() + seconds
     request = urllib.request.Request(url, method="GET")  # noqa: S310 - scheme checked above
     try:
@@ -97,11 +98,11 @@ def open_link(url: str, hosts: frozenset[str], max_bytes: int, seconds: int) -> 
         error.close()
         if error.code >= 500 or error.code == 429:
             raise LinkUnavailable(f"the link answered {error.code}") from None
-        raise LinkRefused(f"the link answered {error.code}") from None  # expired, refused, or a redirect
+        raise LinkRefused("link_refused") from None  # expired, refused, or a redirect
     except (OSError, urllib.error.URLError) as error:
         raise LinkUnavailable(type(error).__name__) from None
     length = response.headers.get("Content-Length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         response.close()
-        raise LinkRefused("file too large")
+        raise LinkRefused("too_large")
     return Download(plain_content_type(response.headers.get("Content-Type")), _body(response, deadline))

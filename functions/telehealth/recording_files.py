@@ -187,7 +187,7 @@ def run_job(
                 raise FileNotFoundError("the egress's file is not in the bucket yet")
             stored = found
     except links.LinkRefused as refused:
-        return _fail(db, job_id_, appointment_id, recording_id, refused.why.replace(" ", "_"), now)
+        return _fail(db, job_id_, appointment_id, recording_id, refused.why, now)
     except TooLarge:
         bucket.delete(target)
         return _fail(db, job_id_, appointment_id, recording_id, "too_large", now)

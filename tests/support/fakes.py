@@ -62,6 +62,7 @@ class FakeDB:
         self.clock = 100
         self.writes: list[tuple[str, str, Any]] = []  # (kind, path, precondition)
         self.transactions = 0
+        self.auto_ids = 0
         # What the next writes do, in order: raise the error (and write nothing), or None: land.
         self.fail_next: list[Exception | None] = []
 
@@ -157,8 +158,9 @@ class Collection:
         return self._query().stream()
 
     def document(self, doc_id: str | None = None) -> Ref:
-        if doc_id is None:  # an automatic id
-            doc_id = f"auto{len(self.db.docs)}"
+        if doc_id is None:  # an automatic id, never one used before (documents may have been deleted)
+            self.db.auto_ids += 1
+            doc_id = f"auto{self.db.auto_ids}"
         return Ref(self.db, f"{self.path}/{doc_id}")
 
 
