@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import DOCTOR, DOCTOR_ENTRY, NOW, NOW_S, PATIENT, appointment, serial_transactional
+from conftest import DOCTOR, DOCTOR_ENTRY, NOW, NOW_S, appointment, serial_transactional
 from support.callables import CALLERS, HMAC_SECRET
 from support.callables import policy as open_policy
 from support.configs import video_config
@@ -417,4 +417,3 @@ def test_without_the_deployment_the_recording_callables_fail_closed() -> None:
             seeded(), caller=CALLERS["doctor"], data={"appointmentId": "a1"}, policy=policy, now=NOW_S
         )
     assert error_code(refused.value) == "internal"
-    assert PATIENT != DOCTOR
