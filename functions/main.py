@@ -278,9 +278,7 @@ def video_events(req: Request) -> Response:
 
 
 @_retried
-@firestore_fn.on_document_created(
-    document="videoRecordingJobs/{jobId}", secrets=list(SECRETS.values()), timeout_sec=540, max_instances=MAX_INSTANCES
-)
+@firestore_fn.on_document_created(document="videoRecordingJobs/{jobId}", timeout_sec=540, max_instances=MAX_INSTANCES)
 def store_recording(event: firestore_fn.Event[DocumentSnapshot[Any] | None]) -> None:
     """Copy a finished recording into Storage (or check the one an egress wrote) and record what it is.
 
