@@ -63,9 +63,21 @@ def jobs(db: FakeDB) -> dict[str, dict[str, Any]]:
     return {path.split("/", 1)[1]: data for path, data in db.docs.items() if path.startswith("videoRecordingJobs/")}
 
 
-def audits(db: FakeDB) -> list[tuple[str, str, str]]:
+def audits(db: FakeDB, appointment_id: str = "a1") -> list[tuple[str, str, str]]:
+    """The audit records of the backend's own acts on recordings (each of the appointment, without a caller)."""
     rows = [data for path, data in db.docs.items() if path.startswith("videoAccessLog/")]
+    assert all((row["appointmentId"], row["uid"], row["role"]) == (appointment_id, None, None) for row in rows)
     return sorted((row["outcome"], row["reason"], row["recordingId"]) for row in rows)
+
+
+def in_bucket(objects: FakeObjects) -> Any:
+    """The bucket opener the use cases get: only the configured bucket exists."""
+
+    def open_bucket(name: str) -> FakeObjects:
+        assert name == BUCKET
+        return objects
+
+    return open_bucket
 
 
 def ended(complete: bool = True, written: str = "recordings/a1/rec1.mp4", egress: str = "EG_1") -> RecordingEvent:
@@ -79,7 +91,7 @@ def uploaded(started: dt.datetime | None = STARTED, link: str = LINK) -> Recordi
 @pytest.mark.parametrize("status", ["recording", "processing"])
 def test_an_ended_egress_queues_the_check_of_its_file(status: str) -> None:
     db = seeded(recording={"status": status, "providerRecordingId": "EG_1"})
-    assert recording_files.on_recording_event(db, ended(), config(), lambda _name: FakeObjects(), NOW) is True
+    assert recording_files.on_recording_event(db, ended(), config(), in_bucket(FakeObjects()), NOW) is True
     assert meta(db) == {"status": "processing", "providerRecordingId": "EG_1", "endedAt": ENDED}
     assert jobs(db) == {
         job_id("a1", "rec1"): {
@@ -95,7 +107,7 @@ def test_an_ended_egress_queues_the_check_of_its_file(status: str) -> None:
 def test_a_file_reported_outside_the_recordings_own_path_is_not_taken() -> None:
     db = seeded(recording={"status": "recording", "providerRecordingId": "EG_1"})
     recording_files.on_recording_event(
-        db, ended(written="recordings/other/x.mp4"), config(), lambda _n: FakeObjects(), NOW
+        db, ended(written="recordings/other/x.mp4"), config(), in_bucket(FakeObjects()), NOW
     )
     assert jobs(db)[job_id("a1", "rec1")]["path"] == "recordings/a1/rec1"
 
@@ -103,7 +115,7 @@ def test_a_file_reported_outside_the_recordings_own_path_is_not_taken() -> None:
 def test_a_failed_egress_keeps_nothing_and_is_recorded_as_failed() -> None:
     db = seeded(recording={"status": "recording", "providerRecordingId": "EG_1"})
     objects = FakeObjects({"recordings/a1/rec1.mp4": b"partial"})
-    assert recording_files.on_recording_event(db, ended(complete=False), config(), lambda _n: objects, NOW) is True
+    assert recording_files.on_recording_event(db, ended(complete=False), config(), in_bucket(objects), NOW) is True
     assert (meta(db) or {})["status"] == "failed"
     assert (meta(db) or {})["reason"] == "provider_failed"
     assert objects.files == {}
@@ -114,7 +126,7 @@ def test_a_failed_egress_keeps_nothing_and_is_recorded_as_failed() -> None:
 def test_the_file_of_a_discarded_recording_is_deleted_when_its_egress_ends() -> None:
     db = seeded(recording={"status": "discarded", "providerRecordingId": "EG_1", "reason": "consent_withdrawn"})
     objects = FakeObjects({"recordings/a1/rec1.mp4": RECORDING})
-    assert recording_files.on_recording_event(db, ended(), config(), lambda _n: objects, NOW) is True
+    assert recording_files.on_recording_event(db, ended(), config(), in_bucket(objects), NOW) is True
     assert objects.files == {}
     assert sorted(objects.deleted) == ["recordings/a1/rec1", "recordings/a1/rec1.mp4"]
     assert (meta(db) or {})["status"] == "discarded"
@@ -136,7 +148,7 @@ def test_an_ended_egress_that_is_not_ours_to_settle_changes_nothing(
     db = seeded(recording=recording)
     before = dict(db.docs)
     objects = FakeObjects()
-    assert recording_files.on_recording_event(db, ended(), config(**settings), lambda _n: objects, NOW) is False
+    assert recording_files.on_recording_event(db, ended(), config(**settings), in_bucket(objects), NOW) is False
     assert db.docs == before
     assert objects.deleted == []
 
@@ -165,7 +177,7 @@ def test_consent_covers_a_recording_only_when_it_stood_from_before_the_start(
 
 def test_a_consented_upload_is_recorded_and_its_copy_queued_without_the_link_in_the_metadata() -> None:
     db = seeded(consent={"consent": True, "at": STARTED - dt.timedelta(minutes=1)})
-    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), lambda _n: FakeObjects(), NOW) is True
+    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), in_bucket(FakeObjects()), NOW) is True
     recorded = meta(db, "session-1") or {}
     assert {key: value for key, value in recorded.items() if key != "createdAt"} == {
         "provider": "jaas",
@@ -210,30 +222,30 @@ def test_an_upload_the_consent_does_not_cover_or_whose_link_is_refused_is_not_co
     consent: Any, event: RecordingEvent, status: str, reason: str
 ) -> None:
     db = seeded(consent=consent)
-    assert recording_files.on_recording_event(db, event, config("jaas"), lambda _n: FakeObjects(), NOW) is True
+    assert recording_files.on_recording_event(db, event, config("jaas"), in_bucket(FakeObjects()), NOW) is True
     recorded = meta(db, "session-1") or {}
     assert (recorded["status"], recorded["reason"]) == (status, reason)
     assert jobs(db) == {}
     assert audits(db) == [(status, reason, "session-1")]
-    assert recording_files.on_recording_event(db, event, config("jaas"), lambda _n: FakeObjects(), NOW) is False
+    assert recording_files.on_recording_event(db, event, config("jaas"), in_bucket(FakeObjects()), NOW) is False
 
 
 def test_an_upload_redelivered_queues_one_copy_and_one_for_a_room_nobody_holds_records_nothing() -> None:
     db = seeded(consent={"consent": True, "at": STARTED})
-    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), lambda _n: FakeObjects(), NOW) is True
+    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), in_bucket(FakeObjects()), NOW) is True
     before = dict(db.docs)
-    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), lambda _n: FakeObjects(), NOW) is False
+    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), in_bucket(FakeObjects()), NOW) is False
     assert db.docs == before
     stranger = RecordingEvent("key-2", "z" * 32, "uploaded", "session-2", NOW, STARTED, ENDED, link=LINK)
-    assert recording_files.on_recording_event(db, stranger, config("jaas"), lambda _n: FakeObjects(), NOW) is False
+    assert recording_files.on_recording_event(db, stranger, config("jaas"), in_bucket(FakeObjects()), NOW) is False
     assert db.docs == before
 
 
 def test_an_upload_whose_copy_job_was_lost_is_queued_again_on_redelivery() -> None:
     db = seeded(consent={"consent": True, "at": STARTED})
-    recording_files.on_recording_event(db, uploaded(), config("jaas"), lambda _n: FakeObjects(), NOW)
+    recording_files.on_recording_event(db, uploaded(), config("jaas"), in_bucket(FakeObjects()), NOW)
     db.docs.pop(f"videoRecordingJobs/{job_id('a1', 'session-1')}")
-    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), lambda _n: FakeObjects(), NOW) is True
+    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), in_bucket(FakeObjects()), NOW) is True
     assert list(jobs(db)) == [job_id("a1", "session-1")]
 
 
@@ -264,7 +276,7 @@ def queued(db: FakeDB, source: str, **job: Any) -> dict[str, Any]:
 
 def run_job(db: FakeDB, job: dict[str, Any], objects: FakeObjects, link: Link | None = None, **settings: Any) -> Any:
     return recording_files.run_job(
-        db, job_id("a1", "rec1"), job, config(**settings), NOW, lambda _n: objects, link or Link()
+        db, job_id("a1", "rec1"), job, config(**settings), NOW, in_bucket(objects), link or Link()
     )
 
 
@@ -292,7 +304,7 @@ def test_a_link_job_copies_the_file_and_records_its_size_hash_and_type() -> None
 def test_a_link_that_refuses_for_good_fails_the_recording_and_ends_the_job(error: Exception, reason: str) -> None:
     db, objects = seeded(), FakeObjects()
     job = queued(db, "link", link=LINK)
-    assert run_job(db, job, objects, Link(error=error)).reason == reason
+    assert run_job(db, job, objects, Link(error=error)) == recording_files.JobOutcome("failed", reason)
     assert ((meta(db) or {})["status"], (meta(db) or {})["reason"]) == ("failed", reason)
     assert (objects.files, jobs(db)) == ({}, {})
     assert audits(db) == [("failed", reason, "rec1")]
@@ -310,7 +322,7 @@ def test_a_link_that_may_answer_later_raises_for_a_retry_and_keeps_the_job() -> 
 def test_a_link_older_than_a_day_is_not_tried() -> None:
     db, objects, link = seeded(), FakeObjects(), Link()
     job = queued(db, "link", link=LINK, queuedAt=NOW - dt.timedelta(hours=24, seconds=1))
-    assert run_job(db, job, objects, link).reason == "link_expired"
+    assert run_job(db, job, objects, link) == recording_files.JobOutcome("failed", "link_expired")
     assert link.asked == []
 
 
@@ -345,7 +357,8 @@ def test_a_missing_egress_file_is_waited_for_then_given_up_on() -> None:
         run_job(db, job, objects)
     assert (meta(db) or {})["status"] == "processing"
     late = queued(db, "object", path="recordings/a1/rec1.mp4", queuedAt=NOW - dt.timedelta(hours=1, seconds=1))
-    assert run_job(db, late, objects).reason == "file_missing"
+    assert run_job(db, late, objects) == recording_files.JobOutcome("failed", "file_missing")
+    assert audits(db) == [("failed", "file_missing", "rec1")]
 
 
 @pytest.mark.parametrize(
@@ -392,25 +405,29 @@ def test_the_sweep_deletes_what_is_due_object_first_and_audits_each() -> None:
     ):
         db.put(f"appointments/a1/recordings/{recording_id}", {"status": "ready", "deleteAt": delete_at})
     objects = FakeObjects({f"recordings/a1/{name}": b"x" for name in ("old", "now", "new")})
-    report = recording_files.sweep(db, now=NOW, config=config(), objects=lambda _n: objects)
+    report = recording_files.sweep(db, now=NOW, config=config(), objects=in_bucket(objects))
     assert (report.deleted, report.failed) == (2, 0)
     assert list(objects.files) == ["recordings/a1/new"]
     assert [path for path in db.docs if "/recordings/" in path] == ["appointments/a1/recordings/new"]
     assert audits(db) == [("deleted", "retention", "now"), ("deleted", "retention", "old")]
 
 
-def test_a_sweep_goes_on_past_a_failure_keeps_that_record_and_reports_it() -> None:
+def test_a_sweep_goes_on_past_failures_keeps_those_records_and_reports_them() -> None:
     db = FakeDB()
-    for recording_id in ("a", "b"):
+    for recording_id in ("a", "b", "c"):
         db.put(f"appointments/v{recording_id}/recordings/{recording_id}", {"deleteAt": NOW - dt.timedelta(days=1)})
     objects = FakeObjects()
-    objects.fail_next = [OSError("storage down")]
+    objects.fail_next = [OSError("storage down"), OSError("still down")]
     failures: list[str] = []
     report = recording_files.sweep(
-        db, now=NOW, config=config(), objects=lambda _n: objects, on_failure=lambda a, _e: failures.append(a)
+        db, now=NOW, config=config(), objects=in_bucket(objects), on_failure=lambda a, _e: failures.append(a)
     )
-    assert (report.deleted, report.failed, failures) == (1, 1, ["va"])
-    assert [path for path in db.docs if "/recordings/" in path] == ["appointments/va/recordings/a"]
+    assert (report.deleted, report.failed, failures) == (1, 2, ["va", "vb"])
+    assert [path for path in db.docs if "/recordings/" in path] == [
+        "appointments/va/recordings/a",
+        "appointments/vb/recordings/b",
+    ]
+    assert audits(db, "vc") == [("deleted", "retention", "c")]
 
 
 def test_the_sweep_is_bounded_per_run_and_does_nothing_with_recordings_off() -> None:
@@ -418,7 +435,16 @@ def test_the_sweep_is_bounded_per_run_and_does_nothing_with_recordings_off() -> 
     for n in range(5):
         db.put(f"appointments/a1/recordings/r{n}", {"deleteAt": NOW - dt.timedelta(minutes=n)})
     objects = FakeObjects()
-    off = recording_files.sweep(db, now=NOW, config=config(recording_bucket=""), objects=lambda _n: objects)
+    off = recording_files.sweep(db, now=NOW, config=config(recording_bucket=""), objects=in_bucket(objects))
     assert (off.deleted, len(db.docs)) == (0, 5)
-    assert recording_files.sweep(db, now=NOW, config=config(), objects=lambda _n: objects, limit=2).deleted == 2
+    assert recording_files.sweep(db, now=NOW, config=config(), objects=in_bucket(objects), limit=2).deleted == 2
     assert sorted(path.rsplit("/", 1)[1] for path in db.docs if "/recordings/" in path) == ["r0", "r1", "r2"]
+
+
+def test_one_sweep_deletes_at_most_two_hundred() -> None:
+    db = FakeDB()
+    for n in range(201):
+        db.put(f"appointments/a1/recordings/r{n:03}", {"deleteAt": NOW - dt.timedelta(seconds=n)})
+    report = recording_files.sweep(db, now=NOW, config=config(), objects=in_bucket(FakeObjects()))
+    assert report.deleted == 200
+    assert [path for path in db.docs if "/recordings/" in path] == ["appointments/a1/recordings/r000"]

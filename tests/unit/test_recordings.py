@@ -73,7 +73,12 @@ def make_policy(config: VideoConfig, objects: FakeObjects) -> Policy:
     deployment = Deployment(
         config=lambda: config, settings=lambda: build_settings(config, HMAC_SECRET), secret=lambda _name: "none"
     )
-    return dataclasses.replace(open_policy(config), deployment=deployment, objects=lambda _name: objects)
+
+    def open_bucket(name: str) -> FakeObjects:
+        assert name == config.recording.bucket  # only the configured bucket exists
+        return objects
+
+    return dataclasses.replace(open_policy(config), deployment=deployment, objects=open_bucket)
 
 
 def seeded(**video: Any) -> FakeDB:
