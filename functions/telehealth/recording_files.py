@@ -81,6 +81,8 @@ def _egress_ended(
     if found is None:
         return False  # not an egress of ours
     appointment_id, recording_id, meta = found
+    if meta.get("status") not in (RECORDING, PROCESSING, DISCARDED):
+        return False  # stored or failed already: a re-delivery, and a stored file is never touched
     target = object_path(appointment_id, recording_id)
     # Only our own object counts (the egress may add its extension); anything else is not ours to touch.
     written = event.object_path if event.object_path.startswith(target) else target
@@ -131,8 +133,7 @@ def _uploaded(db: Any, event: RecordingEvent, config: VideoConfig, now: dt.datet
             _audit(db, appointment_id, recording_id, "failed", "link_not_allowed", now)
         return created
     created = store.create_recording(db, appointment_id, recording_id, {**base, "status": PROCESSING})
-    meta = None if created else store.read_recording(db, appointment_id, recording_id)
-    if not created and (meta or {}).get("status") != PROCESSING:
+    if not created and (store.read_recording(db, appointment_id, recording_id) or {}).get("status") != PROCESSING:
         return False  # a re-delivery of one stored, discarded or failed already
     job = {"appointmentId": appointment_id, "recordingId": recording_id, "source": "link", "link": event.link}
     return store.queue_job(db, job_id(appointment_id, recording_id), {**job, "queuedAt": now}) or created

@@ -126,6 +126,8 @@ def test_only_https_links_to_listed_hosts_are_followed(url: str, hosts: frozense
     [
         ("video/mp4", "video/mp4"),
         ("Video/MP4; codecs=avc1", "video/mp4"),
+        ("audio/ogg; codecs=opus; rate=48000", "audio/ogg"),
+        ("x-test/y-z", "x-test/y-z"),
         ("application/octet-stream", "application/octet-stream"),
         (None, "video/mp4"),
         ("", "video/mp4"),

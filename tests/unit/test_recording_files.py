@@ -116,8 +116,12 @@ def test_a_failed_egress_keeps_nothing_and_is_recorded_as_failed() -> None:
     db = seeded(recording={"status": "recording", "providerRecordingId": "EG_1"})
     objects = FakeObjects({"recordings/a1/rec1.mp4": b"partial"})
     assert recording_files.on_recording_event(db, ended(complete=False), config(), in_bucket(objects), NOW) is True
-    assert (meta(db) or {})["status"] == "failed"
-    assert (meta(db) or {})["reason"] == "provider_failed"
+    assert meta(db) == {
+        "status": "failed",
+        "providerRecordingId": "EG_1",
+        "reason": "provider_failed",
+        "endedAt": ENDED,
+    }
     assert objects.files == {}
     assert jobs(db) == {}
     assert audits(db) == [("failed", "provider_failed", "rec1")]
@@ -133,6 +137,7 @@ def test_the_file_of_a_discarded_recording_is_deleted_when_its_egress_ends() -> 
     assert jobs(db) == {}
 
 
+@pytest.mark.parametrize("complete", [True, False], ids=["complete", "incomplete"])
 @pytest.mark.parametrize(
     ("recording", "settings"),
     [
@@ -143,14 +148,15 @@ def test_the_file_of_a_discarded_recording_is_deleted_when_its_egress_ends() -> 
     ],
 )
 def test_an_ended_egress_that_is_not_ours_to_settle_changes_nothing(
-    recording: dict[str, Any], settings: dict[str, Any]
+    recording: dict[str, Any], settings: dict[str, Any], complete: bool
 ) -> None:
     db = seeded(recording=recording)
     before = dict(db.docs)
-    objects = FakeObjects()
-    assert recording_files.on_recording_event(db, ended(), config(**settings), in_bucket(objects), NOW) is False
+    objects = FakeObjects({"recordings/a1/rec1": RECORDING})
+    event = ended(complete=complete)
+    assert recording_files.on_recording_event(db, event, config(**settings), in_bucket(objects), NOW) is False
     assert db.docs == before
-    assert objects.deleted == []
+    assert (objects.deleted, list(objects.files)) == ([], ["recordings/a1/rec1"])
 
 
 CONSENT: list[Any] = [
@@ -238,6 +244,15 @@ def test_an_upload_redelivered_queues_one_copy_and_one_for_a_room_nobody_holds_r
     assert db.docs == before
     stranger = RecordingEvent("key-2", "z" * 32, "uploaded", "session-2", NOW, STARTED, ENDED, link=LINK)
     assert recording_files.on_recording_event(db, stranger, config("jaas"), in_bucket(FakeObjects()), NOW) is False
+    assert db.docs == before
+
+
+@pytest.mark.parametrize("status", ["ready", "failed", "discarded"])
+def test_an_upload_redelivered_after_it_was_settled_queues_nothing(status: str) -> None:
+    db = seeded(consent={"consent": True, "at": STARTED})
+    db.put("appointments/a1/recordings/session-1", {"status": status})
+    before = dict(db.docs)
+    assert recording_files.on_recording_event(db, uploaded(), config("jaas"), in_bucket(FakeObjects()), NOW) is False
     assert db.docs == before
 
 
