@@ -1,4 +1,4 @@
-"""Run a command against the Firebase emulator suite (Auth, Firestore, Functions), offline.
+"""Run a command against the Firebase emulator suite (Auth, Firestore, Storage, Functions), offline.
 
 Starts ``firebase emulators:start`` in a process group of its own, waits until the suite is ready,
 runs the command with the emulator variables set, then stops everything it started: SIGINT to the
@@ -43,6 +43,8 @@ READY_LINE = "All emulators ready"
 LOAD_FAILED = "Failed to load function definition from source"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
+# The emulators a suite starts, of those its config gives a port (Storage: recordings, docs/recordings.md).
+ONLY = ("auth", "firestore", "storage", "functions", "tasks")
 
 
 def suite_ports(config: str) -> dict[str, tuple[str, int]]:
@@ -80,6 +82,10 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
     # The Cloud Tasks emulator (the reminder queue); firebase-admin enqueues there when this is set.
     if "tasks" in ports:
         found["CLOUD_TASKS_EMULATOR_HOST"] = addr("tasks")
+    if "storage" in ports:
+        # The JS SDK and firebase-tools take host:port; google-cloud-storage (Python) wants the scheme too.
+        found["FIREBASE_STORAGE_EMULATOR_HOST"] = addr("storage")
+        found["STORAGE_EMULATOR_HOST"] = f"http://{addr('storage')}"
     return found
 
 
@@ -186,7 +192,8 @@ def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
     trigger or a late event can be placed; the tests match lines by substring, so the prefix is harmless.
     """
     firebase = ROOT / "node_modules" / ".bin" / "firebase"
-    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions,tasks", "--project", PROJECT]
+    only = ",".join(name for name in ONLY if name in suite_ports(config))
+    command = [str(firebase), "emulators:start", "--only", only, "--project", PROJECT]
     command += ["--config", config]
     cli = subprocess.Popen(
         command,

@@ -103,6 +103,26 @@ COMMON_SECRETS: tuple[SecretSpec, ...] = (
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordingConfig:
+    """Where recordings are kept and the bounds on them (``recording_config`` checks the params)."""
+
+    # Empty: recordings are off.
+
+    bucket: str = ""
+    retention_days: int = 90
+    patient_access: bool = False
+    url_ttl_seconds: int = 300
+    max_bytes: int = 2048 * 1024 * 1024
+    copy_seconds: int = 300
+    download_hosts: frozenset[str] = frozenset()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether recordings are kept at all (a bucket is configured)."""
+        return bool(self.bucket)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VideoConfig:
     """The plain (non-secret) video settings, validated; ``options`` is the provider's own, parsed by it."""
 
@@ -123,6 +143,7 @@ class VideoConfig:
     join_page_url: str = ""
     # Rooms are created at the provider at assignment; joins wait for ``video.providerRoomId``.
     creates_rooms: bool = False
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
     options: Any = None
 
     @property

@@ -46,6 +46,7 @@ class InvalidArgument(VideoError):
         "name": "name must be 1 to 60 printable characters.",
         "inviteCode": "inviteCode must be the code from the invitation link.",
         "guestId": "guestId must be a guest's id.",
+        "recordingId": "recordingId must be a recording's id.",
     }
 
     def __init__(self, field: str = "appointmentId") -> None:
@@ -77,6 +78,16 @@ class NotJoinable(VideoError):
     def details(self) -> dict[str, Any] | None:
         """``reason`` (``not_video``, ``too_early``, ...) and its companions (``opensAt``, ``closesAt``)."""
         return {"reason": self.reason, **self.extra}
+
+
+class RecordingRefused(VideoError):
+    """The caller is the visit's doctor, but a recording cannot be started or handed out now (see ``reason``)."""
+
+    message = "The recording is not available now."
+
+    def details(self) -> dict[str, Any] | None:
+        """``reason``: ``recording_off``, ``recording_unsupported``, ``no_consent``, ``not_ready``, ..."""
+        return {"reason": self.reason}
 
 
 class RateLimited(VideoError):
@@ -161,6 +172,7 @@ ERROR_CODES: dict[type[VideoError], str] = {
     AppointmentNotFound: "not-found",
     InvitationNotFound: "not-found",
     NotJoinable: "failed-precondition",
+    RecordingRefused: "failed-precondition",
     RateLimited: "resource-exhausted",
     ConcurrentUpdate: "aborted",
     ProviderUnavailable: "unavailable",

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .access import Role, claims_doctor, parse_appointment_id, role_of
+from .bucket import Objects, open_bucket
 from .config import Settings
 from .errors import ConcurrentUpdate, Misconfigured, RateLimited, Unauthenticated, VideoError
 from .invitations import INVITEE, Guest, admitted_guest
+from .providers.base import Deployment
 from .ratelimit import REDEMPTIONS_PER_MINUTE, RateLimiter
 from .sessions import MAX_REUSE_SECONDS
 from .store import appointments, audit, guests
@@ -51,6 +53,9 @@ class Policy:
     # Invitation codes tried per account (``redeem_invite``), apart from the joins' limit (main.py passes
     # the instance's shared one).
     redeem_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(REDEMPTIONS_PER_MINUTE))
+    # What the recording use cases reach beyond Firestore: the provider's API (secrets by name) and the bucket.
+    deployment: Deployment | None = None
+    objects: Callable[[str], Objects] = open_bucket
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class Granted:
     reason: str = "ok"
     expires_at: int | None = None
     guest_id: str | None = None
+    # More fields for the audit record (a recording's id), never a token or a URL.
+    audit: Mapping[str, str] | None = None
 
 
 Step = Callable[[Visit], Granted | None]
@@ -167,7 +174,13 @@ def serve(
     # The invitation bound to the caller (even one that no longer admits them: the record names it).
     bound: Guest | None = None
 
-    def record(outcome: str, reason: str, expires_at: int | None = None, guest_id: str | None = None) -> None:
+    def record(
+        outcome: str,
+        reason: str,
+        expires_at: int | None = None,
+        guest_id: str | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         guest_id = guest_id or (bound.guest_id if bound is not None else None)
         audit.record_access(
             db,
@@ -180,6 +193,7 @@ def serve(
             retention_days=policy.audit_retention_days,
             expires_at=expires_at,
             guest_id=guest_id,
+            extra=extra,
         )
 
     try:
@@ -225,5 +239,5 @@ def serve(
     except VideoError as refusal:
         record("denied", refusal.reason)
         raise
-    record("granted", outcome.reason, outcome.expires_at, outcome.guest_id)
+    record("granted", outcome.reason, outcome.expires_at, outcome.guest_id, outcome.audit)
     return outcome.response

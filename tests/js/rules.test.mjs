@@ -20,6 +20,8 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const ROOM = { roomName: "q".repeat(32), provider: "jitsi", roomUrl: `https://meet.example.test/${"q".repeat(32)}` };
 const SUBCOLLECTIONS = ["attendance", "guests", "recordings"];
+// Read alike by the two participants; recordings have their own cases (the patient only where marked).
+const SHARED = ["attendance", "guests"];
 
 // Who acts: a uid and the claims in its ID token. Directory entries are seeded per case (see seed()).
 const PEOPLE = {
@@ -85,7 +87,8 @@ async function seed() {
       batch.set(doc(db, "appointments", visit, "attendance", "a1"), { role: "doctor", event: "joined", at: at(0) });
       batch.set(doc(db, "appointments", visit, "guests", "g1"),
         { kind: "interpreter", name: "Ana", status: "redeemed", redeemedBy: uid("invited") });
-      batch.set(doc(db, "appointments", visit, "recordings", "r1"), { status: "stored", bytes: 1024 });
+      batch.set(doc(db, "appointments", visit, "recordings", "r1"), { status: "ready", bytes: 1024, patientAccess: false });
+      batch.set(doc(db, "appointments", visit, "recordings", "r2"), { status: "ready", bytes: 2048, patientAccess: true });
     }
     const entries = [["doctor", true], ["removed", false], ["other_doctor", true], ["entry_only", true], ["truthy", "true"]];
     for (const [who, active] of entries) batch.set(doc(db, "doctors", uid(who)), { displayName: who, active });
@@ -143,6 +146,8 @@ const moveTo = (id, startOffset, length = 30 * MINUTE, more = {}) => (db) => {
 const moveTimes = (id, startOffset, length = 30 * MINUTE) => moveTo(id, DAY + startOffset, length);
 const write = (path, fields) => (db) => setDoc(doc(db, path), fields);
 const remove = (path) => (db) => deleteDoc(doc(db, path));
+const patientsRecordings = (visit) => (db) =>
+  getDocs(query(collection(db, "appointments", visit, "recordings"), where("patientAccess", "==", true)));
 
 const SETTINGS = `users/${uid("patient")}`;
 const NOTES = `${SETTINGS}/notifications`;
@@ -177,8 +182,8 @@ const MATRIX = [
   ["an active entry without the claim cannot query", "entry_only", queryOwn("doctorId", "entry_only"), DENY],
   ["an entry whose active is the string 'true' cannot read", "truthy", get("appointments/truthy-confirmed"), DENY],
   ["the patient still reads the removed doctor's appointment", "patient", get("appointments/removed-confirmed"), ALLOW],
-  // What lives under a visit: attendance, guests, recordings
-  ...SUBCOLLECTIONS.flatMap((sub) => [
+  // What lives under a visit: attendance and guests (read by both), recordings (below)
+  ...SHARED.flatMap((sub) => [
     [`the patient reads the ${sub}`, "patient", get(`appointments/confirmed/${sub}/${sub[0]}1`), ALLOW],
     [`the patient lists the ${sub}`, "patient", list(`appointments/confirmed/${sub}`), ALLOW],
     [`the doctor reads the ${sub}`, "doctor", get(`appointments/confirmed/${sub}/${sub[0]}1`), ALLOW],
@@ -219,6 +224,27 @@ const MATRIX = [
     write(`guestInvites/${"1".repeat(64)}`, { appointmentId: "confirmed", guestId: "g2" }), DENY],
   ["a collection-group query over guests is refused", "doctor",
     (db) => getDocs(query(collectionGroup(db, "guests"), where("redeemedBy", "==", uid("invited")))), DENY],
+  // Recordings: every record for the active doctor; for the patient only those marked patientAccess (from
+  // VIDEO_PATIENT_RECORDING_ACCESS when made), so the patient's list must ask for exactly those.
+  ["the doctor reads a recording", "doctor", get("appointments/confirmed/recordings/r1"), ALLOW],
+  ["the doctor lists the recordings", "doctor", list("appointments/confirmed/recordings"), ALLOW],
+  ["the patient cannot read an unmarked recording", "patient", get("appointments/confirmed/recordings/r1"), DENY],
+  ["the patient reads a recording marked for patients", "patient", get("appointments/confirmed/recordings/r2"), ALLOW],
+  ["the patient cannot list every recording", "patient", list("appointments/confirmed/recordings"), DENY],
+  ["the patient lists those marked for patients", "patient", patientsRecordings("confirmed"), ALLOW],
+  ["a removed doctor cannot read the former visit's recording", "removed",
+    get("appointments/removed-confirmed/recordings/r1"), DENY],
+  ["a removed doctor cannot list the former visit's recordings", "removed",
+    list("appointments/removed-confirmed/recordings"), DENY],
+  ["a stranger cannot read a recording marked for patients", "stranger",
+    get("appointments/confirmed/recordings/r2"), DENY],
+  ["a stranger cannot list those marked for patients", "stranger", patientsRecordings("confirmed"), DENY],
+  ["another active doctor cannot list the recordings", "other_doctor", list("appointments/confirmed/recordings"), DENY],
+  ["a signed-out user cannot read a recording", "anon", get("appointments/confirmed/recordings/r2"), DENY],
+  ["the doctor cannot write a recording", "doctor", write("appointments/confirmed/recordings/mine", { a: 1 }), DENY],
+  ["the patient cannot mark a recording for patients", "patient",
+    (db) => updateDoc(doc(db, "appointments/confirmed/recordings/r1"), { patientAccess: true }), DENY],
+  ["the doctor cannot delete a recording", "doctor", remove("appointments/confirmed/recordings/r1"), DENY],
   // Creation
   ["the patient books a valid appointment", "patient", create(), ALLOW],
   ["booking for another patient", "patient", create({ patientId: "someone-else" }), DENY],
@@ -469,7 +495,7 @@ describe("a doctor removed with scripts/clinic", () => {
       const db = admin.firestore();
       await setDoc(doc(db, "appointments", "former"),
         { ...baseFields(), patientId: patient.uid, doctorId: doctor.uid, status: "confirmed", video: ROOM });
-      for (const sub of SUBCOLLECTIONS) await setDoc(doc(db, "appointments", "former", sub, "x1"), { a: 1 });
+      for (const sub of SUBCOLLECTIONS) await setDoc(doc(db, "appointments", "former", sub, "x1"), { patientAccess: true });
     });
   });
 
@@ -493,6 +519,7 @@ describe("a doctor removed with scripts/clinic", () => {
     for (const sub of SUBCOLLECTIONS) await assertFails(getDocs(collection(doctor.db, "appointments", "former", sub)));
     // The patient reads on as before.
     await assertSucceeds(getDoc(doc(patient.db, "appointments", "former")));
-    for (const sub of SUBCOLLECTIONS) await assertSucceeds(getDocs(collection(patient.db, "appointments", "former", sub)));
+    for (const sub of SHARED) await assertSucceeds(getDocs(collection(patient.db, "appointments", "former", sub)));
+    await assertSucceeds(patientsRecordings("former")(patient.db));
   });
 });

@@ -1,15 +1,15 @@
 """The provider interface: what every provider module supplies, and the optional capabilities.
 
 A provider is one frozen ``Provider`` value. Its token (claims, headers, expiry), its config checks,
-its room URL and response fields are always there; a webhook verifier, a meeting end, room creation
-and a token issued by the provider are ``None`` where the provider has none, so callers ask "can it?"
+its room URL and response fields are always there; a webhook verifier, a meeting end, room creation,
+a token issued by the provider and a recorder are ``None`` where the provider has none, so callers ask "can it?"
 and never "which one is it?".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -102,8 +102,33 @@ class WebhookReply:
     body: Mapping[str, str]
 
 
-# What a verifier makes of a verified request: the attendance events it holds, or a reply to send back.
-WebhookOutcome = list[AttendanceEvent] | WebhookReply
+RecordingKind = Literal["ended", "uploaded"]
+
+
+@dataclass(frozen=True)
+class RecordingEvent:
+    """A recording finished at the provider, as its webhook reported it.
+
+    ``ended``: a recording the backend started (``provider_recording_id`` is the provider's id for it)
+    has ended; ``complete`` says whether its file was written, ``object_path`` where in our bucket the
+    provider says it wrote it. ``uploaded``: the provider holds a finished recording of the room at
+    ``link``, a pre-authenticated URL that expires (``provider_recording_id`` names that recording).
+    """
+
+    event_id: str
+    room: str
+    kind: RecordingKind
+    provider_recording_id: str
+    at: dt.datetime
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    complete: bool = True
+    object_path: str = ""
+    link: str = ""
+
+
+# What a verifier makes of a verified request: the events it holds, or a reply to send back.
+WebhookOutcome = Sequence[AttendanceEvent | RecordingEvent] | WebhookReply
 
 
 @dataclass(frozen=True)
@@ -157,6 +182,21 @@ class RoomCreation:
     enabled: Callable[[Mapping[str, Any]], bool] = lambda _values: True
 
 
+@dataclass(frozen=True)
+class Recorder:
+    """Recordings the backend starts and stops through the provider's server API (LiveKit egress).
+
+    ``start(room, bucket, object_path, deployment)`` has the provider record the room's meeting into
+    the Cloud Storage bucket at ``object_path`` (to which it may add its file type's extension) and
+    returns its id for the recording; the provider reports the end with a ``RecordingEvent``.
+    ``stop(provider_recording_id, deployment)`` ends it; one that already ended counts as stopped.
+    Both raise ``ProviderCallFailed`` when the provider refuses or fails.
+    """
+
+    start: Callable[[str, str, str, Deployment], str]
+    stop: Callable[[str, Deployment], None]
+
+
 def _no_options(_values: Mapping[str, Any], _shared: Mapping[str, Any]) -> None:
     return None
 
@@ -204,3 +244,5 @@ class Provider:
     # Where the provider issues join tokens itself (an API call, not a local signature): asks it for
     # one, and raises ``ProviderUnavailable`` when it cannot. ``claims`` is then the request's body.
     token_request: Callable[[Grant, Participant, Settings], str] | None = None
+    # Where the backend starts and stops recordings itself (consent-checked, into our bucket).
+    recorder: Recorder | None = None
