@@ -463,26 +463,7 @@ def table(results: dict[str, Any]) -> str:
         per = "" if name.startswith("normal") else f" per {HOSTILE_CALLS} calls"
         rows.append((f"Firestore ops, {name}{per}", f"{ops_['reads']} R, {ops_['writes']} W", "", ""))
     load = results["load"]
-    for level in map(str, load["levels"]):
-        join, floor, auth_floor, noop = (
-            load["servers"][name][level] for name in ("join", "read_write", "auth_read_write", "noop")
-        )
-        ratio = load["ratios"][level]
-        rows.append(
-            (
-                f"load c={level}: join/s, p50/p99 ms",
-                f"{join['per_s']}/s, {join['p50_ms']}/{join['p99_ms']}",
-                f"1R+1W {floor['per_s']}/s, {floor['p50_ms']}/{floor['p99_ms']}; "
-                f"Auth+1R+1W {auth_floor['per_s']}/s, {auth_floor['p50_ms']}/{auth_floor['p99_ms']}; "
-                f"no-op {noop['per_s']}/s",
-                f"vs 1R+1W {ratio['throughput_vs_read_write']}x rate, {ratio['p99_vs_read_write']}x p99; "
-                f"vs Auth+1R+1W {ratio['throughput_vs_auth_read_write']}x, {ratio['p99_vs_auth_read_write']}x",
-            )
-        )
-    wrong = sum(run["wrong_answers"] for runs in load["servers"].values() for run in runs.values())
-    rows.append(
-        ("load: wrong answers; audit records per join", f"{wrong}; {load['audit_records_per_join']}", "", "0; 1.0")
-    )
+    rows += load_bench.table_rows(load)
     cold = load["cold_start"]
     rows.append(
         (
@@ -546,6 +527,7 @@ def report(results: dict[str, Any], figures: str) -> str:
         "them slower; the ratios to the floors (a no-op callable and trigger on the same suite) travel better "
         "than the absolute times.\n\n"
         f"```\n{figures}\n```\n\n"
+        f"{load_bench.markdown(results['load'])}\n"
         "Raw figures: `artifacts/bench.json`; load plot: `artifacts/load.png` (both git-ignored).\n"
     )
 

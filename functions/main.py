@@ -7,10 +7,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from firebase_admin import App, get_app, initialize_app
@@ -65,9 +68,23 @@ def _set_up() -> None:
             _clients["db"] = Client(project=_admin_app().project_id)
 
 
+def _raw_params() -> tuple[str | None, ...]:
+    """What every param's value is made of: its environment variable (a param's default is a constant)."""
+    return tuple(os.environ.get(name) for name in PARAMS)
+
+
+@lru_cache(maxsize=8)
+def _parsed_params(raw: tuple[str | None, ...], strict: bool) -> Mapping[str, Any]:
+    del raw  # the cache key only: read_values reads the same variables
+    return MappingProxyType(read_values(PARAMS, strict))
+
+
 def param_values(strict: bool = True) -> dict[str, Any]:
-    """Every plain param's value by name (``strict``: one that does not parse fails closed)."""
-    return read_values(PARAMS, strict)
+    """Every plain param's value by name (``strict``: one that does not parse fails closed, every time).
+
+    Parsed once per distinct set of raw values, so a request does not parse every param again.
+    """
+    return dict(_parsed_params(_raw_params(), strict))
 
 
 def current_config() -> VideoConfig:
@@ -75,9 +92,15 @@ def current_config() -> VideoConfig:
     return cached_config(param_values())
 
 
+@lru_cache(maxsize=4)
+def _settings_for(raw: tuple[str | None, ...], secret: str) -> Settings:
+    del raw  # the cache key only
+    return build_settings(current_config(), secret)
+
+
 def current_settings() -> Settings:
-    """Config plus the parsed signing key (cached per distinct value)."""
-    return build_settings(current_config(), SECRETS[SIGNING_KEY].value)
+    """Config plus the parsed signing key, once per distinct set of raw values and key (failures: every time)."""
+    return _settings_for(_raw_params(), SECRETS[SIGNING_KEY].value)
 
 
 DEPLOYMENT = Deployment(config=current_config, settings=current_settings, secret=lambda name: str(SECRETS[name].value))

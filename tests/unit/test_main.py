@@ -210,6 +210,41 @@ def test_a_non_numeric_time_param_fails_closed(db: MockFirestore, monkeypatch: p
     assert "fifteen" not in caught.value.problem
 
 
+def test_params_and_settings_are_parsed_once_per_distinct_set_of_raw_values(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[bool] = []
+    real_read = main.read_values
+    monkeypatch.setattr(main, "read_values", lambda params, strict: parsed.append(strict) or real_read(params, strict))
+    main._parsed_params.cache_clear()
+    main._settings_for.cache_clear()
+
+    settings = main.current_settings()
+    assert main.current_settings() is settings
+    assert main.param_values(strict=False) == main.param_values(strict=False)
+    assert sorted(parsed) == [False, True]  # once each, strict and not
+    values = main.param_values(strict=False)
+    values["VIDEO_DOMAIN"] = "changed.by.a.caller"  # each caller gets its own copy
+    assert main.param_values(strict=False)["VIDEO_DOMAIN"] == "meet.clinic.test"
+
+    monkeypatch.setenv("VIDEO_DOMAIN", "meet.other.test")  # any raw value changed: parsed again
+    assert main.current_settings().config.domain == "meet.other.test"
+    monkeypatch.setenv("VIDEO_SIGNING_KEY", HMAC_SECRET + "-rotated")  # a new key: new settings
+    assert main.current_settings().signing_key != settings.signing_key
+
+
+def test_a_param_that_does_not_parse_fails_closed_on_every_request(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_TOKEN_TTL_MIN", "sixty")
+    for _ in range(2):  # a failure is never cached as an answer
+        with pytest.raises(Misconfigured):
+            main.current_settings()
+    assert "VIDEO_TOKEN_TTL_MIN" not in main.param_values(strict=False)
+    monkeypatch.setenv("VIDEO_TOKEN_TTL_MIN", "60")
+    assert main.current_settings().config.domain == "meet.clinic.test"
+
+
 def test_every_function_declares_max_instances_from_its_param_and_the_trigger_retries() -> None:
     for function in (main.get_join_token, main.admit_patient, main.set_recording_consent, main.assign_video_room):
         assert function.__firebase_endpoint__.maxInstances == "{{ params.VIDEO_MAX_INSTANCES }}"
