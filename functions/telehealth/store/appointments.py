@@ -16,7 +16,7 @@ from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from ..rooms import ROOM_LESS_STATUSES, ROOM_LESS_TYPES, Action, decide, needs_room
-from . import reads
+from . import direct
 from .directory import doctor_ref
 from .emulator_ids import candidate_ids
 
@@ -201,13 +201,13 @@ def read_join_context(db: Any, appointment_id: str, doctor_uid: str | None) -> J
     """The appointment and, for a caller with the doctor claim, their directory entry: one round trip.
 
     A caller without the claim cannot be the doctor, so only the appointment is read (1 read); with
-    the claim, both documents are read at the same time (2 reads). Each is one unary call (``reads``).
+    the claim, both documents are read at the same time (2 reads). Each is one unary call (``direct``).
     """
     appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
     if doctor_uid is None:
-        appointment = reads.read(db, appointment_ref)
+        appointment = direct.read(db, appointment_ref)
         return JoinContext(appointment.data, None, appointment.update_time)
-    appointment, entry = reads.read_two(db, appointment_ref, doctor_ref(db, doctor_uid))
+    appointment, entry = direct.read_two(db, appointment_ref, doctor_ref(db, doctor_uid))
     return JoinContext(appointment.data, entry.data, appointment.update_time)
 
 
