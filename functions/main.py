@@ -79,12 +79,12 @@ def _parsed_params(raw: tuple[str | None, ...], strict: bool) -> Mapping[str, An
     return MappingProxyType(read_values(PARAMS, strict))
 
 
-def param_values(strict: bool = True) -> dict[str, Any]:
+def param_values(strict: bool = True, raw: tuple[str | None, ...] | None = None) -> dict[str, Any]:
     """Every plain param's value by name (``strict``: one that does not parse fails closed, every time).
 
-    Parsed once per distinct set of raw values, so a request does not parse every param again.
+    Parsed once per distinct set of raw values (``raw``: as this request already read them).
     """
-    return dict(_parsed_params(_raw_params(), strict))
+    return dict(_parsed_params(_raw_params() if raw is None else raw, strict))
 
 
 def current_config() -> VideoConfig:
@@ -94,13 +94,12 @@ def current_config() -> VideoConfig:
 
 @lru_cache(maxsize=4)
 def _settings_for(raw: tuple[str | None, ...], secret: str) -> Settings:
-    del raw  # the cache key only
-    return build_settings(current_config(), secret)
+    return build_settings(cached_config(param_values(raw=raw)), secret)
 
 
-def current_settings() -> Settings:
+def current_settings(raw: tuple[str | None, ...] | None = None) -> Settings:
     """Config plus the parsed signing key, once per distinct set of raw values and key (failures: every time)."""
-    return _settings_for(_raw_params(), SECRETS[SIGNING_KEY].value)
+    return _settings_for(_raw_params() if raw is None else raw, SECRETS[SIGNING_KEY].value)
 
 
 DEPLOYMENT = Deployment(config=current_config, settings=current_settings, secret=lambda name: str(SECRETS[name].value))
@@ -124,13 +123,14 @@ def _header_token(req: https_fn.CallableRequest[Any], header: str) -> str:
 
 
 def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
-    values = param_values(strict=False)  # only the policy's own params must parse here; the rest is audited
+    raw = _raw_params()  # the environment, read once per request
+    values = param_values(strict=False, raw=raw)  # only the policy's own params must parse here; the rest is audited
     per_minute, retention_days, reuse_seconds = policy_limits(values)
     uid = str(req.auth.uid) if req.auth is not None else ""
     # Read on the request's thread: the request object does not exist on the session-check threads.
     id_token, app_token = _header_token(req, "Authorization"), _header_token(req, "X-Firebase-AppCheck")
     return Policy(
-        settings=current_settings,
+        settings=lambda: current_settings(raw),
         session_check=lambda: sessions.shared_checks(reuse_seconds).start(uid, id_token),
         app_check_passes=lambda: sessions.app_check_passes(
             enforce=values["VIDEO_ENFORCE_APP_CHECK"],
