@@ -376,7 +376,8 @@ class OpCounter:
             except Exception:
                 self.refused += 1  # a refused commit writes nothing: counted apart
                 raise
-            self.writes += len(request.get("writes", []))
+            # The client's own calls send a dict; the join's audit write (store/direct) a CommitRequest.
+            self.writes += len(request.get("writes", []) if isinstance(request, dict) else request.writes)
             return result
 
         api.batch_get_documents = counted_batch_get
