@@ -28,7 +28,7 @@ from mockfirestore import MockFirestore
 import main
 from telehealth.errors import Misconfigured, NotJoinable
 from telehealth.ratelimit import shared_limiter
-from telehealth.sessions import shared_checks
+from telehealth.sessions import SessionChecks, shared_checks
 
 PROJECT = "demo-telehealth"
 DEMO_PARAMS = {
@@ -139,6 +139,52 @@ def test_a_live_session_answer_is_reused_only_for_its_own_account(db: MockFirest
     answer = call({"appointmentId": "a1"}, f"{PATIENT}:revoked")
     assert error_of(answer) == ("UNAUTHENTICATED", None)
     assert sorted((r["uid"], r["reason"]) for r in audit(db)) == [(DOCTOR, "ok"), (PATIENT, "session_revoked")]
+
+
+class Revocations:
+    """The Auth API's revocation check on a frozen clock: who is revoked now, and every token it was asked about."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now, self.revoked, self.asked = 1_000.0, set[str](), list[str]()
+        checks = SessionChecks(60, clock=lambda: self.now)  # VIDEO_SESSION_CHECK_S's default
+        monkeypatch.setattr(main.sessions, "shared_checks", lambda seconds: checks)
+
+        def verify(token: str, app: Any = None, check_revoked: bool = False, **_: Any) -> dict[str, Any]:
+            if check_revoked:
+                self.asked.append(token)
+                if token in self.revoked:
+                    raise auth.RevokedIdTokenError("revoked")
+            return fake_verify_id_token(token, app)
+
+        monkeypatch.setattr(auth, "verify_id_token", verify)
+
+
+def test_a_revoked_patient_is_refused_once_the_bound_since_their_last_live_check_has_passed(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Revocations(monkeypatch)
+    assert call({"appointmentId": "a1"}, PATIENT)["result"]["role"] == "guest"
+    clock.revoked.add(PATIENT)  # e.g. disabled in the console right after a live check
+    clock.now += 59.9
+    assert call({"appointmentId": "a1"}, PATIENT)["result"]["role"] == "guest"  # inside the bound: not asked
+    clock.now += 0.1
+    assert error_of(call({"appointmentId": "a1"}, PATIENT)) == ("UNAUTHENTICATED", None)  # at the bound: asked
+    assert clock.asked == [PATIENT, PATIENT]
+    assert [r["reason"] for r in audit(db)].count("session_revoked") == 1
+
+
+def test_a_removed_doctor_is_refused_at_once_even_while_their_live_check_is_reused(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Revocations(monkeypatch)
+    assert call({"appointmentId": "a1"}, DOCTOR)["result"]["role"] == "moderator"
+    # scripts/clinic remove-doctor: the entry goes inactive first, then the claim goes and the sessions are revoked.
+    db.collection("doctors").document(DOCTOR).set({"displayName": "Dr. Ada", "active": False})
+    clock.revoked.add(DOCTOR)
+    clock.now += 1
+    assert error_of(call({"appointmentId": "a1"}, DOCTOR)) == ("NOT_FOUND", None)
+    assert clock.asked == [DOCTOR]  # refused through the directory read, not the Auth API
+    assert sorted(r["reason"] for r in audit(db)) == ["not_found", "ok"]
 
 
 def test_an_invalid_id_token_is_refused_by_the_sdk_before_our_code(db: MockFirestore) -> None:
