@@ -528,7 +528,14 @@ def report(results: dict[str, Any], figures: str) -> str:
         "than the absolute times.\n\n"
         f"```\n{figures}\n```\n\n"
         f"{load_bench.markdown(results['load'])}\n"
-        "Raw figures: `artifacts/bench.json`; load plot: `artifacts/load.png` (both git-ignored).\n"
+        "Raw figures: `artifacts/bench.json`; load plot: `artifacts/load.png` (both git-ignored).\n\n"
+        "## Running it\n\n"
+        "`make bench` starts the emulators with `firebase.bench.json` (which adds the floor functions of "
+        "`bench/functions/`, never deployed), prints the table above and writes this page. Sizes: `BENCH_CALLS` "
+        "(300), `BENCH_TRIGGERS` (60), `BENCH_COLD_RUNS` (10), `LOAD_LEVELS` (`1,8,32,80`), `LOAD_SECONDS` (4, per "
+        "server and level), `LOAD_ROUNDS` (4 slots per server and level), `LOAD_THREADS` (8), `LOAD_COLD_RUNS` (3). "
+        "On a machine shared with other work, run it more than once: the rates per slot above show how much the "
+        "machine moved during this run.\n"
     )
 
 
