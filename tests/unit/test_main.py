@@ -281,6 +281,14 @@ def test_params_and_settings_are_parsed_once_per_distinct_set_of_raw_values(
     assert main.current_settings().signing_key != settings.signing_key
 
 
+def test_a_join_reads_the_params_environment_once(db: MockFirestore, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[tuple[str | None, ...]] = []
+    real_raw = main._raw_params
+    monkeypatch.setattr(main, "_raw_params", lambda: reads.append(real_raw()) or reads[-1])
+    assert call({"appointmentId": "a1"}, PATIENT)["result"]["role"] == "guest"
+    assert len(reads) == 1  # the policy and the settings both come from this one read
+
+
 def test_a_param_that_does_not_parse_fails_closed_on_every_request(
     db: MockFirestore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

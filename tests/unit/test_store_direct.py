@@ -59,13 +59,19 @@ def client_with(api: UnaryApi) -> firestore.Client:
 APPOINTMENT = {"patientId": "p1", "video": {"roomName": "r" * 32, "doctorJoinedAt": WRITTEN}}
 
 
+def appointment_in(client: firestore.Client) -> dict[str, Any]:
+    """The appointment as stored, with a reference field (decoding one needs the client)."""
+    return APPOINTMENT | {"doctor": client.collection("doctors").document("d1")}
+
+
 def test_a_document_is_one_unary_read_by_its_full_name_with_the_clients_metadata() -> None:
-    api = UnaryApi({"appointments/a1": APPOINTMENT})
+    api = UnaryApi({})
     client = client_with(api)
+    api.docs["appointments/a1"] = appointment_in(client)
 
     read = direct.read(client, client.collection("appointments").document("a1"))
 
-    assert read == direct.Read(APPOINTMENT, WRITTEN)
+    assert read == direct.Read(appointment_in(client), WRITTEN)
     assert [name for name, _ in api.requests] == [PREFIX + "appointments/a1"]
     assert api.requests[0][1] == client._rpc_metadata  # the routing header the client sends
 
@@ -148,7 +154,7 @@ def test_the_write_is_exactly_the_one_set_builds(record: dict[str, Any]) -> None
     "value", [1.5, {"a": 1}, ["x"], b"x", dt.datetime(2026, 1, 1)], ids=["float", "map", "list", "bytes", "naive"]
 )
 def test_a_value_it_cannot_encode_as_set_would_is_refused(value: Any) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=f"^no direct encoding for a {type(value).__name__}$"):
         direct.write_for(PATH, {"field": value})
 
 
@@ -175,10 +181,13 @@ def test_an_audit_record_is_one_commit_of_one_write_under_a_fresh_id() -> None:
 
 
 def test_ids_use_only_the_bytes_that_favour_no_letter(monkeypatch: pytest.MonkeyPatch) -> None:
-    draws = iter([bytes([248, 255, 0, 61, 62, 247]) + bytes([249] * 26), bytes(range(32))])
-    monkeypatch.setattr(direct.secrets, "token_bytes", lambda n: next(draws))
-    # 248 and up are skipped; 62 and 247 wrap round to "A" and "9"; the second draw tops the id up.
+    draws = [bytes([248, 255, 0, 61, 62, 247]) + bytes([249] * 26), bytes(range(16)) + bytes([250] * 16)]
+    asked: list[int] = []
+    monkeypatch.setattr(direct.secrets, "token_bytes", lambda n: asked.append(n) or draws[len(asked) - 1])
+    # 248 and up are skipped; 62 and 247 wrap round to "A" and "9"; the second draw tops the id up to 20
+    # exactly, and no third is made.
     assert direct.new_id() == "A9A9" + "ABCDEFGHIJKLMNOP"
+    assert asked == [32, 32]
 
 
 def test_fresh_ids_differ() -> None:
