@@ -20,7 +20,7 @@ setup:
 setup-python:
 	@scripts/setup python
 
-dev:
+dev: setup
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
 # After the set-up, lint and unit tests run beside the emulator suites (whose start is mostly waiting on the
@@ -64,7 +64,7 @@ bench: setup
 	$(WITH_EMULATORS) --config firebase.bench.json $(PY) bench/bench.py
 
 clean:
-	rm -rf .cache .venv functions/venv node_modules artifacts
+	rm -rf .cache .venv functions/venv node_modules artifacts clients/web/dist
 
 # The real-Prosody interop tier (make test runs it with --trigger): Debian's Prosody with jitsi-meet's own plugins from
 # JITSI_PROSODY_PLUGINS (jitsi-meet resources/prosody-plugins at 347cc32; CI: ../shared/jitsi-prosody), against

@@ -1,4 +1,7 @@
-"""What `make dev` runs inside the emulator suite: seed demo data, say what to do, follow the log until Ctrl-C."""
+"""What `make dev` runs inside the emulator suite: seed demo data, say what to do, follow the log until Ctrl-C.
+
+The demo page is the Hosting emulator's (firebase.json: the site scripts/build-web puts in .cache/web/public).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import time
 from pathlib import Path
 
 import seed_demo
-import web_server
 
 
 def follow(log: Path) -> None:
@@ -27,20 +29,19 @@ def follow(log: Path) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     print(seed_demo.describe(seed_demo.seed()))
-    server = web_server.start()
+    env = os.environ
     print()
-    print(f"Demo page: http://127.0.0.1:{server.server_address[1]}/  (sign in as the doctor in one window,")
+    print(f"Demo page: http://{env['FIREBASE_HOSTING_EMULATOR_HOST']}/  (sign in as the doctor in one window,")
     print("the patient in another; the doctor confirms demo-pending, the patient's Join appears)")
-    print("Emulators: Auth 127.0.0.1:9099, Firestore 127.0.0.1:8080, Functions 127.0.0.1:5001")
-    print("Functions: get_join_token (callable), assign_video_room (Firestore trigger)")
+    print(
+        f"Emulators: Auth {env['FIREBASE_AUTH_EMULATOR_HOST']}, Firestore {env['FIRESTORE_EMULATOR_HOST']}, "
+        f"Functions {env['FUNCTIONS_EMULATOR_HOST']}, Hosting {env['FIREBASE_HOSTING_EMULATOR_HOST']}"
+    )
     print("Press Ctrl-C to stop everything. Function logs follow:\n", flush=True)
     try:
-        follow(Path(os.environ["EMULATOR_LOG"]))
+        follow(Path(env["EMULATOR_LOG"]))
     except KeyboardInterrupt:
         return 0
-    finally:
-        server.shutdown()
-        server.server_close()
     return 0
 
 

@@ -59,7 +59,7 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         host, port = ports[name]
         return f"{host}:{port}"
 
-    return {
+    env = {
         "GCLOUD_PROJECT": PROJECT,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "FIREBASE_PROJECT_ID": PROJECT,
@@ -68,6 +68,20 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         "FUNCTIONS_EMULATOR_HOST": addr("functions"),
         "FIREBASE_EMULATOR_HUB": addr("hub"),
     }
+    if "hosting" in ports:
+        # No SDK reads this one (firebase-tools defines none for Hosting): the browser tests and make dev
+        # find the demo site by it.
+        env["FIREBASE_HOSTING_EMULATOR_HOST"] = addr("hosting")
+    return env
+
+
+# Emulators in a config that the CLI runs on its own, without --only naming them.
+NOT_STARTED_BY_NAME = {"hub", "logging", "ui"}
+
+
+def started_emulators(config: str) -> list[str]:
+    """What ``--only`` names: every emulator the config gives a port, but the hub and the logging server."""
+    return [name for name in suite_ports(config) if name not in NOT_STARTED_BY_NAME]
 
 
 def cli_env() -> dict[str, str]:
@@ -146,7 +160,8 @@ def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
     trigger or a late event can be placed; the tests match lines by substring, so the prefix is harmless.
     """
     firebase = ROOT / "node_modules" / ".bin" / "firebase"
-    command = [str(firebase), "emulators:start", "--only", "auth,firestore,functions", "--project", PROJECT]
+    only = ",".join(started_emulators(config))
+    command = [str(firebase), "emulators:start", "--only", only, "--project", PROJECT]
     command += ["--config", config]
     cli = subprocess.Popen(
         command,

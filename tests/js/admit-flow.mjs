@@ -1,4 +1,4 @@
-// The demo page with VIDEO_WAITING_ROOM=admit (run by tests/matrix in the admit run, not by make test's
+// The demo page (on the client kit, served by the Hosting emulator) with VIDEO_WAITING_ROOM=admit (run by tests/matrix in the admit run, not by make test's
 // main suite, which deploys host mode): the patient waits in the lobby, the doctor sees them and
 // clicks Admit, the patient's page gets in on its own. Screenshots of each state.
 import { test, before, after } from "node:test";
@@ -30,11 +30,12 @@ test("admit mode: the patient waits in the lobby until the doctor clicks Admit",
 
   // The doctor joins first: in admit mode that alone does not let the patient in.
   await doctorRow.getByRole("button", { name: "Join" }).click();
-  await doctorPage.waitForSelector("#meeting:not([hidden])");
+  await doctorPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: 30_000 });
 
   await join.click();
-  await patientPage.locator("#notice").filter({ hasText: "waiting room" }).waitFor({ timeout: 30_000 });
-  assert.equal(await patientPage.locator("#meeting").isHidden(), true);
+  await patientPage.locator('#visit[data-visit-state="waiting_for_admission"]').waitFor({ timeout: 30_000 });
+  assert.match(await patientPage.locator("#visit-status").textContent(), /waiting room/);
+  assert.equal(await patientPage.locator("#meeting-room").count(), 0);
   await patientPage.screenshot({ path: path.join(artifacts, "admit-1-patient-in-lobby.png"), fullPage: true });
 
   // The doctor's row shows the waiting patient, live, with Admit and Deny.
@@ -42,8 +43,8 @@ test("admit mode: the patient waits in the lobby until the doctor clicks Admit",
   await doctorPage.screenshot({ path: path.join(artifacts, "admit-2-doctor-sees-patient-waiting.png"), fullPage: true });
   await doctorRow.getByRole("button", { name: "Admit" }).click();
 
-  // The patient's page sees video.admittedAt and joins without another click.
-  await patientPage.waitForSelector("#meeting:not([hidden])", { timeout: 30_000 });
+  // The patient's kit sees video.admittedAt and joins without another click.
+  await patientPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: 30_000 });
   assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
   assert.equal(
     await patientPage.locator("#meeting-room").textContent(),

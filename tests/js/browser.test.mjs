@@ -1,4 +1,6 @@
-// The demo page in headless Chromium (Debian's, driven by playwright-core): a doctor and a patient, two contexts.
+// The demo page (web/, on the client kit, served by the Hosting emulator) in headless Chromium (Debian's,
+// driven by playwright-core): a doctor and a patient, two contexts. The visit panel shows the kit's state
+// as data-visit-state, so each step checks the typed state and the sentence the page shows for it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -34,10 +36,12 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
   assert.equal(await patientRow.locator('[data-role="status"]').textContent(), "confirmed");
   mkdirSync(artifacts, { recursive: true });
 
-  // 1. The patient is first: the waiting room holds them, and the page says so.
+  // 1. The patient is first: the kit's state is waiting_for_doctor, and the page says so.
   await join.click();
-  await patientPage.locator("#notice").filter({ hasText: "Waiting for the doctor" }).waitFor({ timeout: 15_000 });
-  assert.equal(await patientPage.locator("#meeting").isHidden(), true);
+  const patientVisit = patientPage.locator("#visit");
+  await patientPage.locator('#visit[data-visit-state="waiting_for_doctor"]').waitFor({ timeout: 15_000 });
+  assert.match(await patientPage.locator("#visit-status").textContent(), /Waiting for the doctor to join/);
+  assert.equal(await patientPage.locator("#meeting-room").count(), 0);
   await patientPage.screenshot({ path: path.join(artifacts, "browser-1-patient-waiting.png"), fullPage: true });
 
   // 2. The patient allows recording while waiting (the toggle calls set_recording_consent).
@@ -48,19 +52,21 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
 
   // 3. The doctor joins as moderator ...
   await doctorRow.getByRole("button", { name: "Join" }).click();
-  await doctorPage.waitForSelector("#meeting:not([hidden])");
+  await doctorPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: 15_000 });
   assert.equal(await doctorPage.locator("#meeting-role").textContent(), "moderator");
   const room = await doctorPage.locator("#meeting-room").textContent();
   assert.match(room, /^[a-z2-7]{32}$/);
   await doctorPage.screenshot({ path: path.join(artifacts, "browser-2-doctor-joined.png"), fullPage: true });
 
-  // 4. ... and the patient's page, listening, joins the same room without another click.
-  await patientPage.waitForSelector("#meeting:not([hidden])", { timeout: 15_000 });
-  const offline = patientPage.locator("#meeting-offline");
+  // 4. ... and the patient's kit, listening, joins the same room without another click. The Jitsi
+  //    component cannot load meet.example.test's external_api.js offline, and says so.
+  await patientPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: 15_000 });
+  const offline = patientVisit.locator('[data-role="meeting-offline"]');
   await offline.filter({ hasText: "cannot be reached" }).waitFor({ timeout: 15_000 });
   assert.equal(await patientPage.locator("#meeting-room").textContent(), room);
   assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
-  assert.match(await offline.textContent(), new RegExp(`room ${room}`));
+  assert.equal(await patientPage.locator("#meeting-provider").textContent(), "jitsi");
+  assert.match(await offline.textContent(), new RegExp(`meet\\.example\\.test cannot be reached.*room ${room}`));
   await patientPage.screenshot({ path: path.join(artifacts, "browser-3-patient-in.png"), fullPage: true });
 
   // 5. The video service reports the patient in the room (a signed event-sync post, as self-hosted
@@ -83,4 +89,12 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
   await doctorRow.locator('[data-role="attendance"]').filter({ hasText: "Patient joined" }).waitFor({ timeout: 15_000 });
   await doctorPage.screenshot({ path: path.join(artifacts, "browser-4-doctor-sees-patient-joined.png"), fullPage: true });
   await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
+
+  // 6. The doctor completes the visit: both kits end (and stop listening), the pages say so.
+  await doctorRow.getByRole("button", { name: "Complete" }).click();
+  for (const page of [patientPage, doctorPage]) {
+    await page.locator('#visit[data-visit-state="ended"]').waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator("#visit-status").textContent(), "This consultation has ended.");
+  }
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-5-patient-visit-ended.png"), fullPage: true });
 });

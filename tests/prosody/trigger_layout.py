@@ -70,6 +70,9 @@ def lay_out(where: Path, prosody_port: int) -> None:
         os.umask(old_umask)
     config = json.loads((ROOT / "firebase.matrix.json").read_text())
     config["functions"][0]["source"] = "functions"
+    # The tier serves no page: without Hosting, no port of the matrix's own config is taken by it.
+    config.pop("hosting", None)
+    config["emulators"].pop("hosting", None)
     for name, port in PORTS.items():
         config["emulators"][name]["port"] = port
     for name in ("firestore.rules", "firestore.indexes.json"):
