@@ -23,17 +23,23 @@ setup-python:
 dev: setup
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
-# After the set-up, lint and unit tests run beside the emulator suites (whose start is mostly waiting on the
-# JVM and the CLI); the two suites run one after the other (they share the emulator ports). Fails if any fails.
+# After the set-up, four jobs side by side, each on ports of its own: lint then unit tests, the emulator tests,
+# the provider matrix and the real-Prosody tier (much of a suite's time is waiting on the JVM, the CLI and
+# triggers, so they share the two cores well). Each job's output is printed whole when it ends; fails if any fails.
 test: setup
-	@$(MAKE) --no-print-directory -j2 lint-and-unit suites
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint-and-unit emulator-tests provider-matrix prosody-trigger
 
 lint-and-unit: lint
 	@$(MAKE) --no-print-directory unit
 
+# Runs the three suites one after the other (the old order), e.g. to time each on its own.
 suites:
 	$(EMULATOR_TESTS)
 	$(PROVIDER_MATRIX)
+	tests/prosody/run --trigger
+
+.PHONY: prosody-trigger
+prosody-trigger:
 	tests/prosody/run --trigger
 
 lint:

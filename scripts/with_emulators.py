@@ -45,11 +45,17 @@ STOP_TIMEOUT = 30.0
 def suite_ports(config: str) -> dict[str, tuple[str, int]]:
     """The emulators' host and port by name, read from the firebase config (the one place they are fixed)."""
     emulators = json.loads((ROOT / config).read_text())["emulators"]
-    return {
+    ports = {
         name: (spec["host"], int(spec["port"]))
         for name, spec in emulators.items()
         if isinstance(spec, dict) and "port" in spec
     }
+    # Firestore's websocket: left unset, the CLI takes the first free port from 9150 up, which may be the port
+    # another suite is about to listen on. Every config pins it; it is checked and freed like the others.
+    firestore = emulators.get("firestore", {})
+    if "websocketPort" in firestore:
+        ports["firestore-websocket"] = (firestore["host"], int(firestore["websocketPort"]))
+    return ports
 
 
 def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
@@ -81,7 +87,12 @@ NOT_STARTED_BY_NAME = {"hub", "logging", "ui"}
 
 def started_emulators(config: str) -> list[str]:
     """What ``--only`` names: every emulator the config gives a port, but the hub and the logging server."""
-    return [name for name in suite_ports(config) if name not in NOT_STARTED_BY_NAME]
+    emulators = json.loads((ROOT / config).read_text())["emulators"]
+    return [
+        name
+        for name, spec in emulators.items()
+        if isinstance(spec, dict) and "port" in spec and name not in NOT_STARTED_BY_NAME
+    ]
 
 
 def cli_env() -> dict[str, str]:
@@ -101,6 +112,10 @@ def cli_env() -> dict[str, str]:
     # the wrong function ("Connection in use", EventConversionException). One request at a time
     # avoids that race; set FUNCTIONS_EMULATOR_PARALLEL yourself to try more.
     env.setdefault("FUNCTIONS_EMULATOR_PARALLEL", "1")
+    # The CLI gives the functions' source 10 s to import and describe itself; on two cores with three suites
+    # starting at once (make test) main.py's imports took longer ("Cannot determine backend specification.
+    # Timeout after 10000"). The discovery only waits longer; a source that fails still fails at once.
+    env.setdefault("FUNCTIONS_DISCOVERY_TIMEOUT", "60")
     # Nothing outside this machine is reachable: keep the CLI from trying.
     env["FIREBASE_CLI_DISABLE_UPDATE_CHECK"] = "true"
     env.pop("FIRESTORE_EMULATOR_HOST", None)
@@ -146,11 +161,12 @@ def offset_config(config: str) -> str:
     source = ROOT / config
     data = json.loads(source.read_text())
     for spec in data["emulators"].values():
-        if isinstance(spec, dict) and "port" in spec:
-            spec["port"] = int(spec["port"]) + offset
+        for key in ("port", "websocketPort"):
+            if isinstance(spec, dict) and key in spec:
+                spec[key] = int(spec[key]) + offset
     shifted = source.with_name(f".offset-{offset}-{source.name}")
     shifted.write_text(json.dumps(data, indent=2) + "\n")
-    return str(shifted.relative_to(ROOT))
+    return str(shifted.relative_to(ROOT)) if shifted.is_relative_to(ROOT) else str(shifted)
 
 
 def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:

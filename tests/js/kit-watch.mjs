@@ -17,12 +17,13 @@ export function watching(client, appointmentId, { source, ...options } = {}) {
     states,
     watch,
     kinds: () => states.map((state) => state.kind),
-    /** The `n`th state of `kind` (1 = the first), once it has been reported; rejects at the deadline. */
-    until(kind, { n = 1, ms = 30_000 } = {}) {
+    /** The `n`th state of `kind` (1 = the first) for which `where(state)` holds, once it has been
+     * reported; rejects at the deadline. */
+    until(kind, { n = 1, ms = 30_000, where = () => true } = {}) {
       return new Promise((resolve, reject) => {
         const waiter = {
           check() {
-            const found = states.filter((state) => state.kind === kind);
+            const found = states.filter((state) => state.kind === kind && where(state));
             if (found.length < n) return;
             waiters.delete(waiter);
             clearTimeout(timer);

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { doc, setDoc, updateDoc, Timestamp } from "firebase/firestore";
 import { httpsCallable } from "firebase/functions";
-import { firestoreSource } from "../../clients/web/dist/index.js";
+import { firestoreSource, KitError, visitCalls } from "../../clients/web/dist/index.js";
 import { adminWrite, auditRecords, makeDoctor, resetEmulators, signedInClient, waitForRoom } from "./emulators.mjs";
 import { fakeClock } from "./kit-fakes.mjs";
 import { callOnly, watching } from "./kit-watch.mjs";
@@ -150,4 +150,19 @@ test("rate limited: the state carries retryAfter, and the kit waits that long be
   assert.ok(limited.retryAt - Date.now() > 500, "the retry is scheduled in the future");
   assert.equal(calls, 1);
   watch.watch.stop();
+});
+
+test("the other callables refuse with typed KitErrors: admission off in host mode, consent not the doctor's", async () => {
+  await serverVisit("kit-calls", {});
+  const isRefusal = (callable, code, reason) => (error) =>
+    error instanceof KitError && error.callable === callable && error.code === code && error.reason === reason;
+  await assert.rejects(
+    visitCalls(doctor.functions).admitPatient("kit-calls", true),
+    isRefusal("admit_patient", "failed-precondition", "admission_off"),
+  );
+  await assert.rejects(
+    visitCalls(doctor.functions).setRecordingConsent("kit-calls", true),
+    isRefusal("set_recording_consent", "not-found", undefined),
+  );
+  assert.deepEqual(await visitCalls(patient.functions).setRecordingConsent("kit-calls", true), { consent: true });
 });

@@ -108,12 +108,19 @@ def test_recording_is_on_for_the_doctor_only_while_the_patient_consents(people: 
 
 @pytest.mark.skipif(MODE != "admit", reason="admit mode only")
 def test_the_demo_page_admits_a_waiting_patient_in_a_browser() -> None:
-    """tests/js/admit-flow.mjs in headless Chromium against this run's functions (admit mode)."""
+    """tests/js/admit-flow.mjs in headless Chromium, and the client kit's admission states (visit-admit.mjs),
+    against this run's functions (admit mode), one file after the other (each resets the emulators)."""
     root = Path(__file__).resolve().parents[2]
     node = shutil.which("node")
     assert node is not None
     result = subprocess.run(  # noqa: S603 - our own test file
-        [node, "--test", "--test-reporter=spec", str(root / "tests" / "js" / "admit-flow.mjs")],
+        [
+            node,
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=spec",
+            *(str(root / "tests" / "js" / name) for name in ("admit-flow.mjs", "visit-admit.mjs")),
+        ],
         cwd=root,
         capture_output=True,
         text=True,

@@ -73,8 +73,12 @@ def lay_out(where: Path, prosody_port: int) -> None:
     # The tier serves no page: without Hosting, no port of the matrix's own config is taken by it.
     config.pop("hosting", None)
     config["emulators"].pop("hosting", None)
-    for name, port in PORTS.items():
-        config["emulators"][name]["port"] = port
+    for name, spec in config["emulators"].items():
+        if isinstance(spec, dict) and "port" in spec:
+            # The tier's own ports; an emulator it has no port for is moved off the matrix's (both run at once).
+            spec["port"] = PORTS.get(name, int(spec["port"]) + 137)
+        if isinstance(spec, dict) and "websocketPort" in spec:
+            spec["websocketPort"] = int(spec["websocketPort"]) + 137
     for name in ("firestore.rules", "firestore.indexes.json"):
         shutil.copy(ROOT / name, where / name)
     (where / "firebase.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -16,12 +16,12 @@ from typing import Any, ClassVar
 import flask
 import pytest
 from conftest import HMAC_SECRET, NOW, appointment
-from google.cloud.firestore_v1.base_query import FieldFilter
 from google.protobuf.json_format import MessageToJson
 from livekit.api import AccessToken
 from livekit.protocol.models import ParticipantInfo, Room
 from livekit.protocol.webhook import WebhookEvent
 from mockfirestore import MockFirestore
+from support.fakes import FakeDB
 
 import main
 from telehealth.rooms import Action
@@ -31,82 +31,70 @@ from telehealth.store.appointments import RoomWrite
 ROOM = "a" * 32  # conftest's appointment() holds this room
 
 
-class Recorder:
-    """A collection/query stand-in that records each call and streams what it is given."""
-
-    def __init__(self, results: list[Any] | None = None) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.results = results or []
-
-    def collection(self, name: str) -> Recorder:
-        self.calls.append(("collection", name))
-        return self
-
-    def where(self, *, filter: FieldFilter) -> Recorder:
-        self.calls.append(("where", filter.field_path, filter.op_string, filter.value))
-        return self
-
-    def order_by(self, field: str) -> Recorder:
-        self.calls.append(("order_by", field))
-        return self
-
-    def limit(self, count: int) -> Recorder:
-        self.calls.append(("limit", count))
-        return self
-
-    def stream(self) -> list[Any]:
-        self.calls.append(("stream",))
-        return list(self.results)
-
-
-class Snap:
-    def __init__(self, doc_id: str) -> None:
-        self.id = doc_id
+def visit(db: FakeDB, doc_id: str, **fields: Any) -> None:
+    db.put(f"appointments/{doc_id}", {"status": "confirmed", "type": "video", **fields})
 
 
 def test_the_sweep_reads_confirmed_video_visits_in_the_window_soonest_first() -> None:
-    db = Recorder([Snap("v1")])
+    db = FakeDB()
     start, until = NOW, NOW + dt.timedelta(hours=48)
-    assert [s.id for s in appointments.confirmed_video_between(db, start, until, 7)] == ["v1"]
-    assert db.calls == [
-        ("collection", "appointments"),
-        ("where", "status", "==", "confirmed"),
-        ("where", "type", "==", "video"),
-        ("where", "startTime", ">=", start),
-        ("where", "startTime", "<=", until),
-        ("order_by", "startTime"),
-        ("limit", 7),
-        ("stream",),
-    ]
+    visit(db, "later", startTime=NOW + dt.timedelta(hours=30))
+    visit(db, "soon", startTime=NOW + dt.timedelta(hours=1))
+    visit(db, "at-start", startTime=start)
+    visit(db, "at-end", startTime=until)
+    visit(db, "past-the-window", startTime=until + dt.timedelta(seconds=1))
+    visit(db, "before-the-window", startTime=start - dt.timedelta(seconds=1))
+    visit(db, "pending", status="pending", startTime=NOW + dt.timedelta(hours=2))
+    visit(db, "in-person", type="in_person", startTime=NOW + dt.timedelta(hours=2))
+    visit(db, "no-start")
+
+    found = appointments.confirmed_video_between(db, start, until, 3)
+    assert [s.id for s in found] == ["at-start", "soon", "later"]
+    assert [s.id for s in appointments.confirmed_video_between(db, start, until, 9)][-1] == "at-end"
+    assert db.queries[0] == {  # the shape the (status, type, startTime) index serves
+        "collection": "appointments",
+        "where": [
+            ("status", "==", "confirmed"),
+            ("type", "==", "video"),
+            ("startTime", ">=", start),
+            ("startTime", "<=", until),
+        ],
+        "order_by": "startTime",
+        "limit": 3,
+    }
 
 
 def test_the_sweep_reads_rooms_held_by_pending_cancelled_and_in_person_visits() -> None:
-    db = Recorder([Snap("x")])
-    assert [s.id for s in appointments.holding_a_room_without_keeping_it(db, 5)] == ["x", "x"]
-    assert db.calls == [
-        ("collection", "appointments"),
-        ("where", "status", "in", ["pending", "cancelled"]),
-        ("where", "video.roomName", ">", ""),
-        ("limit", 5),
-        ("collection", "appointments"),
-        ("where", "type", "in", ["in_person"]),
-        ("where", "video.roomName", ">", ""),
-        ("stream",),
-        ("limit", 5),
-        ("stream",),
+    db = FakeDB()
+    room = {"roomName": ROOM}
+    visit(db, "cancelled", status="cancelled", video=room)
+    visit(db, "pending", status="pending", video=room)
+    visit(db, "in-person", type="in_person", video=room)
+    visit(db, "kept", video=room)
+    visit(db, "completed", status="completed", video=room)  # completed visits keep their room
+    visit(db, "cancelled-without-room", status="cancelled")
+
+    assert [s.id for s in appointments.holding_a_room_without_keeping_it(db, 5)] == [
+        "cancelled",
+        "pending",
+        "in-person",
+    ]
+    assert [s.id for s in appointments.holding_a_room_without_keeping_it(db, 1)] == ["cancelled", "in-person"]
+    assert [(q["where"], q["limit"]) for q in db.queries[:2]] == [  # the (status|type, video.roomName) indexes
+        ([("status", "in", ["pending", "cancelled"]), ("video.roomName", ">", "")], 5),
+        ([("type", "in", ["in_person"]), ("video.roomName", ">", "")], 5),
     ]
 
 
 def test_a_room_is_looked_up_with_one_equality_query_of_one_document() -> None:
-    found = Recorder([Snap("visit-1")])
-    assert attendance.appointment_with_room(found, ROOM) == "visit-1"
-    assert found.calls == [
-        ("collection", "appointments"),
-        ("where", "video.roomName", "==", ROOM),
-        ("limit", 1),
-        ("stream",),
+    db = FakeDB()
+    visit(db, "other", video={"roomName": "b" * 32})
+    visit(db, "visit-1", video={"roomName": ROOM})
+    assert attendance.appointment_with_room(db, ROOM) == "visit-1"
+    assert db.queries == [
+        {"collection": "appointments", "where": [("video.roomName", "==", ROOM)], "order_by": "", "limit": 1}
     ]
-    assert attendance.appointment_with_room(Recorder([]), ROOM) is None
+    assert attendance.appointment_with_room(db, "c" * 32) is None
 
 
 @pytest.fixture
