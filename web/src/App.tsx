@@ -1,10 +1,10 @@
 // Sign-in, the user's appointments with what each may do, and the open visit (VisitPanel).
 import { signInWithEmailAndPassword, signOut, type User } from "firebase/auth";
 import { doc, updateDoc } from "firebase/firestore";
-import { KitError } from "@telehealth/web-kit";
 import { useCallback, useState, type FormEvent } from "react";
+import { failure } from "./failure.js";
 import { auth, db, kit, useAppointments, useUser, type Appointment } from "./firebase.js";
-import { GuestInvites, GuestPage } from "./Guests.js";
+import { GuestPage, GuestPanel, takeInviteCode } from "./Guests.js";
 import { VisitPanel } from "./VisitPanel.js";
 
 const DEMO = {
@@ -12,22 +12,16 @@ const DEMO = {
   patient: ["patient@demo.test", "demo-patient-1"],
 } as const;
 
-/** What a failed action says: the refusal's code (and reason), never anything of the request. */
-export function failure(what: string, error: unknown): string {
-  if (error instanceof KitError) return `${what} failed (${error.reason ?? error.code}).`;
-  const code = (error as { code?: string } | null)?.code;
-  return `${what} failed (${code ?? "error"}).`;
-}
-
 export function App() {
   const user = useUser();
   const [notice, setNotice] = useState("");
-  const invite = new URLSearchParams(window.location.search).get("invite");
+  // An invitation link (#invite=<code>): this page is the guest's, whoever is signed in (an anonymous account).
+  const [invite] = useState(takeInviteCode);
   if (user === undefined) return null;
   return (
     <>
-      {invite !== null ? (
-        <GuestPage code={invite} onNotice={setNotice} />
+      {invite !== null || user?.isAnonymous ? (
+        <GuestPage code={invite} user={user} onNotice={setNotice} />
       ) : user === null ? (
         <SignIn onNotice={setNotice} />
       ) : (
@@ -76,6 +70,7 @@ function SignIn({ onNotice }: { onNotice: (text: string) => void }) {
 function Session({ user, onNotice }: { user: User; onNotice: (text: string) => void }) {
   const rows = useAppointments(user, onNotice);
   const [open, setOpen] = useState<string | null>(null);
+  const [guestsOf, setGuestsOf] = useState<{ id: string; isDoctor: boolean } | null>(null);
   const close = useCallback(() => setOpen(null), []);
   return (
     <>
@@ -99,17 +94,41 @@ function Session({ user, onNotice }: { user: User; onNotice: (text: string) => v
           </thead>
           <tbody id="appointments">
             {rows.map((appointment) => (
-              <Row key={appointment.id} appointment={appointment} uid={user.uid} onJoin={setOpen} onNotice={onNotice} />
+              <Row
+                key={appointment.id}
+                appointment={appointment}
+                uid={user.uid}
+                onJoin={setOpen}
+                onGuests={(id, isDoctor) => setGuestsOf({ id, isDoctor })}
+                onNotice={onNotice}
+              />
             ))}
           </tbody>
         </table>
       </section>
+      {guestsOf !== null && (
+        <GuestPanel
+          key={guestsOf.id}
+          appointmentId={guestsOf.id}
+          isDoctor={guestsOf.isDoctor}
+          onClose={() => setGuestsOf(null)}
+          onNotice={onNotice}
+        />
+      )}
       {open !== null && <VisitPanel key={open} appointmentId={open} onClose={close} />}
     </>
   );
 }
 
-function Row({ appointment, uid, onJoin, onNotice }: { appointment: Appointment; uid: string; onJoin: (id: string) => void; onNotice: (text: string) => void }) {
+interface RowProps {
+  appointment: Appointment;
+  uid: string;
+  onJoin: (id: string) => void;
+  onGuests: (id: string, isDoctor: boolean) => void;
+  onNotice: (text: string) => void;
+}
+
+function Row({ appointment, uid, onJoin, onGuests, onNotice }: RowProps) {
   const isDoctor = appointment.doctorId === uid;
   const { id, status, video } = appointment;
   const act = (what: string, run: () => Promise<unknown>) => () => run().catch((error: unknown) => onNotice(failure(what, error)));
@@ -153,7 +172,11 @@ function Row({ appointment, uid, onJoin, onNotice }: { appointment: Appointment;
         )}
         {hasRoom && attendance && <span data-role="attendance">{attendance} </span>}
         {hasRoom && !isDoctor && <ConsentToggle appointmentId={id} stored={video?.recordingConsent?.consent === true} onNotice={onNotice} />}
-        {hasRoom && <GuestInvites appointmentId={id} isDoctor={isDoctor} onNotice={onNotice} />}
+        {hasRoom && (
+          <button type="button" onClick={() => onGuests(id, isDoctor)}>
+            Guests
+          </button>
+        )}
       </td>
     </tr>
   );

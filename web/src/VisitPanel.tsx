@@ -1,5 +1,5 @@
 // One open visit, on the kit: useVisit drives the join, VisitMeeting opens the provider's meeting.
-import { describeVisit, type JoinAnswer } from "@telehealth/web-kit";
+import { describeVisit, type JoinAnswer, type VisitOptions, type VisitState } from "@telehealth/web-kit";
 import { useVisit, VisitMeeting } from "@telehealth/web-kit/react";
 
 /** What a real app does with providers the kit has no component for (their SDKs reach their own clouds). */
@@ -17,17 +17,27 @@ function otherProvider(join: JoinAnswer) {
   );
 }
 
-export function VisitPanel({ appointmentId, onClose }: { appointmentId: string; onClose: () => void }) {
-  const state = useVisit(appointmentId);
+interface VisitPanelProps {
+  appointmentId: string;
+  /** Leave the visit (the panel goes; the kit stops). Without it there is no Leave button. */
+  onClose?: () => void;
+  options?: VisitOptions;
+  describe?: (state: VisitState) => string;
+}
+
+export function VisitPanel({ appointmentId, onClose, options, describe = describeVisit }: VisitPanelProps) {
+  const state = useVisit(appointmentId, options);
   return (
     <section id="visit" data-visit-state={state.kind}>
       <h2>
         Visit {appointmentId}{" "}
-        <button type="button" onClick={onClose}>
-          Leave
-        </button>
+        {onClose && (
+          <button type="button" onClick={onClose}>
+            Leave
+          </button>
+        )}
       </h2>
-      <p id="visit-status">{describeVisit(state)}</p>
+      <p id="visit-status">{describe(state)}</p>
       {state.kind === "joined" && (
         <dl>
           <dt>Room</dt>

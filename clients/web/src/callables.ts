@@ -8,6 +8,9 @@ import type {
   JoinAnswer,
   RecordingUrlAnswer,
   RedeemInviteAnswer,
+  RemoveGuestAnswer,
+  StartRecordingAnswer,
+  StopRecordingAnswer,
 } from "./contract.js";
 import { KitError, refusalOf } from "./errors.js";
 
@@ -43,10 +46,10 @@ export interface VisitCalls {
   /** The guest, signed in with any method: bind the invitation to this account. */
   redeemInvite(inviteCode: string): Promise<RedeemInviteAnswer>;
   /** Doctor or patient: the guest is refused from now on. */
-  removeGuest(appointmentId: string, guestId: string): Promise<Record<string, unknown>>;
-  /** Doctor, where the provider records through the backend (LiveKit egress). */
-  startRecording(appointmentId: string): Promise<Record<string, unknown>>;
-  stopRecording(appointmentId: string): Promise<Record<string, unknown>>;
+  removeGuest(appointmentId: string, guestId: string): Promise<RemoveGuestAnswer>;
+  /** Doctor, where the provider records through the backend (LiveKit egress), with the patient's consent. */
+  startRecording(appointmentId: string): Promise<StartRecordingAnswer>;
+  stopRecording(appointmentId: string): Promise<StopRecordingAnswer>;
   /** A short-lived download URL for a stored recording. */
   getRecordingUrl(appointmentId: string, recordingId: string): Promise<RecordingUrlAnswer>;
 }

@@ -48,7 +48,9 @@ export interface InviteGuestAnswer {
   guestId: string;
   /** Secret: give it to the guest only (the server keeps only its hash). */
   inviteCode: string;
-  inviteUrl: string;
+  /** The clinic's join page with the code in its fragment (`#invite=<code>`), or null where the
+   * deployment has no `VIDEO_JOIN_PAGE_URL` (the app builds the link itself then). */
+  inviteUrl: string | null;
   /** Epoch seconds: the visit's join window closes then. */
   expiresAt: number;
 }
@@ -61,6 +63,10 @@ export interface RedeemInviteAnswer {
   /** The visit the guest may now join with `get_join_token` (or `watchVisit`). */
   appointmentId: string;
   guestId: string;
+  kind: GuestKind;
+  /** The visit's join window opens (epoch seconds); the invitation expires at `expiresAt`. */
+  opensAt: number;
+  expiresAt: number;
 }
 
 export interface RemoveGuestRequest extends AppointmentRequest {
@@ -71,10 +77,29 @@ export interface RecordingRequest extends AppointmentRequest {
   recordingId: string;
 }
 
+export interface RemoveGuestAnswer {
+  guestId: string;
+  /** True also when the guest was gone already. */
+  removed: boolean;
+}
+
+export interface StartRecordingAnswer {
+  /** The recording's id (`appointments/{id}/recordings/{recordingId}`); the running one if one runs. */
+  recordingId: string;
+  status: "recording";
+}
+
+export interface StopRecordingAnswer {
+  /** The recordings stopped (empty when none was running). */
+  stopped: string[];
+}
+
 export interface RecordingUrlAnswer {
   /** A short-lived download URL: do not store or share it. */
   url: string;
   expiresAt: number;
+  contentType: string | null;
+  bytes: number | null;
 }
 
 /** Every callable by its deployed name: request and answer types. */
@@ -84,9 +109,9 @@ export interface Callables {
   set_recording_consent: [ConsentRequest, { consent: boolean }];
   invite_guest: [InviteGuestRequest, InviteGuestAnswer];
   redeem_invite: [RedeemInviteRequest, RedeemInviteAnswer];
-  remove_guest: [RemoveGuestRequest, Record<string, unknown>];
-  start_recording: [AppointmentRequest, Record<string, unknown>];
-  stop_recording: [AppointmentRequest, Record<string, unknown>];
+  remove_guest: [RemoveGuestRequest, RemoveGuestAnswer];
+  start_recording: [AppointmentRequest, StartRecordingAnswer];
+  stop_recording: [AppointmentRequest, StopRecordingAnswer];
   get_recording_url: [RecordingRequest, RecordingUrlAnswer];
 }
 

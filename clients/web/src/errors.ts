@@ -12,7 +12,12 @@ export type PreconditionReason =
   | "waiting_for_doctor"
   | "waiting_for_admission"
   | "admission_denied"
-  | "admission_off";
+  | "admission_off"
+  | "guest_limit"
+  | "recording_off"
+  | "recording_unsupported"
+  | "no_consent"
+  | "not_ready";
 
 export const PRECONDITION_REASONS: readonly PreconditionReason[] = [
   "not_video",
@@ -25,7 +30,15 @@ export const PRECONDITION_REASONS: readonly PreconditionReason[] = [
   "waiting_for_admission",
   "admission_denied",
   "admission_off",
+  "guest_limit",
+  "recording_off",
+  "recording_unsupported",
+  "no_consent",
+  "not_ready",
 ];
+
+/** Reasons whose refusal carries a number beside it, and its name. */
+type WithNumber = "too_early" | "too_late" | "guest_limit";
 
 /** A refusal, by `HttpsError` code and, where the backend sends one, `details.reason`. */
 export type Refusal =
@@ -37,7 +50,9 @@ export type Refusal =
   | { code: "resource-exhausted"; retryAfter: number }
   | { code: "failed-precondition"; reason: "too_early"; opensAt: number }
   | { code: "failed-precondition"; reason: "too_late"; closesAt: number }
-  | { code: "failed-precondition"; reason: Exclude<PreconditionReason, "too_early" | "too_late"> }
+  /** `invite_guest`: the visit has `maxGuests` guests already. */
+  | { code: "failed-precondition"; reason: "guest_limit"; maxGuests: number }
+  | { code: "failed-precondition"; reason: Exclude<PreconditionReason, WithNumber> }
   /** A provider that issues tokens itself did not answer: call again shortly. */
   | { code: "unavailable"; reason: "provider_unavailable" }
   /** The appointment kept changing under the request: call again. */
@@ -91,8 +106,10 @@ export function refusalOf(error: unknown): Refusal {
   if (code === "failed-precondition" && reason !== undefined) {
     if (reason === "too_early" && wholeSeconds(details.opensAt)) return { code, reason, opensAt: details.opensAt };
     if (reason === "too_late" && wholeSeconds(details.closesAt)) return { code, reason, closesAt: details.closesAt };
-    if (reason !== "too_early" && reason !== "too_late" && (PRECONDITION_REASONS as readonly string[]).includes(reason)) {
-      return { code, reason: reason as Exclude<PreconditionReason, "too_early" | "too_late"> };
+    if (reason === "guest_limit" && wholeSeconds(details.maxGuests)) return { code, reason, maxGuests: details.maxGuests };
+    const numbered: readonly string[] = ["too_early", "too_late", "guest_limit"] satisfies WithNumber[];
+    if (!numbered.includes(reason) && (PRECONDITION_REASONS as readonly string[]).includes(reason)) {
+      return { code, reason: reason as Exclude<PreconditionReason, WithNumber> };
     }
   }
   return reason === undefined ? { code: "other", sdkCode } : { code: "other", sdkCode, reason };
