@@ -3,8 +3,9 @@ import { initializeApp, deleteApp } from "firebase/app";
 import { getAuth, connectAuthEmulator, createUserWithEmailAndPassword, updateProfile } from "firebase/auth";
 import { getFirestore, connectFirestoreEmulator, terminate, doc, onSnapshot } from "firebase/firestore";
 import { getFunctions, connectFunctionsEmulator } from "firebase/functions";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 const clinicCommand = fileURLToPath(new URL("../../scripts/clinic", import.meta.url));
 
@@ -68,7 +69,10 @@ export async function makeDoctor(client, name) {
     body: JSON.stringify({ localId: client.uid, emailVerified: true }),
   });
   if (!reply.ok) throw new Error(`could not verify the email: ${reply.status}`);
-  execFileSync(clinicCommand, ["add-doctor", "--email", client.email, "--name", name, "--existing"], { stdio: "pipe" });
+  // Not execFileSync: a blocked event loop cannot see the Auth emulator close the idle keep-alive socket
+  // meanwhile (after 5 s; the command takes longer on a loaded machine), and the token refresh below then
+  // goes out on that dead socket: auth/network-request-failed, "fetch failed".
+  await promisify(execFile)(clinicCommand, ["add-doctor", "--email", client.email, "--name", name, "--existing"]);
   await client.auth.currentUser.getIdToken(true);
   return client;
 }

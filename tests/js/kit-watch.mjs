@@ -19,7 +19,7 @@ export function watching(client, appointmentId, { source, ...options } = {}) {
     kinds: () => states.map((state) => state.kind),
     /** The `n`th state of `kind` (1 = the first) for which `where(state)` holds, once it has been
      * reported; rejects at the deadline. */
-    until(kind, { n = 1, ms = 30_000, where = () => true } = {}) {
+    until(kind, { n = 1, ms = 60_000, where = () => true } = {}) {
       return new Promise((resolve, reject) => {
         const waiter = {
           check() {
@@ -51,4 +51,22 @@ export function callOnly(appointmentId) {
     },
     join: () => firestoreSource(appointmentId, kit).join(),
   });
+}
+
+/** The kit's real source, counting its join calls (`count.calls`) and their settled answers (`count.settled`). */
+export function counting(appointmentId) {
+  const count = { calls: 0, settled: 0 };
+  const source = (kit) => {
+    const real = firestoreSource(appointmentId, kit);
+    return {
+      listen: real.listen,
+      join() {
+        count.calls += 1;
+        return real.join().finally(() => {
+          count.settled += 1;
+        });
+      },
+    };
+  };
+  return { count, source };
 }

@@ -4,10 +4,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { doc, setDoc, updateDoc, Timestamp } from "firebase/firestore";
 import { httpsCallable } from "firebase/functions";
-import { firestoreSource, KitError, visitCalls } from "../../clients/web/dist/index.js";
+import { KitError, visitCalls } from "../../clients/web/dist/index.js";
 import { adminWrite, auditRecords, makeDoctor, resetEmulators, signedInClient, waitForRoom } from "./emulators.mjs";
 import { fakeClock } from "./kit-fakes.mjs";
-import { callOnly, watching } from "./kit-watch.mjs";
+import { callOnly, counting, watching } from "./kit-watch.mjs";
 
 let patient, doctor, stranger, hasty, signedOut;
 const at = (minutes) => new Date(Date.now() + minutes * 60_000);
@@ -78,13 +78,15 @@ test("booked, confirmed, the patient waits for the doctor, both are in the same 
 test("the token is asked for again before expiresAt (a fake clock over the real callable)", async () => {
   await serverVisit("kit-refresh", {});
   const clock = fakeClock(Date.now());
-  const asDoctor = watching(doctor, "kit-refresh", { clock });
+  const { count, source } = counting("kit-refresh");
+  const asDoctor = watching(doctor, "kit-refresh", { clock, source });
   const first = await asDoctor.until("joined");
   assert.equal(first.refreshAt, first.join.expiresAt * 1000 - 60_000);
   await clock.advance(first.refreshAt - clock.now() - 1);
-  assert.equal((await auditRecords("kit-refresh")).length, 1);
+  assert.equal(count.calls, 1);
   await clock.advance(1);
-  const second = await asDoctor.until("joined", { n: 2 });
+  assert.equal(count.calls, 2);
+  const second = await asDoctor.until("joined", { where: () => count.settled === 2 });
   assert.equal(second.join.roomName, first.join.roomName);
   assert.deepEqual((await auditRecords("kit-refresh")).map((r) => r.outcome), ["granted", "granted"]);
   asDoctor.watch.stop();
@@ -139,16 +141,12 @@ test("rate limited: the state carries retryAfter, and the kit waits that long be
   const join = httpsCallable(hasty.functions, "get_join_token");
   // Burn the account's minute (VIDEO_JOIN_RATE_PER_MIN, 20) on another id, outside the kit.
   for (let i = 0; i < 20; i += 1) await join({ appointmentId: "kit-elsewhere" }).catch(() => undefined);
-  let calls = 0;
-  const counting = (kit) => {
-    const real = firestoreSource("kit-hasty", kit);
-    return { listen: real.listen, join: () => { calls += 1; return real.join(); } };
-  };
-  const watch = watching(hasty, "kit-hasty", { source: counting });
+  const { count, source } = counting("kit-hasty");
+  const watch = watching(hasty, "kit-hasty", { source });
   const limited = await watch.until("rate_limited");
   assert.ok(limited.retryAfter >= 1 && limited.retryAfter <= 60, `retryAfter ${limited.retryAfter}`);
   assert.ok(limited.retryAt - Date.now() > 500, "the retry is scheduled in the future");
-  assert.equal(calls, 1);
+  assert.equal(count.calls, 1);
   watch.watch.stop();
 });
 
