@@ -9,6 +9,9 @@ import { projectId } from "./emulators.mjs";
 import { openWorld, root, artifacts } from "./page.mjs";
 
 let world;
+// A deadline for each step, not a wait: on a loaded machine a function's first run (a cold worker) can take
+// tens of seconds.
+const SLOW = 60_000;
 
 before(async () => {
   world = await openWorld({ doctor: ["web-doctor@test.example", "web-doctor-1"], patient: ["web-patient@test.example", "web-patient-1"] });
@@ -32,14 +35,14 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
   await doctorRow.getByRole("button", { name: "Confirm" }).click();
 
   const join = patientRow.getByRole("button", { name: "Join" });
-  await join.waitFor({ timeout: 15_000 });
+  await join.waitFor({ timeout: SLOW });
   assert.equal(await patientRow.locator('[data-role="status"]').textContent(), "confirmed");
   mkdirSync(artifacts, { recursive: true });
 
   // 1. The patient is first: the kit's state is waiting_for_doctor, and the page says so.
   await join.click();
   const patientVisit = patientPage.locator("#visit");
-  await patientPage.locator('#visit[data-visit-state="waiting_for_doctor"]').waitFor({ timeout: 15_000 });
+  await patientPage.locator('#visit[data-visit-state="waiting_for_doctor"]').waitFor({ timeout: SLOW });
   assert.match(await patientPage.locator("#visit-status").textContent(), /Waiting for the doctor to join/);
   assert.equal(await patientPage.locator("#meeting-room").count(), 0);
   await patientPage.screenshot({ path: path.join(artifacts, "browser-1-patient-waiting.png"), fullPage: true });
@@ -52,7 +55,7 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
 
   // 3. The doctor joins as moderator ...
   await doctorRow.getByRole("button", { name: "Join" }).click();
-  await doctorPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: 15_000 });
+  await doctorPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: SLOW });
   assert.equal(await doctorPage.locator("#meeting-role").textContent(), "moderator");
   const room = await doctorPage.locator("#meeting-room").textContent();
   assert.match(room, /^[a-z2-7]{32}$/);
@@ -60,9 +63,9 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
 
   // 4. ... and the patient's kit, listening, joins the same room without another click. The Jitsi
   //    component cannot load meet.example.test's external_api.js offline, and says so.
-  await patientPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: 15_000 });
+  await patientPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: SLOW });
   const offline = patientVisit.locator('[data-role="meeting-offline"]');
-  await offline.filter({ hasText: "cannot be reached" }).waitFor({ timeout: 15_000 });
+  await offline.filter({ hasText: "cannot be reached" }).waitFor({ timeout: SLOW });
   assert.equal(await patientPage.locator("#meeting-room").textContent(), room);
   assert.equal(await patientPage.locator("#meeting-role").textContent(), "guest");
   assert.equal(await patientPage.locator("#meeting-provider").textContent(), "jitsi");
@@ -86,14 +89,14 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
     },
   );
   assert.equal(reply.status, 200);
-  await doctorRow.locator('[data-role="attendance"]').filter({ hasText: "Patient joined" }).waitFor({ timeout: 15_000 });
+  await doctorRow.locator('[data-role="attendance"]').filter({ hasText: "Patient joined" }).waitFor({ timeout: SLOW });
   await doctorPage.screenshot({ path: path.join(artifacts, "browser-4-doctor-sees-patient-joined.png"), fullPage: true });
   await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
 
   // 6. The doctor completes the visit: both kits end (and stop listening), the pages say so.
   await doctorRow.getByRole("button", { name: "Complete" }).click();
   for (const page of [patientPage, doctorPage]) {
-    await page.locator('#visit[data-visit-state="ended"]').waitFor({ timeout: 15_000 });
+    await page.locator('#visit[data-visit-state="ended"]').waitFor({ timeout: SLOW });
     assert.equal(await page.locator("#visit-status").textContent(), "This consultation has ended.");
   }
   await patientPage.screenshot({ path: path.join(artifacts, "browser-5-patient-visit-ended.png"), fullPage: true });

@@ -24,12 +24,15 @@ export function jitsiRoom(join: JoinAnswer): { domain: string; roomName: string;
 
 type Script = "loading" | "ready" | "unreachable";
 
+/** The external API is loaded (never on a server render). */
+const loaded = () => typeof window !== "undefined" && window.JitsiMeetExternalAPI !== undefined;
+
 /** Load the service's external_api.js once, with a deadline. JitsiMeeting loads it too, but only logs a
  * failure and keeps its first attempt for the page's life; loaded here first, it finds the global. */
 function useExternalApi(domain: string, appId: string | undefined, timeoutMs: number, attempt: number): Script {
-  const [script, setScript] = useState<Script>(() => (window.JitsiMeetExternalAPI ? "ready" : "loading"));
+  const [script, setScript] = useState<Script>(() => (loaded() ? "ready" : "loading"));
   useEffect(() => {
-    if (window.JitsiMeetExternalAPI) {
+    if (loaded()) {
       setScript("ready");
       return undefined;
     }
@@ -45,7 +48,7 @@ function useExternalApi(domain: string, appId: string | undefined, timeoutMs: nu
     element.src = `https://${domain}/${appId ? `${appId}/` : ""}external_api.js`;
     element.onload = () => {
       clearTimeout(timer);
-      setScript(window.JitsiMeetExternalAPI ? "ready" : "unreachable");
+      setScript(loaded() ? "ready" : "unreachable");
     };
     element.onerror = fail;
     document.head.append(element);
