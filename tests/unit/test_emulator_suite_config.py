@@ -43,3 +43,11 @@ def test_the_port_offset_moves_hosting_too(monkeypatch: pytest.MonkeyPatch) -> N
         (ROOT / shifted).unlink()
     assert ports["hosting"] == ("127.0.0.1", 5180 + 1000)
     assert ports["functions"] == ("127.0.0.1", 5001 + 1000)
+
+
+def test_the_suite_and_the_matrix_serve_hosting_on_ports_of_their_own() -> None:
+    # make test runs both side by side: no port of one may be the other's.
+    suite = {port for _, port in with_emulators.suite_ports("firebase.json").values()}
+    matrix = {port for _, port in with_emulators.suite_ports("firebase.matrix.json").values()}
+    assert suite.isdisjoint(matrix)
+    assert with_emulators.suite_ports("firebase.matrix.json")["hosting"] == ("127.0.0.1", 5170)
