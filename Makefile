@@ -20,7 +20,7 @@ setup:
 setup-python:
 	@scripts/setup python
 
-dev: setup
+dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
 # After the set-up, four jobs side by side, each on ports of its own: lint then unit tests, the emulator tests,
