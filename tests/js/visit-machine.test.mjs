@@ -39,6 +39,48 @@ test("confirmed without a room waits for the room on the appointment, then calls
   assert.equal(w.last().join.roomName, "room-one");
 });
 
+test("pending, then confirmed with its room in one read: the kit calls at once", async () => {
+  const w = await start([(clock) => answer(clock)]);
+  await w.source.push(visit({ status: "pending", roomName: null }));
+  await w.source.push(visit());
+  assert.deepEqual(w.kinds(), ["connecting", "not_confirmed", "joining", "joined"]);
+});
+
+test("one call at a time: changes while a call is on its way start no second one", async () => {
+  const w = await start(["hold"]);
+  await w.source.push(visit());
+  await w.source.push(visit({ doctorJoined: true }));
+  await w.source.push(visit({ doctorJoined: true, recordingConsent: true }));
+  await w.clock.advance(5000);
+  assert.equal(w.source.calls.length, 1);
+  assert.equal(w.last().kind, "joining");
+});
+
+test("one call at a time: a new room while the refresh is on its way waits for its answer", async () => {
+  const w = await start([(clock) => answer(clock, { ttl: 600 }), "hold", (clock) => answer(clock, { room: "room-two" })]);
+  await w.source.push(visit());
+  await w.clock.advance(540_000);
+  assert.equal(w.source.calls.length, 2);
+  await w.source.push(visit({ roomName: "room-two" }));
+  w.source.onError(new Error("listener gone"));
+  await w.clock.advance(5000);
+  assert.equal(w.source.calls.length, 2);
+  await w.source.release(answer(w.clock, { token: "t2" }));
+  await w.clock.advance(1000);
+  assert.equal(w.source.calls.length, 3);
+  assert.equal(w.last().join.roomName, "room-two");
+});
+
+test("a token for a room the appointment no longer has is replaced at once", async () => {
+  const w = await start(["hold", (clock) => answer(clock, { room: "room-two" })]);
+  await w.source.push(visit());
+  await w.source.push(visit({ roomName: "room-two" }));
+  await w.source.release(answer(w.clock));
+  await w.clock.advance(1000);
+  assert.equal(w.source.calls.length, 2);
+  assert.equal(w.last().join.roomName, "room-two");
+});
+
 const FINAL_REFUSALS = [
   { id: "signed out", error: refused("unauthenticated"), kind: "unauthenticated" },
   { id: "a malformed id", error: refused("invalid-argument"), kind: "invalid_argument" },
@@ -92,15 +134,52 @@ test("room_not_ready from the call retries after 1 s, then 2 s, then 4 s, and a 
   assert.equal(w.last().kind, "joined");
 });
 
-test("the room's provider id arriving on the appointment cuts a room_not_ready wait short", async () => {
-  const w = await start([refused("failed-precondition", { reason: "room_not_ready" }), (clock) => answer(clock)]);
+test("the back-off stops growing at 30 s", async () => {
+  const notReady = () => refused("failed-precondition", { reason: "room_not_ready" });
+  const w = await start(Array.from({ length: 20 }, notReady));
   await w.source.push(visit());
-  await w.clock.advance(200);
-  await w.source.push(visit({ providerRoomId: "provider-room" }));
-  await w.clock.advance(800);
-  // Not before the one-second gap between calls.
-  assert.deepEqual(w.source.calls.map((at) => at - T0), [0, 1000]);
+  await w.clock.advance(2 * 60_000);
+  const gaps = w.source.calls.slice(1).map((at, i) => at - w.source.calls[i]);
+  assert.deepEqual(gaps, [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+});
+
+test("a token resets the back-off: the next room's first retry is 1 s again", async () => {
+  const notReady = () => refused("failed-precondition", { reason: "room_not_ready" });
+  const w = await start([notReady(), notReady(), (clock) => answer(clock), notReady(), (clock) => answer(clock, { room: "room-two" })]);
+  await w.source.push(visit());
+  await w.clock.advance(3000);
   assert.equal(w.last().kind, "joined");
+  await w.clock.advance(10_000);
+  await w.source.push(visit({ roomName: "room-two" }));
+  assert.deepEqual(w.last(), { kind: "room_not_ready", retryAt: w.clock.now() + 1000, visit: visit({ roomName: "room-two" }) });
+  await w.clock.advance(1000);
+  assert.equal(w.last().join.roomName, "room-two");
+});
+
+test("the room's provider id arriving on the appointment cuts a room_not_ready wait short", async () => {
+  const notReady = () => refused("failed-precondition", { reason: "room_not_ready" });
+  const w = await start([notReady(), notReady(), (clock) => answer(clock)]);
+  await w.source.push(visit());
+  await w.clock.advance(1500);
+  // Waiting 2 s now (the second retry, due at 3 s); the provider's room id arrives at 1.5 s, and the
+  // call goes out as soon as the one-second gap allows.
+  await w.source.push(visit({ providerRoomId: "provider-room" }));
+  await w.clock.advance(500);
+  assert.deepEqual(w.source.calls.map((at) => at - T0), [0, 1000, 2000]);
+  assert.equal(w.last().kind, "joined");
+});
+
+test("other changes while a retry waits do not cut it short", async () => {
+  const notReady = () => refused("failed-precondition", { reason: "room_not_ready" });
+  const early = refused("failed-precondition", { reason: "too_early", opensAt: T0 / 1000 + 600 });
+  for (const [first, wait] of [[notReady(), 900], [early, 60_000]]) {
+    const w = await start([first, (clock) => answer(clock)]);
+    await w.source.push(visit());
+    await w.clock.advance(100);
+    await w.source.push(visit({ recordingConsent: false }));
+    await w.clock.advance(wait - 100);
+    assert.equal(w.source.calls.length, 1, first.details.reason);
+  }
 });
 
 test("too early waits for opensAt (re-arming long timers) and calls exactly then", async () => {
@@ -116,23 +195,25 @@ test("too early waits for opensAt (re-arming long timers) and calls exactly then
   assert.equal(w.last().kind, "joined");
 });
 
-test("too early with opensAt already past on this clock backs off instead of calling in a loop", async () => {
-  const early = () => refused("failed-precondition", { reason: "too_early", opensAt: T0 / 1000 - 5 });
+test("too early with opensAt now or past on this clock backs off instead of calling in a loop", async () => {
+  const early = () => refused("failed-precondition", { reason: "too_early", opensAt: T0 / 1000 });
   const w = await start([early(), early(), early()]);
   await w.source.push(visit());
   await w.clock.advance(3500);
   assert.deepEqual(w.source.calls.map((at) => at - T0), [0, 1000, 3000]);
 });
 
-test("a moved visit (new times) ends a too-early wait: the kit asks again", async () => {
-  const opensAt = T0 / 1000 + 3600;
-  const w = await start([refused("failed-precondition", { reason: "too_early", opensAt }), (clock) => answer(clock)]);
-  await w.source.push(visit());
-  await w.clock.advance(5000);
-  await w.source.push(visit({ startTime: T0 + 60_000 }));
-  assert.equal(w.source.calls.length, 2);
-  assert.equal(w.last().kind, "joined");
-});
+for (const [moved, change] of [["start", { startTime: T0 + 60_000 }], ["end", { endTime: T0 + 90 * 60_000 }]]) {
+  test(`a moved visit (a new ${moved} time) ends a too-early wait: the kit asks again`, async () => {
+    const opensAt = T0 / 1000 + 3600;
+    const w = await start([refused("failed-precondition", { reason: "too_early", opensAt }), (clock) => answer(clock)]);
+    await w.source.push(visit());
+    await w.clock.advance(5000);
+    await w.source.push(visit(change));
+    assert.equal(w.source.calls.length, 2);
+    assert.equal(w.last().kind, "joined");
+  });
+}
 
 test("waiting for the doctor: other changes do nothing; video.doctorJoinedAt makes it call and join", async () => {
   const w = await start([refused("failed-precondition", { reason: "waiting_for_doctor" }), (clock) => answer(clock)]);
@@ -246,6 +327,21 @@ test("a refresh that is rate limited keeps the meeting's token and tries again a
   assert.equal(w.last().join.token, "t2");
 });
 
+test("a refusal that comes when the held token has expired is the state again", async () => {
+  const w = await start([
+    (clock) => answer(clock, { ttl: 600 }),
+    refused("resource-exhausted", { retryAfter: 60 }),
+    refused("resource-exhausted", { retryAfter: 5 }),
+  ]);
+  await w.source.push(visit());
+  await w.clock.advance(540_000);
+  assert.equal(w.last().kind, "joined");
+  await w.clock.advance(60_000);
+  // The retry went out exactly at expiresAt: no token is held any more.
+  assert.equal(w.source.calls[2] - T0, 600_000);
+  assert.equal(w.last().kind, "rate_limited");
+});
+
 test("a new room on the appointment (the visit moved) asks for a token for it at once", async () => {
   const w = await start([(clock) => answer(clock), (clock) => answer(clock, { room: "room-two" })]);
   await w.source.push(visit());
@@ -318,6 +414,15 @@ test("without read access (a guest) it calls at once, and a wait polls every pol
   assert.equal(w.last().kind, "joined");
 });
 
+test("the default poll without read access is 15 s", async () => {
+  const waiting = () => refused("failed-precondition", { reason: "waiting_for_admission" });
+  const w = await start([waiting(), waiting(), waiting()]);
+  w.source.onError(new Error("denied"));
+  await flush();
+  await w.clock.advance(30_000);
+  assert.deepEqual(w.source.calls.map((at) => at - T0), [0, 15_000, 30_000]);
+});
+
 test("however the appointment flaps, calls stay within the budget: 10 a minute, 1 s apart", async () => {
   const replies = Array.from({ length: 100 }, () => refused("failed-precondition", { reason: "waiting_for_admission" }));
   const w = await start(replies);
@@ -382,6 +487,12 @@ const REFUSALS = [
   ["functions/unavailable", { reason: "provider_unavailable" }, { code: "unavailable", reason: "provider_unavailable" }],
   ["functions/unavailable", undefined, { code: "other", sdkCode: "functions/unavailable" }],
   ["functions/aborted", { reason: "concurrent_update" }, { code: "aborted", reason: "concurrent_update" }],
+  ["functions/aborted", undefined, { code: "other", sdkCode: "functions/aborted" }],
+  ["functions/resource-exhausted", { retryAfter: 1.5 }, { code: "other", sdkCode: "functions/resource-exhausted" }],
+  ["functions/resource-exhausted", { retryAfter: -3 }, { code: "other", sdkCode: "functions/resource-exhausted" }],
+  ["functions/failed-precondition", undefined, { code: "other", sdkCode: "functions/failed-precondition" }],
+  ["functions/failed-precondition", { reason: "too_late" }, { code: "other", sdkCode: "functions/failed-precondition", reason: "too_late" }],
+  ["functions/cancelled", { reason: "not_video" }, { code: "other", sdkCode: "functions/cancelled", reason: "not_video" }],
 ];
 
 for (const [code, details, expected] of REFUSALS) {
@@ -390,7 +501,15 @@ for (const [code, details, expected] of REFUSALS) {
   });
 }
 
+test("refusalOf reads what is not a Firebase error as an unknown refusal", () => {
+  for (const thrown of [null, undefined, "text", 42]) {
+    assert.deepEqual(refusalOf(thrown), { code: "other", sdkCode: "unknown" });
+  }
+});
+
 test("a KitError names the callable and the refusal, nothing of the request", () => {
+  assert.equal(new KitError("remove_guest", { code: "not-found" }).message, "remove_guest refused: not-found");
+  assert.equal(new KitError("redeem_invite", { code: "other", sdkCode: "functions/cancelled" }).message, "redeem_invite refused: functions/cancelled");
   const error = new KitError("get_join_token", { code: "failed-precondition", reason: "too_early", opensAt: 1 });
   assert.equal(error.message, "get_join_token refused: failed-precondition (too_early)");
   assert.equal(error.code, "failed-precondition");

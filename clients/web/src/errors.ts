@@ -70,7 +70,7 @@ export class KitError extends Error {
     readonly callable: CallableName,
     readonly refusal: Refusal,
   ) {
-    const reason = "reason" in refusal && refusal.reason ? ` (${refusal.reason})` : "";
+    const reason = "reason" in refusal ? ` (${refusal.reason})` : "";
     super(`${callable} refused: ${refusal.code === "other" ? refusal.sdkCode : refusal.code}${reason}`);
   }
 
