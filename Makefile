@@ -54,8 +54,9 @@ EMULATOR_TESTS := $(WITH_EMULATORS) scripts/emulator-tests
 emulator-tests:
 	$(EMULATOR_TESTS)
 
-# The real callable once per provider (jitsi, jaas, livekit, twilio, zoom) and waiting-room mode (admit, off),
-# each deployed with its own params, under one start of the emulator suite (see tests/matrix/provider_matrix.py).
+# The real functions once per provider run (jitsi, jaas, livekit, livekit-rooms, twilio, zoom, enablex, vonage) and
+# waiting-room mode (admit, off, weak-secret), each deployed with its own params, under one start of the emulator
+# suite (see tests/matrix/provider_matrix.py).
 PROVIDER_MATRIX := $(PY) tests/matrix/provider_matrix.py
 provider-matrix:
 	$(PROVIDER_MATRIX)
@@ -75,7 +76,7 @@ clean:
 # The real-Prosody interop tier (make test runs it with --trigger): Debian's Prosody with jitsi-meet's own plugins from
 # JITSI_PROSODY_PLUGINS (jitsi-meet resources/prosody-plugins at 347cc32; CI: ../shared/jitsi-prosody), against
 # the backend's join tokens and end-meeting code. Says SKIPPED without the plugins. docs/jitsi-prosody.md.
-# PROSODY_TIER_ARGS=--trigger adds the real trigger on the Firebase emulators (ports 9299/8280/5201/4420/4520).
+# PROSODY_TIER_ARGS=--trigger adds the real trigger on the Firebase emulators (ports 9299/8070/5201/4420/4520).
 .PHONY: prosody-tier
 prosody-tier: setup
 	tests/prosody/run $(PROSODY_TIER_ARGS)

@@ -14,18 +14,22 @@ from collections.abc import Callable
 from typing import Any
 
 from firebase_admin import App, get_app, initialize_app
-from firebase_functions import firestore_fn, https_fn, logger, options, params, scheduler_fn
+from firebase_functions import firestore_fn, https_fn, logger, options, params, scheduler_fn, tasks_fn
 from firebase_functions.core import Change, init
 from flask import Request, Response
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
-from telehealth import attendance, join, lifecycle, lobby, repair, sessions
-from telehealth.config import SIGNING_KEY, ParamSpec, Settings, VideoConfig, read_values
+from telehealth import attendance, delivery, join, lifecycle, lobby, repair, sessions
+from telehealth.config import SIGNING_KEY, SMS_SECRET, ParamSpec, Settings, VideoConfig, read_values
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, WebhookRejected, error_code
 from telehealth.gate import Caller, Policy, policy_limits
+from telehealth.notify.channels import channels_for
+from telehealth.notify.queue import AdminTaskQueue
+from telehealth.notify.settings import NotifySettings, notify_settings
 from telehealth.providers import build_settings, cached_config, creates_rooms, param_specs, secret_specs
 from telehealth.providers.base import Deployment
 from telehealth.ratelimit import shared_limiter
+from telehealth.reminders import REMINDER_FUNCTION, ReminderHooks
 from telehealth.rooms import Action
 
 _KINDS: dict[str, Callable[..., Any]] = {"str": params.StringParam, "int": params.IntParam, "bool": params.BoolParam}
@@ -81,6 +85,14 @@ def current_settings() -> Settings:
 
 
 DEPLOYMENT = Deployment(config=current_config, settings=current_settings, secret=lambda name: str(SECRETS[name].value))
+
+
+def current_notify_settings() -> NotifySettings:
+    """The reminder and notification params, checked (every call: they are plain strings, cheap to check)."""
+    return notify_settings(param_values(strict=False))
+
+
+REMINDERS = ReminderHooks(settings=current_notify_settings, queue=lambda: AdminTaskQueue(REMINDER_FUNCTION))
 
 
 def _https_error(error: VideoError) -> https_fn.HttpsError:
@@ -201,7 +213,12 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         on_failure=lambda what, error: _log_failure(
             f"{what}; the event will be retried", error, appointmentId=appointment_id
         ),
+        reminders=REMINDERS,
     )
+    if outcome.reminders.problem:
+        logger.error("reminders not scheduled: settings unusable", problem=outcome.reminders.problem)
+    elif outcome.reminders.added:
+        logger.info("reminders scheduled", tasks=outcome.reminders.added, appointmentId=appointment_id)
     if outcome.write.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.write.action.value, via=outcome.write.via)
     for happened, line in (
@@ -211,6 +228,42 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
     ):
         if happened:
             logger.info(line, appointmentId=appointment_id)
+
+
+# Its name has no underscore: a task-queue function's queue is named after it, and Cloud Tasks queue ids
+# allow only letters, digits and hyphens (firebase-tools issues 7884, 8659, 7365).
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(max_attempts=5, min_backoff_seconds=30, max_backoff_seconds=600),
+    rate_limits=options.RateLimits(max_concurrent_dispatches=20),
+    secrets=[SECRETS[SMS_SECRET]],
+    max_instances=MAX_INSTANCES,
+)
+def sendVisitReminder(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """One reminder or notice to one participant, if the visit still stands as the task was made for.
+
+    Any failure answers INTERNAL (HTTP 500), so Cloud Tasks delivers the task again; each channel sends once
+    per task. The failure is logged here by class and stack; the SDK's own "Unhandled error" line, which
+    would carry the exception's text, never happens.
+    """
+    values = param_values(strict=False)
+    try:
+        settings = current_notify_settings()
+        project = _admin_app().project_id
+        channels = channels_for(settings, str(SECRETS[SMS_SECRET].value), project)
+        result = delivery.send_visit_reminder(
+            _clients["db"],
+            req.data,
+            settings=settings,
+            channels=channels,
+            project=project,
+            now=int(time.time()),
+            retention_days=policy_limits(values)[1],
+        )
+    except Exception as error:  # noqa: BLE001 - INTERNAL (500: Cloud Tasks retries), and no text in any log
+        _log_failure("reminder failed; the task will be retried", error)
+        raise https_fn.HttpsError(https_fn.FunctionsErrorCode.INTERNAL, "INTERNAL") from None
+    logger.info("reminder task done", outcome=result.outcome, **result.channels)
+    return {"outcome": result.outcome}
 
 
 @scheduler_fn.on_schedule(schedule="every 10 minutes", max_instances=1)

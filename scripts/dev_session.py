@@ -13,6 +13,14 @@ from pathlib import Path
 
 import seed_demo
 
+HOSTS = {
+    "Auth": "FIREBASE_AUTH_EMULATOR_HOST",
+    "Firestore": "FIRESTORE_EMULATOR_HOST",
+    "Functions": "FUNCTIONS_EMULATOR_HOST",
+    "Cloud Tasks": "CLOUD_TASKS_EMULATOR_HOST",
+    "Hosting": "FIREBASE_HOSTING_EMULATOR_HOST",
+}
+
 
 def follow(log: Path) -> None:
     with log.open(errors="replace") as stream:
@@ -29,17 +37,15 @@ def follow(log: Path) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     print(seed_demo.describe(seed_demo.seed()))
-    env = os.environ
     print()
-    print(f"Demo page: http://{env['FIREBASE_HOSTING_EMULATOR_HOST']}/  (sign in as the doctor in one window,")
+    print(f"Demo page: http://{os.environ['FIREBASE_HOSTING_EMULATOR_HOST']}/  (sign in as the doctor in one window,")
     print("the patient in another; the doctor confirms demo-pending, the patient's Join appears)")
-    print(
-        f"Emulators: Auth {env['FIREBASE_AUTH_EMULATOR_HOST']}, Firestore {env['FIRESTORE_EMULATOR_HOST']}, "
-        f"Functions {env['FUNCTIONS_EMULATOR_HOST']}, Hosting {env['FIREBASE_HOSTING_EMULATOR_HOST']}"
-    )
+    hosts = {name: os.environ.get(var, "?") for name, var in HOSTS.items()}
+    print("Emulators: " + ", ".join(f"{name} {host}" for name, host in hosts.items()))
+    print("Functions: get_join_token (callable), assign_video_room (Firestore trigger), sendVisitReminder (task queue)")
     print("Press Ctrl-C to stop everything. Function logs follow:\n", flush=True)
     try:
-        follow(Path(env["EMULATOR_LOG"]))
+        follow(Path(os.environ["EMULATOR_LOG"]))
     except KeyboardInterrupt:
         return 0
     return 0

@@ -31,6 +31,14 @@ def appointments(doctor: str, patient: str) -> dict[str, dict[str, Any]]:
             "startTime": emu.utc(hour),
             "endTime": emu.utc(hour * 1.5),
         },
+        # Confirmed 20 minutes ahead: its 15-minute reminder (VIDEO_REMINDERS_MIN) is due in 5 minutes, and the
+        # local Cloud Tasks emulator runs it at once (it does not wait for a task's schedule time).
+        "demo-soon": {
+            **base,
+            "status": "confirmed",
+            "startTime": emu.utc(dt.timedelta(minutes=20)),
+            "endTime": emu.utc(dt.timedelta(minutes=50)),
+        },
         "demo-next-week": {
             **base,
             "status": "confirmed",
@@ -56,7 +64,29 @@ def seed() -> dict[str, Any]:
         return video.get("roomName") if isinstance(video, dict) else None
 
     rooms = {key: emu.wait_for(lambda key=key: room(key), timeout=30) for key in ("demo-now", "demo-next-week")}
-    return {"doctor": doctor, "patient": patient, "appointments": docs, "rooms": rooms}
+    return {
+        "doctor": doctor,
+        "patient": patient,
+        "appointments": docs,
+        "rooms": rooms,
+        "reminder": wait_for_reminder(db, patient, "demo-soon"),
+    }
+
+
+def wait_for_reminder(db: Any, patient: emu.User, appointment_id: str) -> dict[str, Any]:
+    """The patient's in-app reminder for the visit and its mail for the Trigger Email extension, once both are in."""
+
+    def arrived() -> dict[str, Any] | None:
+        notes = db.collection("users").document(patient.uid).collection("notifications").stream()
+        note = next((n for n in notes if (n.to_dict() or {}).get("appointmentId") == appointment_id), None)
+        # A send's mail document has the id of its in-app notification.
+        mail = db.collection("mail").document(note.id).get() if note is not None else None
+        if note is None or mail is None or not mail.exists:
+            return None
+        return {"note": note.to_dict(), "mail": mail.to_dict()}
+
+    found: dict[str, Any] = emu.wait_for(arrived, timeout=90)
+    return found
 
 
 def describe(seeded: dict[str, Any]) -> str:
@@ -68,7 +98,10 @@ def describe(seeded: dict[str, Any]) -> str:
         "    demo-now        confirmed video, join window open now (room assigned by the trigger)",
         "    demo-pending    pending video, tomorrow (the doctor may confirm it)",
         "    demo-in-person  confirmed, in person (no room; get_join_token refuses: not_video)",
+        "    demo-soon       confirmed video in 20 minutes: its 15-minute reminder has arrived (below)",
         "    demo-next-week  confirmed video next week (room assigned; get_join_token refuses: too_early)",
+        "",
+        *describe_reminder(seeded["reminder"]),
         "",
         "Ask for join tokens as the demo users (paste in another terminal):",
         "  scripts/demo-join                      # as the patient, demo-now: waiting_for_doctor (the waiting room)",
@@ -77,6 +110,19 @@ def describe(seeded: dict[str, Any]) -> str:
         "  scripts/demo-join patient demo-next-week",
     ]
     return "\n".join(lines)
+
+
+def describe_reminder(reminder: dict[str, Any]) -> list[str]:
+    """What the reminder task wrote for the patient: the in-app notification and the mail with its invitation."""
+    note, mail = reminder["note"], reminder["mail"]
+    [attachment] = mail["message"]["attachments"]
+    method = next(line for line in attachment["content"].splitlines() if line.startswith("METHOD:"))
+    return [
+        "A reminder arrived for demo-soon (sendVisitReminder, through the Cloud Tasks emulator):",
+        f"  in-app   users/<patient>/notifications: kind {note['kind']}, read {note['read']}",
+        f"  mail     to {mail['to']}: {mail['message']['subject']}",
+        f"           with {attachment['filename']} ({method}), for the Trigger Email extension's mail collection",
+    ]
 
 
 if __name__ == "__main__":

@@ -24,13 +24,16 @@ for a plain run, but not for what this wrapper is for (see /work/shared/emulator
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -78,6 +81,9 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         # No SDK reads this one (firebase-tools defines none for Hosting): the browser tests and make dev
         # find the demo site by it.
         env["FIREBASE_HOSTING_EMULATOR_HOST"] = addr("hosting")
+    # The Cloud Tasks emulator (the reminder queue); firebase-admin enqueues there when this is set.
+    if "tasks" in ports:
+        env["CLOUD_TASKS_EMULATOR_HOST"] = addr("tasks")
     return env
 
 
@@ -120,6 +126,7 @@ def cli_env() -> dict[str, str]:
     env["FIREBASE_CLI_DISABLE_UPDATE_CHECK"] = "true"
     env.pop("FIRESTORE_EMULATOR_HOST", None)
     env.pop("FIREBASE_AUTH_EMULATOR_HOST", None)
+    env.pop("CLOUD_TASKS_EMULATOR_HOST", None)
     return env
 
 
@@ -145,6 +152,25 @@ def listening_pids(ports: list[int]) -> dict[int, set[int]]:
     return found
 
 
+# The Functions emulator finds the functions by serving main.py on the first free port from 8081 up
+# (firebase-tools' python runtime, portfinder) and asking it for the spec, at start and at every reload. Two
+# suites doing that at once (make test runs three) can pick the same port: one asks the other's server, or
+# stops it ("fetch failed", seen with three suites starting together). One machine-wide lock around every
+# start and reload keeps discoveries one at a time; the rest of each suite still runs side by side.
+DISCOVERY_LOCK = Path(tempfile.gettempdir()) / "telehealth-functions-discovery.lock"
+
+
+@contextlib.contextmanager
+def discovery_turn() -> Iterator[None]:
+    """Hold the machine-wide functions-discovery lock (released when the process ends, whatever happens)."""
+    with DISCOVERY_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class StartFailed(RuntimeError):
     """The CLI exited before the suite was ready."""
 
@@ -161,6 +187,8 @@ def offset_config(config: str) -> str:
     source = ROOT / config
     data = json.loads(source.read_text())
     for spec in data["emulators"].values():
+        # websocketPort: the Firestore emulator's second port (its default, 9150, or the next free one, would
+        # otherwise land on another work tree's shifted ports: 9151 is auth's at offset 52).
         for key in ("port", "websocketPort"):
             if isinstance(spec, dict) and key in spec:
                 spec[key] = int(spec[key]) + offset
@@ -297,6 +325,8 @@ def main(argv: list[str]) -> int:
     variant = Path(config).stem.split("firebase", 1)[-1].lstrip(".")
     log = log_dir / (f"emulators-{variant}.log" if variant else "emulators.log")
     started = time.monotonic()
+    turn = discovery_turn()
+    turn.__enter__()
     cli = start_cli(config, log)
     status = 1
     # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.
@@ -312,6 +342,8 @@ def main(argv: list[str]) -> int:
             (log_dir / "emulators-failed-start.log").write_bytes(log.read_bytes())
             cli = start_cli(config, log)
             wait_ready(cli, log)
+        finally:
+            turn.__exit__(None, None, None)
         print(
             f"with-emulators: suite ready in {time.monotonic() - started:.1f} s (log: {log.relative_to(ROOT)})",
             file=sys.stderr,

@@ -10,11 +10,13 @@
   nothing else), as its REST reference and the package's own request code say: ``Authorization:
   Bearer`` an application JWT (RS256 with the application's key, ``application_id``, ``iat``,
   ``exp``, ``jti``), a form-encoded body, ``Accept: application/json``; it answers a JSON list with
-  one ``session_id``. A bad token is 401.
+  one ``session_id``. A bad token is 401. And the force disconnect, ``DELETE /v2/project/<application>
+  /session/<session>/connection/<connection>``: 204, or 404 for a connection the session does not hold.
 - ``EnableX``: EnableX's server API, ``/video/v1/rooms`` (create), ``/video/v1/rooms/<id>/tokens``
-  (a token) and ``DELETE /video/v1/rooms/<id>``, with HTTP basic auth (App ID : App Key), JSON
-  bodies with ``Content-Type: application/json``, answers ``{"result": 0, ...}``; an unknown room
-  is 404, bad credentials 401, a body without its required fields 400.
+  (a token), ``DELETE /video/v1/rooms/<id>`` and the CDR route ``GET /video/v2/cdr/room/<id>``, with
+  HTTP basic auth (App ID : App Key), JSON bodies with ``Content-Type: application/json``, answers
+  ``{"result": 0, ...}``; an unknown room is 404, bad credentials 401, a body without its required
+  fields 400.
 - ``Prosody``: jitsi-meet's ``mod_muc_end_meeting`` (``POST /end-meeting?conference=<room>@<muc>``)
   and the ASAP key server it is configured with (``GET /asap/<sha256 hex of kid>.pem``). As Prosody's
   token util does with the checker of the VirtualHost named by ``muc_mapper_domain_base``, it reads
@@ -37,17 +39,25 @@
   verify (HS256, the API secret) and name the API key as ``iss``. The path is decoded once before it
   is routed, as Zoom's front end does, so an id with ``/`` in it reaches it only double-encoded.
 
+- ``FcmSend``: FCM's HTTP v1 ``POST /v1/projects/<project>/messages:send``, as firebase-admin's messaging
+  client sends it: ``Authorization: Bearer`` a token (``owner`` on loopback, as against emulators), a JSON
+  body ``{"message": {"fid" or "token", "notification", "data"}}`` (exactly one target) with string data
+  values. A target it was told is gone answers FCM's 404 ``NOT_FOUND`` with the ``FcmError`` detail
+  ``UNREGISTERED``; one it was told fails answers 500 ``INTERNAL``; a wrong access token 401.
+- ``TwilioMessages``: Twilio Messaging's ``POST /2010-04-01/Accounts/<AccountSid>/Messages.json``, as the
+  twilio package's client sends it: HTTP basic auth with the API key SID (or account SID) and its secret,
+  a form body with ``To``, ``Body`` and ``From`` or ``MessagingServiceSid``. A number it was told to refuse
+  answers Twilio's 400 (code 21211); a wrong key 401 (code 20003); a number it was told fails, 500.
+
 Used by tests/unit and tests/matrix; each server is started with ``serve`` on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import http.server
-import ipaddress
 import json
 import secrets
 import ssl
@@ -64,6 +74,7 @@ import jwt
 from livekit.api import TokenVerifier
 from livekit.protocol.models import Room
 from livekit.protocol.room import CreateRoomRequest, DeleteRoomRequest
+from support.loopback_tls import loopback_certificate as loopback_certificate  # the HTTPS stand-ins' certificate
 
 
 class _Quiet(http.server.BaseHTTPRequestHandler):
@@ -89,10 +100,11 @@ class LiveKitRoomService(_Quiet):
     content_types: ClassVar[list[str | None]] = []
     created: ClassVar[list[CreateRoomRequest]] = []
     sids: ClassVar[dict[str, str]] = {}
+    fail_create_with: ClassVar[int | None] = None  # answer CreateRoom with this status (Twirp "unavailable")
 
     @classmethod
     def reset(cls, api_key: str, api_secret: str, live: set[str] | None = None) -> None:
-        cls.api_key, cls.api_secret, cls.live = api_key, api_secret, live
+        cls.api_key, cls.api_secret, cls.live, cls.fail_create_with = api_key, api_secret, live, None
         cls.deleted, cls.refused, cls.content_types, cls.created, cls.sids = [], [], [], [], {}
 
     def twirp_error(self, status: int, code: str, why: str) -> None:
@@ -131,6 +143,9 @@ class LiveKitRoomService(_Quiet):
 
     def create_room(self, request: CreateRoomRequest) -> None:
         cls = type(self)
+        if cls.fail_create_with is not None:
+            self.twirp_error(cls.fail_create_with, "unavailable", "try again later")
+            return
         if not request.name:
             self.twirp_error(400, "invalid_argument", "room name is required")
             return
@@ -444,12 +459,39 @@ class VonageVideo(_Quiet):
     fail_with: ClassVar[int | None] = None
     delay: ClassVar[float] = 0.0
     session_ids: ClassVar[list[str]] = []  # answer these session ids first, then fresh ones
+    connected: ClassVar[dict[str, set[str]]] = {}  # session id -> its connections now
+    disconnected: ClassVar[list[str]] = []  # connections forced out, in order
+    fail_disconnect_with: ClassVar[int | None] = None
 
     @classmethod
     def reset(cls, application_id: str, public_key: bytes) -> None:
         cls.application_id, cls.public_key, cls.fail_with, cls.delay = application_id, public_key, None, 0.0
-        cls.session_ids = []
+        cls.session_ids, cls.connected, cls.disconnected, cls.fail_disconnect_with = [], {}, [], None
         cls.sessions, cls.forms, cls.headers_seen, cls.jwt_claims, cls.statuses = [], [], [], [], []
+
+    def do_DELETE(self) -> None:
+        """``DELETE /v2/project/<application>/session/<session>/connection/<connection>`` (force disconnect):
+        204 when it was connected, 404 when the session does not hold it."""
+        cls = type(self)
+        parts = self.path.split("/")
+        routed = len(parts) == 8 and parts[:3] == ["", "v2", "project"] and parts[4::2] == ["session", "connection"]
+        if not routed or parts[3] != cls.application_id:
+            self.respond(404, {"code": 404, "message": "Not found"})
+            return
+        if not self.token_is_good(self.headers.get("Authorization", "")):
+            self.respond(401, {"code": 401, "message": "Invalid authentication"})
+            return
+        if cls.fail_disconnect_with is not None:
+            self.respond(cls.fail_disconnect_with, {"code": cls.fail_disconnect_with, "message": "failed"})
+            return
+        session, connection = parts[5], parts[7]
+        if connection not in cls.connected.get(session, set()):
+            self.respond(404, {"code": 404, "message": "Connection not found"})
+            return
+        cls.connected[session].discard(connection)
+        cls.disconnected.append(connection)
+        type(self).statuses.append(204)
+        self.answer(204)
 
     def respond(self, status: int, answer: Any) -> None:
         type(self).statuses.append(status)
@@ -516,14 +558,30 @@ class EnableX(_Quiet):
     statuses: ClassVar[list[int]] = []
     delete_bodies: ClassVar[list[bytes]] = []
     fail_tokens_with: ClassVar[int | None] = None
+    fail_rooms_with: ClassVar[int | None] = None  # answer room creation with this status
     token_delay: ClassVar[float] = 0.0
     token_answer: ClassVar[tuple[int, dict[str, Any]] | None] = None  # answer tokens with this instead
+    cdr: ClassVar[dict[str, list[dict[str, Any]]]] = {}  # room id -> its call detail records
+    cdr_answer: ClassVar[tuple[int, dict[str, Any]] | None] = None  # answer the CDR route with this instead
 
     @classmethod
     def reset(cls, app_id: str, app_key: str) -> None:
         cls.app_id, cls.app_key, cls.fail_tokens_with, cls.token_delay = app_id, app_key, None, 0.0
+        cls.fail_rooms_with = None
         cls.rooms, cls.tokens, cls.deleted, cls.requests, cls.statuses = {}, [], [], [], []
-        cls.delete_bodies, cls.token_answer = [], None
+        cls.delete_bodies, cls.token_answer, cls.cdr, cls.cdr_answer = [], None, {}, None
+
+    def do_GET(self) -> None:
+        """``GET /video/v2/cdr/room/<room_id>``: the room's call detail records (none yet: an empty list)."""
+        if not self.begin("GET"):
+            return
+        parts = self.path.strip("/").split("/")
+        if len(parts) != 5 or parts[:4] != ["video", "v2", "cdr", "room"]:
+            self.respond(404, {"result": 1404, "error": "no such route"})
+        elif type(self).cdr_answer is not None:
+            self.respond(*(type(self).cdr_answer or (500, {})))
+        else:
+            self.respond(200, {"result": 0, "cdr": type(self).cdr.get(parts[4], [])})
 
     def respond(self, status: int, answer: dict[str, Any]) -> None:
         type(self).statuses.append(status)
@@ -565,6 +623,9 @@ class EnableX(_Quiet):
             self.respond(404, {"result": 1404, "error": "no such route"})
 
     def create_room(self, body: dict[str, Any]) -> None:
+        if type(self).fail_rooms_with is not None:
+            self.respond(type(self).fail_rooms_with or 503, {"result": 5000, "error": "service unavailable"})
+            return
         settings = body.get("settings")
         required = ("mode", "scheduled", "adhoc", "duration")
         if not body.get("name") or not str(body.get("owner_ref", "")).isalnum() or not isinstance(settings, dict):
@@ -592,8 +653,9 @@ class EnableX(_Quiet):
         if not body.get("name") or body.get("role") not in ("moderator", "participant") or not body.get("user_ref"):
             self.respond(400, {"result": 1004, "error": "name, role and user_ref are required"})
             return
-        cls.tokens.append({"room_id": room_id, **body})
-        self.respond(200, {"result": 0, "token": f"enx-{secrets.token_urlsafe(24)}"})
+        token = f"enx-{secrets.token_urlsafe(24)}"
+        cls.tokens.append({"room_id": room_id, **body, "token": token})
+        self.respond(200, {"result": 0, "token": token})
 
     def do_DELETE(self) -> None:
         if not self.begin("DELETE"):
@@ -609,36 +671,6 @@ class EnableX(_Quiet):
         self.respond(200, {"result": 0, "room_id": room_id})
 
 
-def loopback_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (and its key), for HTTPS stand-ins; returns the two files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "loopback.crt", folder / "loopback.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_file, key_file
-
-
 @contextmanager
 def serve(
     handler: type[http.server.BaseHTTPRequestHandler], port: int = 0, tls: tuple[Path, Path] | None = None
@@ -646,6 +678,9 @@ def serve(
     """Serve ``handler`` on 127.0.0.1 in a thread (over HTTPS with ``tls``, a certificate and its key);
     yields its base URL and stops it afterwards."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    # Handler threads are joined at close: a request still being answered when a test ends would otherwise
+    # record into the stand-in's class state after the next test has reset it (seen: a late 200).
+    server.daemon_threads = False
     scheme = "http"
     if tls is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -660,3 +695,96 @@ def serve(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class FcmSend(_Quiet):
+    """Configure with ``reset``; read ``sent`` (each message body FCM accepted) and ``auths``."""
+
+    project: ClassVar[str] = ""
+    gone: ClassVar[set[str]] = set()
+    failing: ClassVar[set[str]] = set()
+    sent: ClassVar[list[dict[str, Any]]] = []
+    auths: ClassVar[list[str | None]] = []
+
+    @classmethod
+    def reset(cls, project: str, gone: set[str] | None = None, failing: set[str] | None = None) -> None:
+        cls.project, cls.gone, cls.failing = project, gone or set(), failing or set()
+        cls.sent, cls.auths = [], []
+
+    def error(self, status: int, name: str, detail: str = "") -> None:
+        body: dict[str, Any] = {"code": status, "message": name.lower(), "status": name}
+        if detail:
+            body["details"] = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": detail}]
+        self.answer(status, json.dumps({"error": body}).encode(), "application/json")
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        cls.auths.append(self.headers.get("Authorization"))
+        if self.path != f"/v1/projects/{cls.project}/messages:send":
+            self.error(404, "NOT_FOUND")
+            return
+        if self.headers.get("Authorization") != "Bearer owner":
+            self.error(401, "UNAUTHENTICATED")
+            return
+        try:
+            message = json.loads(body)["message"]
+            targets = [message[key] for key in ("fid", "token") if key in message]
+            token = targets[0] if len(targets) == 1 else ""
+            valid = all(isinstance(value, str) for value in message.get("data", {}).values())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            valid, token = False, ""
+        if not valid or not isinstance(token, str) or not token:
+            self.error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+            return
+        if token in cls.gone:
+            self.error(404, "NOT_FOUND", "UNREGISTERED")
+            return
+        if token in cls.failing:
+            self.error(500, "INTERNAL", "INTERNAL")
+            return
+        cls.sent.append(message)
+        name = f"projects/{cls.project}/messages/{len(cls.sent)}"
+        self.answer(200, json.dumps({"name": name}).encode(), "application/json")
+
+
+class TwilioMessages(_Quiet):
+    """Configure with ``reset``; read ``sent`` (each accepted form, as a flat dict)."""
+
+    account: ClassVar[str] = ""
+    key: ClassVar[str] = ""
+    secret: ClassVar[str] = ""
+    refused: ClassVar[set[str]] = set()
+    failing: ClassVar[set[str]] = set()
+    sent: ClassVar[list[dict[str, str]]] = []
+
+    @classmethod
+    def reset(cls, account: str, key: str, secret: str, refused: set[str] | None = None) -> None:
+        cls.account, cls.key, cls.secret, cls.refused = account, key, secret, refused or set()
+        cls.failing, cls.sent = set(), []
+
+    def do_POST(self) -> None:
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        wanted = base64.b64encode(f"{cls.key}:{cls.secret}".encode()).decode()
+        if self.headers.get("Authorization") != f"Basic {wanted}":
+            self.answer(401, twilio_error(20003, 401, "Authenticate"), "application/json")
+            return
+        if self.path != f"/2010-04-01/Accounts/{cls.account}/Messages.json":
+            self.answer(404, twilio_error(20404, 404, "The requested resource was not found"), "application/json")
+            return
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+        has_sender = ("From" in form) != ("MessagingServiceSid" in form)
+        if self.headers.get("Content-Type") != FORM or not has_sender or not form.get("To") or not form.get("Body"):
+            self.answer(400, twilio_error(21604, 400, "A 'To' phone number is required."), "application/json")
+            return
+        if form["To"] in cls.refused:
+            self.answer(400, twilio_error(21211, 400, "Invalid 'To' Phone Number"), "application/json")
+            return
+        if form["To"] in cls.failing:
+            self.answer(500, twilio_error(20500, 500, "Internal Server Error"), "application/json")
+            return
+        cls.sent.append(form)
+        sid = "SM" + hashlib.sha256(body).hexdigest()[:32]
+        message = {"sid": sid, "account_sid": cls.account, "to": form["To"], "status": "queued"}
+        self.answer(201, json.dumps(message).encode(), "application/json")

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import WebhookRejected
 from .providers import provider_of
-from .providers.base import Deployment, WebhookReply, WebhookRequest
+from .providers.base import AttendanceEvent, Deployment, WebhookReply, WebhookRequest
 from .store import attendance
 
 MAX_BODY_BYTES = 64 * 1024
@@ -67,9 +67,26 @@ def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime
         return Received(events=0, recorded=0, reply=events.body)
     recorded = 0
     for event in events:
-        appointment_id = attendance.appointment_with_room(db, event.room)
-        if appointment_id is not None and attendance.record_attendance(
-            db, appointment_id, event.room, event.event_id, event.kind, event.role, event.at
+        found = holder(db, event)
+        if found is not None and attendance.record_attendance(
+            db,
+            found[0],
+            found[1],
+            event.event_id,
+            event.kind,
+            event.role,
+            event.at,
+            participant=event.participant,
+            provider_room_id=event.provider_room_id,
         ):
             recorded += 1
     return Received(events=len(events), recorded=recorded)
+
+
+def holder(db: Any, event: AttendanceEvent) -> tuple[str, str] | None:
+    """The appointment holding the event's room now and that room's name: found by the provider's room id
+    where the provider names its own rooms, else by our room name."""
+    if event.provider_room_id:
+        return attendance.appointment_with_provider_room(db, event.provider_room_id)
+    appointment_id = attendance.appointment_with_room(db, event.room)
+    return None if appointment_id is None else (appointment_id, event.room)

@@ -71,9 +71,27 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("VIDEO_MAX_INSTANCES", "int", 10, "instances per function, at most"),
     ParamSpec("VIDEO_REPAIR_LIMIT", "int", 500, "documents per query per repair sweep"),
 )
+# Reminders and notifications (telehealth.notify.settings checks them; docs/reminders.md).
+SMS_SECRET = "VIDEO_SMS_API_SECRET"  # noqa: S105 - the param's name, not a secret
+NOTIFY_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("VIDEO_REMINDERS_MIN", "str", "1440,15", "minutes before start to remind each participant; empty: none"),
+    ParamSpec("VIDEO_CLINIC_NAME", "str", "", "the clinic's name in messages"),
+    ParamSpec("VIDEO_JOIN_PAGE_URL", "str", "", "the clinic's join page; messages link to it with ?appointmentId="),
+    ParamSpec("VIDEO_DEFAULT_LOCALE", "str", "en", "message language of users without users/{uid}.locale: en or tr"),
+    ParamSpec("VIDEO_DEFAULT_TIME_ZONE", "str", "UTC", "IANA time zone of users without users/{uid}.timeZone"),
+    ParamSpec("VIDEO_MAIL_COLLECTION", "str", "mail", "the Trigger Email extension's collection; empty: no email"),
+    ParamSpec("VIDEO_MAIL_FROM", "str", "", "the mails' from address; empty: the extension's default"),
+    ParamSpec("VIDEO_FCM_API_URL", "str", "", "FCM's API base URL; empty: https://fcm.googleapis.com"),
+    ParamSpec("VIDEO_SMS_FROM", "str", "", "Twilio sender number or Messaging Service SID; empty: no SMS"),
+    ParamSpec("VIDEO_SMS_ACCOUNT_SID", "str", "", "Twilio account SID for SMS"),
+    ParamSpec("VIDEO_SMS_API_KEY", "str", "", "Twilio API key SID for SMS (or the account SID with its Auth Token)"),
+    ParamSpec("VIDEO_SMS_API_URL", "str", "", "Twilio's API base URL for SMS; empty: https://api.twilio.com"),
+)
+COMMON_PARAMS = (*COMMON_PARAMS, *NOTIFY_PARAMS)
 COMMON_SECRETS: tuple[SecretSpec, ...] = (
     SecretSpec(SIGNING_KEY, "the provider's signing key: an HMAC secret or an RSA PEM (docs/providers.md)"),
     SecretSpec(WEBHOOK_SECRET, "shared secret of webhooks that are not signed with the signing key"),
+    SecretSpec(SMS_SECRET, "Twilio API key secret (or Auth Token) for SMS; none: no SMS"),
 )
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .access import join_window
 from .config import VideoConfig
 from .providers import creates_rooms, ends_meetings, provider_of, room_url
 from .providers.base import Deployment
+from .reminders import ReminderHooks, Scheduled
+from .reminders import on_appointment_written as schedule_reminders
 from .rooms import Action, decide, moved, needs_room, new_room_name, provider_room_of, room_awaiting_provider, room_of
 from .store import appointments, attendance
 from .store.appointments import RECORDED, SPARE, RoomWrite
@@ -48,15 +50,24 @@ def ended_room(before: Doc | None, after: Doc | None) -> str | None:
     return room_of(before)
 
 
-def end_meeting(db: Any, room: str, deployment: Deployment, now: int) -> bool:
+def end_meeting(
+    db: Any, room: str, deployment: Deployment, now: int, *, appointment_id: str = "", provider_room: str | None = None
+) -> bool:
     """End the room's meeting at the provider, once; False where it has no API for it or it was ended.
 
-    Raises when the provider call fails, so the trigger's event is retried.
+    A provider without a meeting end that can force connections out (``disconnect``) has the connections
+    its callbacks left connected in the visit's provider room disconnected. Raises when the provider call
+    fails, so the trigger's event is retried.
     """
     provider = provider_of(deployment.config())
-    if provider.meeting_end is None or attendance.meeting_already_ended(db, room):
+    ends = provider.meeting_end is not None or (provider.disconnect is not None and provider_room is not None)
+    if not ends or attendance.meeting_already_ended(db, room):
         return False
-    provider.meeting_end.end(room, deployment, now)
+    if provider.meeting_end is not None:
+        provider.meeting_end.end(room, deployment, now)
+    elif provider.disconnect is not None and provider_room is not None:
+        connected = attendance.still_connected(db, appointment_id, provider_room)
+        provider.disconnect.connections(provider_room, connected, deployment)
     attendance.mark_meeting_ended(db, room, provider.name)
     return True
 
@@ -120,6 +131,7 @@ class LifecycleOutcome:
     meeting_ended: bool
     room_created: bool = False
     room_deleted: bool = False
+    reminders: Scheduled = field(default_factory=Scheduled)
 
 
 Failure = Callable[[str, Exception], None]
@@ -137,6 +149,7 @@ def on_appointment_written(
     deployment: Deployment,
     now: int,
     on_failure: Failure,
+    reminders: ReminderHooks | None = None,
 ) -> LifecycleOutcome:
     """Keep the stored ``video`` in line with the event, then do the provider's part where it has one.
 
@@ -144,7 +157,8 @@ def on_appointment_written(
     that does neither needs no other setting and no key here, so a broken one cannot fail (and retry
     for days) an event whose withdrawal went well. Only an event that assigns a room creates one at
     the provider (the trigger's own write and irrelevant updates never do), so re-deliveries find it
-    recorded. ``on_failure`` hears which step failed before it is raised.
+    recorded. ``on_failure`` hears which step failed before it is raised. Last, with ``reminders``, the
+    event's reminders and notices are scheduled (``reminders.on_appointment_written``).
     """
     try:
         write = appointments.apply_room_lifecycle(db, appointment_id, before, after, room_maker(config), written_at)
@@ -167,8 +181,17 @@ def on_appointment_written(
     ended = False
     if room is not None and ends_meetings(params):
         try:
-            ended = end_meeting(db, room, deployment, now)
+            ended = end_meeting(
+                db, room, deployment, now, appointment_id=appointment_id, provider_room=provider_room_of(before)
+            )
         except Exception as error:
             on_failure("ending the meeting failed", error)
             raise
-    return LifecycleOutcome(write, meeting_ended=ended, room_created=created, room_deleted=deleted)
+    scheduled = Scheduled()
+    if reminders is not None:
+        try:
+            scheduled = schedule_reminders(appointment_id, before, after, written_at, hooks=reminders, now=now)
+        except Exception as error:
+            on_failure("scheduling reminders failed", error)
+            raise
+    return LifecycleOutcome(write, ended, created, deleted, scheduled)

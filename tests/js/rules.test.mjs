@@ -87,6 +87,10 @@ async function seed() {
     for (const [who, active] of entries) batch.set(doc(db, "doctors", uid(who)), { displayName: who, active });
     batch.set(doc(db, "videoAccessLog", "log1"), { appointmentId: "confirmed", outcome: "granted" });
     batch.set(doc(db, "users", uid("doctor")), { locale: "en" });
+    batch.set(doc(db, "users", uid("patient"), "notifications", "n1"),
+      { kind: "reminder", appointmentId: "confirmed", startsAt: at(DAY), at: at(0), read: false });
+    batch.set(doc(db, "users", uid("patient"), "devices", "tok-1"), { platform: "web", updatedAt: at(0) });
+    batch.set(doc(db, "mail", "m1"), { to: "patient@test.example", message: { subject: "Reminder" } });
     await batch.commit();
   });
 }
@@ -96,8 +100,8 @@ async function snapshot() {
   const found = {};
   await env.withSecurityRulesDisabled(async (admin) => {
     const db = admin.firestore();
-    const reads = ["appointments", "doctors", "videoAccessLog", "notes", "users"].map((name) => collection(db, name));
-    reads.push(...SUBCOLLECTIONS.map((name) => collectionGroup(db, name)));
+    const reads = ["appointments", "doctors", "videoAccessLog", "notes", "users", "mail"].map((name) => collection(db, name));
+    reads.push(...[...SUBCOLLECTIONS, "notifications", "devices"].map((name) => collectionGroup(db, name)));
     for (const result of await Promise.all(reads.map((ref) => getDocs(ref)))) {
       for (const snap of result.docs) found[snap.ref.path] = JSON.stringify(snap.data());
     }
@@ -133,6 +137,11 @@ const moveTo = (id, startOffset, length = 30 * MINUTE, more = {}) => (db) => {
 const moveTimes = (id, startOffset, length = 30 * MINUTE) => moveTo(id, DAY + startOffset, length);
 const write = (path, fields) => (db) => setDoc(doc(db, path), fields);
 const remove = (path) => (db) => deleteDoc(doc(db, path));
+
+const SETTINGS = `users/${uid("patient")}`;
+const NOTES = `${SETTINGS}/notifications`;
+const NOTE = `${NOTES}/n1`;
+const DEVICES = `${SETTINGS}/devices`;
 
 const ALLOW = "allow";
 const DENY = "deny";
@@ -304,7 +313,48 @@ const MATRIX = [
   ["the doctor cannot list the audit log", "doctor", list("videoAccessLog"), DENY],
   ["nobody can write the audit log", "patient", write("videoAccessLog/x", { outcome: "ok" }), DENY],
   ["an unnamed collection is closed for writes", "patient", write("notes/n1", { a: 1 }), DENY],
-  ["an unnamed collection is closed for reads", "doctor", get(`users/${uid("doctor")}`), DENY],
+  ["an unnamed collection is closed for reads", "doctor", get("notes/n1"), DENY],
+  // Notifications (docs/reminders.md): the owner reads them and marks them read; nobody else, nothing else
+  ["the patient reads their notification", "patient", get(NOTE), ALLOW],
+  ["the patient lists their notifications", "patient", list(NOTES), ALLOW],
+  ["the doctor cannot read the patient's notification", "doctor", get(NOTE), DENY],
+  ["a stranger cannot list the patient's notifications", "stranger", list(NOTES), DENY],
+  ["the patient marks their notification read", "patient", (db) => updateDoc(doc(db, NOTE), { read: true }), ALLOW],
+  ["a stranger cannot mark the patient's notification read", "stranger",
+    (db) => updateDoc(doc(db, NOTE), { read: true }), DENY],
+  ["the patient cannot change what a notification says", "patient",
+    (db) => updateDoc(doc(db, NOTE), { read: true, kind: "ready" }), DENY],
+  ["read must be true or false", "patient", (db) => updateDoc(doc(db, NOTE), { read: "yes" }), DENY],
+  ["the patient cannot write a notification", "patient", write(`${NOTES}/n2`, { kind: "ready", read: false }), DENY],
+  ["the patient cannot delete a notification", "patient", remove(NOTE), DENY],
+  // Devices for push: written and deleted by their owner's app only
+  ["the patient registers a device", "patient", write(`${DEVICES}/tok-2`, { platform: "android", updatedAt: at(0) }),
+    ALLOW],
+  ["the patient removes a device", "patient", remove(`${DEVICES}/tok-1`), ALLOW],
+  ["the patient lists their devices", "patient", list(DEVICES), ALLOW],
+  ["a stranger cannot register a device for the patient", "stranger", write(`${DEVICES}/tok-3`, { platform: "web" }),
+    DENY],
+  ["a stranger cannot remove the patient's device", "stranger", remove(`${DEVICES}/tok-1`), DENY],
+  ["the doctor cannot list the patient's devices", "doctor", list(DEVICES), DENY],
+  ["a device of an unknown platform", "patient", write(`${DEVICES}/tok-4`, { platform: "tv" }), DENY],
+  ["the patient registers a legacy registration token", "patient",
+    write(`${DEVICES}/tok-6`, { platform: "web", kind: "token" }), ALLOW],
+  ["a device of an unknown kind", "patient", write(`${DEVICES}/tok-7`, { platform: "web", kind: "apns" }), DENY],
+  ["a device with an extra field", "patient", write(`${DEVICES}/tok-5`, { platform: "web", name: "Pat's phone" }),
+    DENY],
+  // Notification settings: the owner's own, checked
+  ["a user reads their own settings", "doctor", get(`users/${uid("doctor")}`), ALLOW],
+  ["the patient turns email off", "patient", write(SETTINGS, { notify: { email: false } }), ALLOW],
+  ["the patient chooses Turkish and Istanbul time", "patient",
+    write(SETTINGS, { locale: "tr", timeZone: "Europe/Istanbul" }), ALLOW],
+  ["a language without texts", "patient", write(SETTINGS, { locale: "de" }), DENY],
+  ["an opt-out of an unknown channel", "patient", write(SETTINGS, { notify: { fax: false } }), DENY],
+  ["an opt-out that is not true or false", "patient", write(SETTINGS, { notify: { email: "off" } }), DENY],
+  ["a settings field the backend does not read", "patient", write(SETTINGS, { locale: "en", phone: "+15550100" }),
+    DENY],
+  ["nobody reads another user's settings", "patient", get(`users/${uid("doctor")}`), DENY],
+  ["nobody writes another user's settings", "stranger", write(SETTINGS, { locale: "tr" }), DENY],
+  ["the mail queue is closed to clients", "patient", get("mail/m1"), DENY],
 ];
 
 before(async () => {

@@ -18,8 +18,8 @@ PROVIDER = os.environ["MATRIX_PROVIDER"]
 KEY_FILE = Path(os.environ["MATRIX_KEY_FILE"])
 PORT = int(LOOPBACK_API.rsplit(":", 1)[1])
 pytestmark = pytest.mark.skipif(
-    PROVIDER not in ("livekit", "jitsi") or os.environ["MATRIX_WAITING_ROOM"] != "host",
-    reason="the livekit run, and the jitsi run with end-meeting configured",
+    os.environ["MATRIX_RUN"] not in ("livekit", "jitsi"),
+    reason="the livekit run, and the jitsi run with end-meeting configured (livekit-rooms: test_provider_rooms)",
 )
 
 

@@ -219,6 +219,12 @@ class Ref:
         self.db.put(self.path, data)
         self.db.written(self.path, None, data)
 
+    def delete(self) -> None:
+        self.db.check_failure()
+        self.db.writes.append(("delete", self.path, None))
+        self.db.docs.pop(self.path, None)
+        self.db.times.pop(self.path, None)
+
     def update(self, changes: dict[str, Any], option: Precondition | None = None, *, checked: bool = True) -> None:
         if checked:
             self.db.check_failure()

@@ -13,9 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEC = json.loads((ROOT / "firestore.indexes.json").read_text())
 
 
-def test_the_audit_log_has_a_ttl_policy_on_expire_at_and_no_index_on_it() -> None:
+@pytest.mark.parametrize("log", ["videoAccessLog", "videoNotificationLog"])
+def test_the_audit_logs_have_a_ttl_policy_on_expire_at_and_no_index_on_it(log: str) -> None:
     assert {
-        "collectionGroup": "videoAccessLog",
+        "collectionGroup": log,
         "fieldPath": "expireAt",
         "ttl": True,
         "indexes": [],

@@ -122,9 +122,11 @@ def test_a_withdrawn_rooms_meeting_is_ended_where_the_params_say_so(monkeypatch:
     confirmed = appointment()
     cancelled = {**confirmed, "status": "cancelled"}
     db.collection("appointments").document("a1").set(cancelled)
-    calls: list[tuple[Any, str, int]] = []
+    calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
-        lifecycle, "end_meeting", lambda client, room, _d, now: calls.append((client, room, now)) or True
+        lifecycle,
+        "end_meeting",
+        lambda client, room, _d, now, **where: calls.append((client, room, now, where)) or True,
     )
 
     quiet, _ = run(db, confirmed, cancelled)  # a jitsi deployment without end-meeting
@@ -133,7 +135,8 @@ def test_a_withdrawn_rooms_meeting_is_ended_where_the_params_say_so(monkeypatch:
     db.collection("appointments").document("a1").set(cancelled)
     outcome, failures = run(db, confirmed, cancelled, params=JITSI_ENDING)
     assert (outcome.meeting_ended, failures) == (True, [])
-    assert calls == [(db, confirmed["video"]["roomName"], 1_800_000_000)]
+    where = {"appointment_id": "a1", "provider_room": None}  # the visit, and its provider room (none on jitsi)
+    assert calls == [(db, confirmed["video"]["roomName"], 1_800_000_000, where)]
     assert "video" not in stored(db)
 
 
@@ -144,7 +147,7 @@ def test_a_failed_meeting_end_is_named_and_raised_after_the_withdrawal(monkeypat
     db.collection("appointments").document("a1").set(cancelled)
     refused = ProviderCallFailed(503)
 
-    def failing(*_args: Any) -> bool:
+    def failing(*_args: Any, **_where: Any) -> bool:
         raise refused
 
     monkeypatch.setattr(lifecycle, "end_meeting", failing)

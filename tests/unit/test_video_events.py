@@ -127,7 +127,7 @@ def served(monkeypatch: pytest.MonkeyPatch, db: MockFirestore) -> list[tuple[Any
     monkeypatch.setitem(main._clients, "db", db)
     monkeypatch.setattr(attendance, "appointment_with_room", lambda _db, room: "a1" if room == ROOM else None)
     recorded: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(attendance, "record_attendance", lambda _db, *args: recorded.append(args) or True)
+    monkeypatch.setattr(attendance, "record_attendance", lambda _db, *args, **_where: recorded.append(args) or True)
     return recorded
 
 

@@ -115,7 +115,11 @@ def build_settings(config: VideoConfig, secret: str) -> Settings:
 def ends_meetings(values: Mapping[str, Any]) -> bool:
     """Whether this deployment ends meetings, from the raw values alone (nothing else needs to be valid)."""
     provider = _raw_provider(values)
-    return provider is not None and provider.meeting_end is not None and provider.meeting_end.enabled(values)
+    if provider is None:
+        return False
+    if provider.meeting_end is not None:
+        return provider.meeting_end.enabled(values)
+    return provider.disconnect is not None
 
 
 def _raw_provider(values: Mapping[str, Any]) -> Provider | None:

@@ -33,13 +33,20 @@ class Participant:
 
 @dataclass(frozen=True)
 class AttendanceEvent:
-    """Someone joined or left a room, as a provider reported it."""
+    """Someone joined or left a room, as a provider reported it.
+
+    Providers whose callbacks name their own room (a Vonage session, an EnableX room) leave ``room`` empty
+    and give ``provider_room_id`` (``video.providerRoomId``) instead; ``participant`` is the provider's id
+    of the connection where it has one (kept to disconnect it when the meeting ends).
+    """
 
     event_id: str
     room: str
     kind: Kind
     role: str | None  # "moderator" / "guest" for our identities; None for anyone else (a recorder, a bot)
     at: dt.datetime
+    provider_room_id: str = ""
+    participant: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,18 @@ class MeetingEnd:
 
     end: Callable[[str, Deployment, int], None]
     enabled: Callable[[Mapping[str, Any]], bool] = lambda _values: True
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    """Ending a meeting where the provider has no API to end it but can force connections out (Vonage).
+
+    ``connections(provider_room_id, connection_ids, deployment)`` disconnects each connection the provider's
+    callbacks reported as still connected; one already gone counts as disconnected; a failure raises to be
+    retried (those already out are gone on the retry too).
+    """
+
+    connections: Callable[[str, tuple[str, ...], Deployment], None]
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,8 @@ class Provider:
     response_extras: Callable[[VideoConfig, Grant], dict[str, Any]] = _no_extras
     webhook: Callable[[WebhookRequest, Deployment], WebhookOutcome] | None = None
     meeting_end: MeetingEnd | None = None
+    # Where there is no meeting end: the still-connected connections are forced out instead.
+    disconnect: Disconnect | None = None
     room_creation: RoomCreation | None = None
     # Where the provider issues join tokens itself (an API call, not a local signature): asks it for
     # one, and raises ``ProviderUnavailable`` when it cannot. ``claims`` is then the request's body.

@@ -1,4 +1,5 @@
-"""EnableX: rooms created through its server API at assignment, each join's token issued by EnableX.
+"""EnableX: rooms created through its server API at assignment, each join's token issued by EnableX, attendance
+from the room's call detail records when a session ends.
 
 The server API (``VIDEO_SERVER_API_URL``, default ``https://api.enablex.io``) takes HTTP basic auth
 with the App ID (``VIDEO_APP_ID``) and App Key (``VIDEO_SIGNING_KEY``) and JSON bodies:
@@ -6,11 +7,17 @@ with the App ID (``VIDEO_APP_ID``) and App Key (``VIDEO_SIGNING_KEY``) and JSON 
 a participant's token (``moderator`` for the doctor, ``participant`` otherwise), ``DELETE
 /video/v1/rooms/<id>`` removes the room (404: already gone). Nothing is signed here: a token call
 that fails answers ``unavailable``, for the client to call again.
+
+EnableX's webhook is not signed: it is sent with HTTP basic auth, App ID : ``VIDEO_WEBHOOK_SECRET``
+(compared in constant time). Its ``roomdrop`` notification (a session ended) names a room; the joins
+and leaves are then read from EnableX itself (``GET /video/v2/cdr/room/<id>``), so a replayed body
+only makes us read EnableX's own records again (each stored once, by its ``cdr_id``).
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import http.client
 import json
 import re
@@ -20,12 +27,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..access import Grant
-from ..config import Settings
-from ..errors import Misconfigured, ProviderCallFailed, ProviderUnavailable
-from .base import Deployment, Participant, Provider, RoomCreation
+from ..config import WEBHOOK_SECRET, Settings, check_shared_secret
+from ..errors import Misconfigured, ProviderCallFailed, ProviderUnavailable, WebhookRejected
+from .base import (
+    ROLE_OF_IDENTITY,
+    AttendanceEvent,
+    Deployment,
+    Kind,
+    Participant,
+    Provider,
+    RoomCreation,
+    WebhookRequest,
+)
+from .events import derived_event_id, iso_time, parse_json_object, text_field
 
 API_HOST = "api.enablex.io"
 ROOMS = "/video/v1/rooms"
+CDR = "/video/v2/cdr/room"
 # An EnableX room id goes into request paths: only a plain one is taken.
 ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # A join waits on the token call, so it gets a shorter deadline than the trigger's calls.
@@ -58,14 +76,14 @@ def authorization(app_id: str, app_key: str) -> str:
     return "Basic " + base64.b64encode(f"{app_id}:{app_key}".encode()).decode()
 
 
-def call(settings: Settings, path: str, body: Mapping[str, Any] | None, timeout: float) -> Any:
-    """One server API request, a POST of ``body`` (a DELETE without one); returns the status and the JSON
-    answer (an empty object where it is none)."""
+def call(settings: Settings, path: str, body: Mapping[str, Any] | None, timeout: float, method: str = "") -> Any:
+    """One server API request, a POST of ``body`` (a DELETE without one, or ``method``); returns the status and
+    the JSON answer (an empty object where it is none)."""
     config = settings.config
     request = urllib.request.Request(  # noqa: S310 - the config admits only http(s) server URLs
         f"{config.server_api_url}{path}",
         data=None if body is None else json.dumps(body).encode(),
-        method="DELETE" if body is None else "POST",
+        method=method or ("DELETE" if body is None else "POST"),
         # The two headers EnableX's server API asks for (urllib sends every name capitalized anyway).
         headers={
             "Authorization": authorization(config.app_id, settings.signing_key.hmac_secret()),
@@ -154,6 +172,57 @@ def request_token(grant: Grant, who: Participant, settings: Settings) -> str:
     return token
 
 
+# A CDR's times of a user in the room: the join and, once it ended, the leave.
+CDR_TIMES: tuple[tuple[Kind, str], ...] = (("joined", "connect_dt"), ("left", "disconnect_dt"))
+
+
+def cdr_events(room_id: str, settings: Settings) -> list[AttendanceEvent]:
+    """The room's joins and leaves as EnableX's call detail records have them (entries of other projects
+    or rooms, and times that do not parse, are left out); a failed read raises, for a retry."""
+    status, answer = call(settings, f"{CDR}/{room_id}", None, REQUEST_TIMEOUT_SECONDS, method="GET")
+    records = answer.get("cdr")
+    if status != 200 or answer.get("result") not in (0, "0") or not isinstance(records, list):
+        raise ProviderCallFailed(status, "EnableX did not answer the room's call detail records")
+    found = []
+    for record in records:
+        room = record.get("room") if isinstance(record, Mapping) else None
+        if not isinstance(room, Mapping) or record.get("app_id") != settings.config.app_id:
+            continue
+        cdr_id, user = record.get("cdr_id"), record.get("user")
+        if room.get("room_id") != room_id or not isinstance(cdr_id, str) or not cdr_id:
+            continue
+        ref = user.get("ref") if isinstance(user, Mapping) else None
+        role = ROLE_OF_IDENTITY.get(ref) if isinstance(ref, str) else None
+        for kind, key in CDR_TIMES:
+            try:
+                at = iso_time(room.get(key), key)
+            except WebhookRejected:
+                continue  # not there (still in the room) or not a time: nothing to record of it
+            event_id = derived_event_id("enablex", kind, cdr_id)
+            found.append(AttendanceEvent(event_id, "", kind, role, at, provider_room_id=room_id))
+    return found
+
+
+def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEvent]:
+    """An EnableX notification with our basic auth: a ``roomdrop`` of this project's room reads its CDR."""
+    if request.path.strip("/"):
+        raise WebhookRejected(404, "no such EnableX webhook path")
+    secret = check_shared_secret(WEBHOOK_SECRET, deployment.secret(WEBHOOK_SECRET))
+    given = request.header("Authorization")
+    if not given:
+        raise WebhookRejected(401, "no Authorization header")
+    if not hmac.compare_digest(given.encode(), authorization(deployment.config().app_id, secret).encode()):
+        raise WebhookRejected(401, "EnableX webhook credentials do not match")
+    payload = parse_json_object(request.body)
+    kind, app_id = text_field(payload, "type"), text_field(payload, "app_id")
+    if kind != "roomdrop" or app_id != deployment.config().app_id:
+        return []  # recordings, transcodes, file transfers, another project: nothing to record
+    room_id = text_field(payload, "room_id")
+    if not ROOM_ID.fullmatch(room_id):
+        raise WebhookRejected(400, "room_id missing or not plain")
+    return cdr_events(room_id, deployment.settings())
+
+
 PROVIDER = Provider(
     name="enablex",
     algorithm="HS256",
@@ -162,6 +231,7 @@ PROVIDER = Provider(
     configure=configure,
     default_domain=API_HOST,
     response_extras=lambda _config, grant: {"roomId": grant.provider_room_id},
+    webhook=events,
     room_creation=RoomCreation(create=create_room, delete=delete_room),
     token_request=request_token,
 )

@@ -24,6 +24,40 @@ def appointment_with_room(db: Any, room: str) -> str | None:
     return found[0].id if found else None
 
 
+def appointment_with_provider_room(db: Any, provider_room_id: str) -> tuple[str, str] | None:
+    """The appointment holding this provider room now and its room name, if any (one query, one read)."""
+    query = db.collection(APPOINTMENTS).where(filter=FieldFilter("video.providerRoomId", "==", provider_room_id))
+    for snapshot in query.limit(1).stream():
+        video = (fields(snapshot) or {}).get("video")
+        room = video.get("roomName") if isinstance(video, Mapping) else None
+        if isinstance(room, str) and room:
+            return snapshot.id, room
+    return None
+
+
+# Connections one meeting end looks at, at most (two people and their reconnects, with room to spare).
+MAX_CONNECTIONS = 200
+
+
+def still_connected(db: Any, appointment_id: str, provider_room_id: str) -> tuple[str, ...]:
+    """The connections the provider's callbacks reported joining this provider room and not leaving, sorted."""
+    query = (
+        db.collection(APPOINTMENTS)
+        .document(appointment_id)
+        .collection(ATTENDANCE)
+        .where(filter=FieldFilter("providerRoomId", "==", provider_room_id))
+        .limit(MAX_CONNECTIONS)
+    )
+    joined: set[str] = set()
+    left: set[str] = set()
+    for snapshot in query.stream():
+        event = snapshot.to_dict() or {}
+        participant = event.get("participant")
+        if isinstance(participant, str) and participant:
+            (left if event.get("event") == "left" else joined).add(participant)
+    return tuple(sorted(joined - left))
+
+
 def summarise(summary: Mapping[str, Any], kind: str, role: str | None, at: dt.datetime) -> dict[str, Any]:
     """The attendance summary after one event; the same whatever order the events come in."""
     updated = dict(summary)
@@ -38,12 +72,22 @@ def summarise(summary: Mapping[str, Any], kind: str, role: str | None, at: dt.da
 
 
 def record_attendance(
-    db: Any, appointment_id: str, room: str, event_id: str, kind: str, role: str | None, at: Any
+    db: Any,
+    appointment_id: str,
+    room: str,
+    event_id: str,
+    kind: str,
+    role: str | None,
+    at: Any,
+    *,
+    participant: str = "",
+    provider_room_id: str = "",
 ) -> bool:
     """Store one join/leave under the appointment and fold it into ``video.attendance``, once per event id.
 
     In one transaction: a re-delivered event (its document exists) and an event for a room the
-    appointment no longer holds change nothing. Returns whether anything was written.
+    appointment no longer holds change nothing. Returns whether anything was written. A provider's
+    connection id (``participant``) is stored with its provider room, for ``still_connected``.
     """
     appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
     event_ref = appointment_ref.collection(ATTENDANCE).document(event_id)
@@ -60,7 +104,10 @@ def record_attendance(
             return False
         found = video.get("attendance")
         summary: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-        transaction.create(event_ref, {"role": role, "event": kind, "at": at})
+        event: dict[str, Any] = {"role": role, "event": kind, "at": at}
+        if participant:
+            event |= {"participant": participant, "providerRoomId": provider_room_id}
+        transaction.create(event_ref, event)
         updated = summarise(summary, kind, role, at)
         if updated != summary:
             transaction.update(appointment_ref, {"video.attendance": updated})

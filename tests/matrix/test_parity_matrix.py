@@ -1,14 +1,13 @@
-"""A Twilio and a Zoom deployment through the real functions on the emulators (run by scripts/parity_emulators.py,
-which deploys each in turn; skipped in the default suite, which deploys jitsi): signed webhooks recorded once,
-unsigned ones refused with nothing written, Zoom's URL validation answered, and a cancelled visit's meeting ended
-once at a loopback stand-in of the provider's REST API."""
+"""The matrix's Twilio and Zoom runs through the real functions: signed webhooks recorded once, unsigned and
+mis-signed ones refused with nothing written, Zoom's URL validation answered, and a cancelled visit's meeting ended
+once at a loopback stand-in of the provider's REST API (the run's params point VIDEO_SERVER_API_URL there and
+VIDEO_TWILIO_CALLBACK_URL at this suite's own video_events/twilio)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -19,13 +18,20 @@ import emulator_api as emu
 import pytest
 import requests
 from google.cloud import firestore
+from provider_matrix import LOOPBACK_API, RUNS, ZOOM_API_KEY
 from standins import TwilioRooms, ZoomVideoSdk, serve
 from support import samples
 
-PROVIDER = os.environ.get("PARITY_PROVIDER", "")
-pytestmark = pytest.mark.skipif(PROVIDER not in ("twilio", "zoom"), reason="run by scripts/parity_emulators.py")
-SECRETS: dict[str, str] = json.loads(Path(os.environ["PARITY_SECRETS"]).read_text()) if PROVIDER else {}
-STAND_IN_PORT = 7911  # scripts/parity_emulators.py points VIDEO_SERVER_API_URL here
+PROVIDER = os.environ["MATRIX_RUN"]
+pytestmark = pytest.mark.skipif(PROVIDER not in ("twilio", "zoom"), reason="the twilio and zoom runs")
+KEYS = Path(os.environ["MATRIX_KEY_FILE"]).parent
+SECRETS = {
+    "VIDEO_SIGNING_KEY": Path(os.environ["MATRIX_KEY_FILE"]).read_text(),
+    "VIDEO_WEBHOOK_SECRET": (KEYS / "webhook-secret").read_text(),
+    "VIDEO_ZOOM_API_SECRET": (KEYS / "zoom-api-secret").read_text(),
+}
+STAND_IN_PORT = int(LOOPBACK_API.rsplit(":", 1)[1])
+TWILIO = RUNS["twilio"].params
 ROOM = "p" * 32
 
 
@@ -43,7 +49,7 @@ def signed(role: str, kind: str = "joined", at: dt.datetime | None = None) -> tu
     participant = hashlib.sha256(role.encode()).hexdigest()[:32]  # each participant is its own, as at the provider
     if PROVIDER == "twilio":
         event = "participant-connected" if kind == "joined" else "participant-disconnected"
-        account = "AC" + "fedcba9876543210" * 2
+        account = TWILIO["VIDEO_ACCOUNT_ID"]
         params = samples.twilio_params(
             event, ROOM, when, identity=role, AccountSid=account, ParticipantSid="PA" + participant
         )
@@ -102,13 +108,11 @@ def test_zoom_url_validation_is_answered_through_the_function(db: firestore.Clie
 def provider_api() -> Iterator[Any]:
     """The stand-in of this run's REST API on the port the deployment names; yields its class."""
     if PROVIDER == "twilio":
-        TwilioRooms.reset(
-            "SK" + "0123456789abcdef" * 2, SECRETS["VIDEO_SIGNING_KEY"], "AC" + "fedcba9876543210" * 2, {}
-        )
+        TwilioRooms.reset(TWILIO["VIDEO_APP_ID"], SECRETS["VIDEO_SIGNING_KEY"], TWILIO["VIDEO_ACCOUNT_ID"], {})
         with serve(TwilioRooms, STAND_IN_PORT):
             yield TwilioRooms
         return
-    ZoomVideoSdk.reset("zoomParityApiKey", SECRETS["VIDEO_ZOOM_API_SECRET"], {})
+    ZoomVideoSdk.reset(ZOOM_API_KEY, SECRETS["VIDEO_ZOOM_API_SECRET"], {})
     with serve(ZoomVideoSdk, STAND_IN_PORT):
         yield ZoomVideoSdk
 
