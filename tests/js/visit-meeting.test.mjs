@@ -33,7 +33,7 @@ const render = (props) => react.renderToString(react.createElement(react.VisitMe
 
 test("LiveKit: LiveKitRoom (@livekit/components-react) for the answer's serverUrl", () => {
   const html = render({ state: joined(answer({ provider: "livekit", serverUrl: "wss://lk.example.test" })) });
-  assert.match(html, /^<div class="visit-livekit" data-provider="livekit" data-lk-theme="default"><div class="lk-room-container">/);
+  assert.match(html, /^<div class="visit-livekit" data-provider="livekit" style="[^"]*"><div data-lk-theme="default" style="[^"]*" class="lk-room-container">/);
 });
 
 for (const [provider, roomUrl, domain] of [
