@@ -19,7 +19,19 @@ from firebase_functions.core import Change, init
 from flask import Request, Response
 from google.cloud.firestore_v1 import Client, DocumentSnapshot
 
-from telehealth import attendance, delivery, join, lifecycle, lobby, repair, sessions
+from telehealth import (
+    attendance,
+    bucket,
+    delivery,
+    guests,
+    join,
+    lifecycle,
+    lobby,
+    recording_files,
+    recordings,
+    repair,
+    sessions,
+)
 from telehealth.config import SIGNING_KEY, SMS_SECRET, ParamSpec, Settings, VideoConfig, read_values
 from telehealth.errors import Misconfigured, Unauthenticated, VideoError, WebhookRejected, error_code
 from telehealth.gate import Caller, Policy, policy_limits
@@ -28,7 +40,7 @@ from telehealth.notify.queue import AdminTaskQueue
 from telehealth.notify.settings import NotifySettings, notify_settings
 from telehealth.providers import build_settings, cached_config, creates_rooms, param_specs, secret_specs
 from telehealth.providers.base import Deployment
-from telehealth.ratelimit import shared_limiter
+from telehealth.ratelimit import redemption_limiter, shared_limiter
 from telehealth.reminders import REMINDER_FUNCTION, ReminderHooks
 from telehealth.rooms import Action
 
@@ -129,6 +141,9 @@ def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
         ),
         limiter=shared_limiter(per_minute),
         audit_retention_days=retention_days,
+        redeem_limiter=redemption_limiter(),
+        deployment=DEPLOYMENT,
+        objects=bucket.open_bucket,
     )
 
 
@@ -154,6 +169,8 @@ def _serve(use_case: Callable[..., dict[str, Any]], req: https_fn.CallableReques
 # instance (THREADS=8 in the env gives gunicorn a thread each); 1 vCPU; 256 MiB (a warm worker is ~80 MiB).
 SERVING: dict[str, Any] = {"concurrency": 8, "cpu": 1, "memory": options.MemoryOption.MB_256}
 CALLABLE: dict[str, Any] = {"secrets": [SECRETS[SIGNING_KEY]], "max_instances": MAX_INSTANCES, **SERVING}
+# The recording callables (and consent, whose no stops one) reach the provider's API with its other secrets too.
+RECORDING_CALLABLE: dict[str, Any] = {**CALLABLE, "secrets": list(SECRETS.values())}
 
 
 @https_fn.on_call(**CALLABLE)
@@ -172,11 +189,59 @@ def admit_patient(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     return result
 
 
-@https_fn.on_call(**CALLABLE)
+@https_fn.on_call(**RECORDING_CALLABLE)
 def set_recording_consent(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
     """The patient's yes or no to recording; the doctor's next token follows it."""
     result = _serve(lobby.set_recording_consent, req, "consent")
     logger.info("recording consent recorded", consent=result["consent"])
+    return result
+
+
+@https_fn.on_call(**CALLABLE)
+def invite_guest(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The visit's doctor invites an interpreter or a caregiver; the answer holds the code's only copy."""
+    result = _serve(guests.invite_guest, req, "invitation")
+    logger.info("guest invited")  # never the code, the link or the name
+    return result
+
+
+@https_fn.on_call(**CALLABLE)
+def redeem_invite(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """Any signed-in account (anonymous included) opens an invitation and is bound to it, once."""
+    result = _serve(guests.redeem_invite, req, "redemption")
+    logger.info("invitation redeemed")
+    return result
+
+
+@https_fn.on_call(**CALLABLE)
+def remove_guest(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The visit's doctor or patient removes a guest; the guest is refused from then on."""
+    result = _serve(guests.remove_guest, req, "removal")
+    logger.info("guest removed")
+    return result
+
+
+@https_fn.on_call(**RECORDING_CALLABLE)
+def start_recording(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The visit's doctor starts recording (only with the patient's consent), into the project's bucket."""
+    result = _serve(recordings.start_recording, req, "recording start")
+    logger.info("recording started", status=result["status"])
+    return result
+
+
+@https_fn.on_call(**RECORDING_CALLABLE)
+def stop_recording(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """The visit's doctor stops the recording; the provider's webhook then reports its file."""
+    result = _serve(recordings.stop_recording, req, "recording stop")
+    logger.info("recording stopped", stopped=len(result["stopped"]))
+    return result
+
+
+@https_fn.on_call(**RECORDING_CALLABLE)
+def get_recording_url(req: https_fn.CallableRequest[Any]) -> dict[str, Any]:
+    """A short-lived download URL of a stored recording, for the doctor (and the patient where allowed)."""
+    result = _serve(recordings.get_recording_url, req, "recording url")
+    logger.info("recording url handed out", expiresAt=result["expiresAt"])
     return result
 
 
@@ -221,6 +286,8 @@ def assign_video_room(event: firestore_fn.Event[Change[DocumentSnapshot[Any] | N
         logger.info("reminders scheduled", tasks=outcome.reminders.added, appointmentId=appointment_id)
     if outcome.write.action is not Action.NOTHING:
         logger.info("video room updated", action=outcome.write.action.value, via=outcome.write.via)
+    if outcome.invitations_ended:
+        logger.info("invitations ended", appointmentId=appointment_id, count=outcome.invitations_ended)
     for happened, line in (
         (outcome.room_created, "room created at the provider"),
         (outcome.room_deleted, "room deleted at the provider"),
@@ -300,3 +367,42 @@ def video_events(req: Request) -> Response:
     logger.info("webhook handled", events=received.events, recorded=received.recorded)
     body = '{"ok": true}' if received.reply is None else json.dumps(dict(received.reply))
     return Response(status=200, response=body, content_type="application/json")
+
+
+@_retried
+@firestore_fn.on_document_created(document="videoRecordingJobs/{jobId}", timeout_sec=540, max_instances=MAX_INSTANCES)
+def store_recording(event: firestore_fn.Event[DocumentSnapshot[Any] | None]) -> None:
+    """Copy a finished recording into Storage (or check the one an egress wrote) and record what it is.
+
+    A failure that may pass raises, so the event is delivered again (``retry=True``); the job is idempotent.
+    """
+    job_id = event.params["jobId"]
+    job = event.data.to_dict() if event.data is not None else None
+    if job is None:
+        return
+    try:
+        done = recording_files.run_job(
+            _clients["db"], job_id, job, current_config(), dt.datetime.now(dt.UTC), objects=bucket.open_bucket
+        )
+    except Exception as error:
+        _log_failure("recording copy failed; the event will be retried", error, job=job_id)
+        raise
+    log = logger.warn if done.outcome == "failed" else logger.info
+    log("recording job done", outcome=done.outcome, reason=done.reason, job=job_id)
+
+
+@scheduler_fn.on_schedule(schedule="every 1 hours", max_instances=1)
+def sweep_recordings(event: scheduler_fn.ScheduledEvent) -> None:
+    """Every hour: delete the recordings (object and record) older than VIDEO_RECORDING_RETENTION_DAYS."""
+    now = event.schedule_time if event.schedule_time.tzinfo else event.schedule_time.replace(tzinfo=dt.UTC)
+    report = recording_files.sweep(
+        _clients["db"],
+        now=now,
+        config=current_config(),
+        objects=bucket.open_bucket,
+        on_failure=lambda appointment_id, error: _log_failure(
+            "recording deletion failed; the next sweep tries again", error, appointmentId=appointment_id
+        ),
+    )
+    log = logger.error if report.failed else logger.info
+    log("recording sweep done", **dataclasses.asdict(report))

@@ -1,4 +1,4 @@
-"""Run a command against the Firebase emulator suite (Auth, Firestore, Functions), offline.
+"""Run a command against the Firebase emulator suite (Auth, Firestore, Storage, Functions), offline.
 
 Starts ``firebase emulators:start`` in a process group of its own, waits until the suite is ready,
 runs the command with the emulator variables set, then stops everything it started: SIGINT to the
@@ -43,6 +43,9 @@ READY_LINE = "All emulators ready"
 LOAD_FAILED = "Failed to load function definition from source"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
+# The emulators a suite starts, of those its config gives a port (Storage: recordings, docs/recordings.md;
+# Hosting: the demo page, in the suites that run the browser tests).
+ONLY = ("auth", "firestore", "storage", "functions", "hosting", "tasks")
 
 
 def suite_ports(config: str) -> dict[str, tuple[str, int]]:
@@ -68,7 +71,7 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         host, port = ports[name]
         return f"{host}:{port}"
 
-    env = {
+    found = {
         "GCLOUD_PROJECT": PROJECT,
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "FIREBASE_PROJECT_ID": PROJECT,
@@ -80,25 +83,21 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
     if "hosting" in ports:
         # No SDK reads this one (firebase-tools defines none for Hosting): the browser tests and make dev
         # find the demo site by it.
-        env["FIREBASE_HOSTING_EMULATOR_HOST"] = addr("hosting")
+        found["FIREBASE_HOSTING_EMULATOR_HOST"] = addr("hosting")
     # The Cloud Tasks emulator (the reminder queue); firebase-admin enqueues there when this is set.
     if "tasks" in ports:
-        env["CLOUD_TASKS_EMULATOR_HOST"] = addr("tasks")
-    return env
-
-
-# Emulators in a config that the CLI runs on its own, without --only naming them.
-NOT_STARTED_BY_NAME = {"hub", "logging", "ui"}
+        found["CLOUD_TASKS_EMULATOR_HOST"] = addr("tasks")
+    if "storage" in ports:
+        # The JS SDK and firebase-tools take host:port; google-cloud-storage (Python) wants the scheme too.
+        found["FIREBASE_STORAGE_EMULATOR_HOST"] = addr("storage")
+        found["STORAGE_EMULATOR_HOST"] = f"http://{addr('storage')}"
+    return found
 
 
 def started_emulators(config: str) -> list[str]:
-    """What ``--only`` names: every emulator the config gives a port, but the hub and the logging server."""
-    emulators = json.loads((ROOT / config).read_text())["emulators"]
-    return [
-        name
-        for name, spec in emulators.items()
-        if isinstance(spec, dict) and "port" in spec and name not in NOT_STARTED_BY_NAME
-    ]
+    """What ``--only`` names: each emulator of ``ONLY`` that the config gives a port."""
+    ports = suite_ports(config)
+    return [name for name in ONLY if name in ports]
 
 
 def cli_env() -> dict[str, str]:

@@ -6,6 +6,17 @@
   ``CreateRoomRequest``. A room it does not hold is answered as LiveKit does since livekit#1860:
   HTTP 404 with the Twirp error ``not_found``. CreateRoom of a name it holds answers that room (same
   sid), as LiveKit does.
+- ``LiveKitEgress``: the RoomService above plus LiveKit's Twirp ``Egress/StartRoomCompositeEgress`` and
+  ``Egress/StopEgress``, as livekit-api calls them (egress_service.py): a token with the ``roomRecord``
+  grant, protobuf bodies. A start must name a room and one MP4 file output to a GCS bucket (credentials
+  empty or a service-account key); it answers ``EgressInfo`` (``EGRESS_STARTING``). A stop of an unknown
+  egress is ``not_found``, of an ended one ``failed_precondition``; a stop ends the egress the way
+  LiveKit's does: the file is written whole into the bucket (at the filepath plus ``.mp4`` where it has
+  no extension, as the egress names its output) and ``ended_info`` gives what its ``egress_ended``
+  webhook carries.
+- ``RecordingLink``: a pre-authenticated download link as JaaS hands one out in ``RECORDING_UPLOADED``
+  (an object-storage URL that is its own credential): ``GET /<token>`` answers the file while the token
+  is known, 404 otherwise (expired); a request carrying an ``Authorization`` header is 400.
 - ``VonageVideo``: Vonage Video's ``POST /session/create`` over HTTPS (the ``vonage`` package speaks
   nothing else), as its REST reference and the package's own request code say: ``Authorization:
   Bearer`` an application JWT (RS256 with the application's key, ``application_id``, ``iat``,
@@ -72,6 +83,14 @@ from typing import Any, ClassVar
 
 import jwt
 from livekit.api import TokenVerifier
+from livekit.protocol.egress import (
+    EgressInfo,
+    EgressStatus,
+    EncodedFileType,
+    FileInfo,
+    RoomCompositeEgressRequest,
+    StopEgressRequest,
+)
 from livekit.protocol.models import Room
 from livekit.protocol.room import CreateRoomRequest, DeleteRoomRequest
 from support.loopback_tls import loopback_certificate as loopback_certificate  # the HTTPS stand-ins' certificate
@@ -162,6 +181,136 @@ class LiveKitRoomService(_Quiet):
             max_participants=request.max_participants,
         )
         self.answer(200, room.SerializeToString(), "application/protobuf")
+
+
+class LiveKitEgress(LiveKitRoomService):
+    """Configure with ``reset_egress``; read ``starts``, ``stops`` and ``egresses`` (id to its state)."""
+
+    starts: ClassVar[list[RoomCompositeEgressRequest]] = []
+    stops: ClassVar[list[str]] = []
+    egresses: ClassVar[dict[str, dict[str, Any]]] = {}
+    recording: ClassVar[bytes] = b""
+    # Writes (bucket, object path, bytes) where the egress uploads: the Storage emulator in the matrix.
+    upload: ClassVar[Any] = None
+
+    @classmethod
+    def reset_egress(cls, api_key: str, api_secret: str, recording: bytes, upload: Any) -> None:
+        cls.reset(api_key, api_secret)
+        cls.starts, cls.stops, cls.egresses, cls.recording, cls.upload = [], [], {}, recording, upload
+
+    @classmethod
+    def ended_info(cls, egress_id: str) -> EgressInfo:
+        """The ``egress_info`` of the ended egress's ``egress_ended`` webhook."""
+        state = cls.egresses[egress_id]
+        return EgressInfo(
+            egress_id=egress_id,
+            room_name=state["room"],
+            status=EgressStatus.EGRESS_COMPLETE,
+            started_at=state["started_at"],
+            ended_at=state["ended_at"],
+            file_results=[
+                FileInfo(
+                    filename=state["written"],
+                    size=len(cls.recording),
+                    started_at=state["started_at"],
+                    ended_at=state["ended_at"],
+                    location=f"gs://{state['bucket']}/{state['written']}",
+                )
+            ],
+        )
+
+    def do_POST(self) -> None:
+        if not self.path.startswith("/twirp/livekit.Egress/"):
+            super().do_POST()
+            return
+        cls = type(self)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        method = self.path.removeprefix("/twirp/livekit.Egress/")
+        if method not in ("StartRoomCompositeEgress", "StopEgress"):
+            self.twirp_error(404, "bad_route", "no such method")
+            return
+        try:
+            claims = TokenVerifier(cls.api_key, cls.api_secret).verify(
+                self.headers.get("Authorization", "").removeprefix("Bearer ")
+            )
+        except Exception:  # noqa: BLE001 - any verification failure is the server's 401
+            self.twirp_error(401, "unauthenticated", "invalid token")
+            return
+        if claims.video is None or not claims.video.room_record:
+            self.twirp_error(403, "permission_denied", "no roomRecord grant")
+            return
+        if self.headers.get("Content-Type") != "application/protobuf":
+            self.twirp_error(400, "malformed", "not a protobuf body")
+            return
+        if method == "StartRoomCompositeEgress":
+            self.start(RoomCompositeEgressRequest.FromString(body))
+        else:
+            self.stop(StopEgressRequest.FromString(body).egress_id)
+
+    def start(self, request: RoomCompositeEgressRequest) -> None:
+        cls = type(self)
+        outputs = list(request.file_outputs)
+        if not request.room_name or len(outputs) != 1:
+            self.twirp_error(400, "invalid_argument", "a room and one file output are required")
+            return
+        output = outputs[0]
+        credentials = output.gcp.credentials
+        if output.WhichOneof("output") != "gcp" or not output.gcp.bucket or not output.filepath:
+            self.twirp_error(400, "invalid_argument", "a GCS bucket and a filepath are required")
+            return
+        if credentials and json.loads(credentials).get("type") != "service_account":
+            self.twirp_error(400, "invalid_argument", "GCP credentials must be a service-account key")
+            return
+        if output.file_type != EncodedFileType.MP4:
+            self.twirp_error(400, "invalid_argument", "MP4 expected")
+            return
+        cls.starts.append(request)
+        egress_id = f"EG_{secrets.token_hex(6)}"
+        written = output.filepath if "." in output.filepath.rsplit("/", 1)[-1] else output.filepath + ".mp4"
+        cls.egresses[egress_id] = {
+            "room": request.room_name,
+            "bucket": output.gcp.bucket,
+            "written": written,
+            "started_at": time.time_ns(),
+            "ended_at": 0,
+        }
+        info = EgressInfo(egress_id=egress_id, room_name=request.room_name, status=EgressStatus.EGRESS_STARTING)
+        self.answer(200, info.SerializeToString(), "application/protobuf")
+
+    def stop(self, egress_id: str) -> None:
+        cls = type(self)
+        state = cls.egresses.get(egress_id)
+        if state is None:
+            self.twirp_error(404, "not_found", "egress not found")
+            return
+        if state["ended_at"]:
+            self.twirp_error(412, "failed_precondition", "egress already ended")
+            return
+        cls.stops.append(egress_id)
+        state["ended_at"] = time.time_ns()
+        if cls.upload is not None:
+            cls.upload(state["bucket"], state["written"], cls.recording)
+        info = EgressInfo(egress_id=egress_id, room_name=state["room"], status=EgressStatus.EGRESS_ENDING)
+        self.answer(200, info.SerializeToString(), "application/protobuf")
+
+
+class RecordingLink(_Quiet):
+    """Configure ``files`` (token to bytes) before serving; read ``fetched``."""
+
+    files: ClassVar[dict[str, bytes]] = {}
+    fetched: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        if self.headers.get("Authorization"):
+            self.answer(400, b"a pre-authenticated link takes no credentials")
+            return
+        token = self.path.strip("/")
+        if token not in cls.files:
+            self.answer(404, b"not found")
+            return
+        cls.fetched.append(token)
+        self.answer(200, cls.files[token], "video/mp4")
 
 
 def asap_file_name(kid: str) -> str:

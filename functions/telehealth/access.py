@@ -38,6 +38,7 @@ def is_appointment_id(value: Any) -> bool:
     """An appointment id: 1 to 128 ASCII letters, digits, ``-`` or ``_`` (nothing else, no look-alikes).
 
     Ids of the form ``__x__`` are reserved by Firestore (no document can have one), so they are refused too.
+    The same format holds for every id a request names (a guest's too).
     """
     if not isinstance(value, str) or APPOINTMENT_ID.fullmatch(value) is None:
         return False

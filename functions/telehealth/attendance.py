@@ -4,7 +4,7 @@
 ``<provider>`` and it has one; anything else is 404. Each verified event for a room of ours is
 stored once (by its event id) and folded into the order-independent summary. A verified request
 the provider wants answered (a URL-validation challenge) records nothing and carries the verifier's
-reply back. Free of the functions SDK.
+reply back. A recording's event (finished, uploaded) goes to ``recording_files``. Free of the functions SDK.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import recording_files
+from .bucket import Objects, open_bucket
 from .errors import WebhookRejected
 from .providers import provider_of
-from .providers.base import AttendanceEvent, Deployment, WebhookReply, WebhookRequest
+from .providers.base import AttendanceEvent, Deployment, RecordingEvent, WebhookReply, WebhookRequest
 from .store import attendance
 
 MAX_BODY_BYTES = 64 * 1024
@@ -53,7 +55,13 @@ def bounded_body(post: WebhookPost) -> bytes:
     return body
 
 
-def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime) -> Received:
+def receive(
+    db: Any,
+    post: WebhookPost,
+    deployment: Deployment,
+    now: dt.datetime,
+    objects: Callable[[str], Objects] = open_bucket,
+) -> Received:
     """Verify one webhook request with the deployed provider's verifier and record its events."""
     if post.method != "POST":
         raise WebhookRejected(405, "POST only")
@@ -67,6 +75,9 @@ def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime
         return Received(events=0, recorded=0, reply=events.body)
     recorded = 0
     for event in events:
+        if isinstance(event, RecordingEvent):
+            recorded += recording_files.on_recording_event(db, event, deployment.config(), objects, now)
+            continue
         found = holder(db, event)
         if found is not None and attendance.record_attendance(
             db,
@@ -78,6 +89,7 @@ def receive(db: Any, post: WebhookPost, deployment: Deployment, now: dt.datetime
             event.at,
             participant=event.participant,
             provider_room_id=event.provider_room_id,
+            guest_id=event.guest_id,
         ):
             recorded += 1
     return Received(events=len(events), recorded=recorded)

@@ -25,6 +25,11 @@ DIAL_OUT_FEATURES: tuple[str, ...] = ("outbound-call", "sip-outbound-call")
 # Values that are set but mean "no secret": a deployment holding one of these has no secret at all.
 PLACEHOLDERS = frozenset({"none", "null", "changeme", "change-me", "secret", "placeholder", "todo", "xxx"})
 
+# Guests a visit may have at most, whatever the param says (each is one more participant in the room).
+MAX_GUESTS_LIMIT = 3
+# The join page: an http(s) URL with no fragment (invitation links put the code in the fragment).
+_JOIN_PAGE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s#]*)?")
+
 HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
 _SERVER_API = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
@@ -70,13 +75,15 @@ COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("VIDEO_SESSION_CHECK_S", "int", 60, "seconds a live session check is reused per uid (0 to 300)"),
     ParamSpec("VIDEO_MAX_INSTANCES", "int", 10, "instances per function, at most"),
     ParamSpec("VIDEO_REPAIR_LIMIT", "int", 500, "documents per query per repair sweep"),
+    ParamSpec("VIDEO_MAX_GUESTS", "int", 1, "invited guests (interpreter, caregiver) per visit, 0 to 3"),
+    # One param for two uses: reminders link to it with ?appointmentId=, invitations with #invite=<code>.
+    ParamSpec("VIDEO_JOIN_PAGE_URL", "str", "", "the clinic's join page (reminders, invitation links); empty: none"),
 )
 # Reminders and notifications (telehealth.notify.settings checks them; docs/reminders.md).
 SMS_SECRET = "VIDEO_SMS_API_SECRET"  # noqa: S105 - the param's name, not a secret
 NOTIFY_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("VIDEO_REMINDERS_MIN", "str", "1440,15", "minutes before start to remind each participant; empty: none"),
     ParamSpec("VIDEO_CLINIC_NAME", "str", "", "the clinic's name in messages"),
-    ParamSpec("VIDEO_JOIN_PAGE_URL", "str", "", "the clinic's join page; messages link to it with ?appointmentId="),
     ParamSpec("VIDEO_DEFAULT_LOCALE", "str", "en", "message language of users without users/{uid}.locale: en or tr"),
     ParamSpec("VIDEO_DEFAULT_TIME_ZONE", "str", "UTC", "IANA time zone of users without users/{uid}.timeZone"),
     ParamSpec("VIDEO_MAIL_COLLECTION", "str", "mail", "the Trigger Email extension's collection; empty: no email"),
@@ -96,6 +103,26 @@ COMMON_SECRETS: tuple[SecretSpec, ...] = (
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordingConfig:
+    """Where recordings are kept and the bounds on them (``recording_config`` checks the params)."""
+
+    # Empty: recordings are off.
+
+    bucket: str = ""
+    retention_days: int = 90
+    patient_access: bool = False
+    url_ttl_seconds: int = 300
+    max_bytes: int = 2048 * 1024 * 1024
+    copy_seconds: int = 300
+    download_hosts: frozenset[str] = frozenset()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether recordings are kept at all (a bucket is configured)."""
+        return bool(self.bucket)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VideoConfig:
     """The plain (non-secret) video settings, validated; ``options`` is the provider's own, parsed by it."""
 
@@ -110,8 +137,13 @@ class VideoConfig:
     waiting_room: WaitingRoom = "host"
     # Where the provider's server API lives, if not at https://<domain>.
     server_api: str = ""
+    # Invited guests per visit (``invite_guest``), each one more participant beside the doctor and the patient.
+    max_guests: int = 1
+    # The clinic's join page (``VIDEO_JOIN_PAGE_URL``); empty when the deployment names none.
+    join_page_url: str = ""
     # Rooms are created at the provider at assignment; joins wait for ``video.providerRoomId``.
     creates_rooms: bool = False
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
     options: Any = None
 
     @property
@@ -195,6 +227,12 @@ def shared_config(values: Mapping[str, Any], provider: str, default_domain: str)
     server_api = text(values, "VIDEO_SERVER_API_URL")
     if server_api and not _SERVER_API.fullmatch(server_api):
         raise Misconfigured("VIDEO_SERVER_API_URL must be http(s)://host[:port], nothing after it")
+    max_guests = number(values, "VIDEO_MAX_GUESTS", 1)
+    if not 0 <= max_guests <= MAX_GUESTS_LIMIT:
+        raise Misconfigured(f"VIDEO_MAX_GUESTS must be between 0 and {MAX_GUESTS_LIMIT}")
+    join_page = text(values, "VIDEO_JOIN_PAGE_URL")
+    if join_page and not _JOIN_PAGE.fullmatch(join_page):
+        raise Misconfigured("VIDEO_JOIN_PAGE_URL must be an http(s) URL without a fragment")
     email = values.get("VIDEO_TOKEN_EMAIL", False)
     if not isinstance(email, bool):
         raise Misconfigured("VIDEO_TOKEN_EMAIL must be true or false")
@@ -209,6 +247,8 @@ def shared_config(values: Mapping[str, Any], provider: str, default_domain: str)
         "doctor_features": parse_features(text(values, "VIDEO_DOCTOR_FEATURES")),
         "waiting_room": parse_waiting_room(text(values, "VIDEO_WAITING_ROOM", "host")),
         "server_api": server_api,
+        "max_guests": max_guests,
+        "join_page_url": join_page,
     }
 
 

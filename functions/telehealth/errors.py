@@ -42,6 +42,11 @@ class InvalidArgument(VideoError):
         "appointmentId": "appointmentId must be a non-empty Firestore document id.",
         "admit": "admit must be true or false.",
         "consent": "consent must be true or false.",
+        "kind": "kind must be interpreter or caregiver.",
+        "name": "name must be 1 to 60 printable characters.",
+        "inviteCode": "inviteCode must be the code from the invitation link.",
+        "guestId": "guestId must be a guest's id.",
+        "recordingId": "recordingId must be a recording's id.",
     }
 
     def __init__(self, field: str = "appointmentId") -> None:
@@ -57,6 +62,14 @@ class AppointmentNotFound(VideoError):
     default_reason = "not_found"
 
 
+class InvitationNotFound(VideoError):
+    """No such invitation, or not one this caller may use: one answer for a wrong, expired, removed or
+    another account's code (``reason`` tells them apart in the audit only)."""
+
+    message = "Invitation not found."
+    default_reason = "invite_not_found"
+
+
 class NotJoinable(VideoError):
     """The caller is on the appointment, but it cannot be joined now (see ``reason``)."""
 
@@ -65,6 +78,16 @@ class NotJoinable(VideoError):
     def details(self) -> dict[str, Any] | None:
         """``reason`` (``not_video``, ``too_early``, ...) and its companions (``opensAt``, ``closesAt``)."""
         return {"reason": self.reason, **self.extra}
+
+
+class RecordingRefused(VideoError):
+    """The caller is the visit's doctor, but a recording cannot be started or handed out now (see ``reason``)."""
+
+    message = "The recording is not available now."
+
+    def details(self) -> dict[str, Any] | None:
+        """``reason``: ``recording_off``, ``recording_unsupported``, ``no_consent``, ``not_ready``, ..."""
+        return {"reason": self.reason}
 
 
 class RateLimited(VideoError):
@@ -147,7 +170,9 @@ ERROR_CODES: dict[type[VideoError], str] = {
     Unauthenticated: "unauthenticated",
     InvalidArgument: "invalid-argument",
     AppointmentNotFound: "not-found",
+    InvitationNotFound: "not-found",
     NotJoinable: "failed-precondition",
+    RecordingRefused: "failed-precondition",
     RateLimited: "resource-exhausted",
     ConcurrentUpdate: "aborted",
     ProviderUnavailable: "unavailable",

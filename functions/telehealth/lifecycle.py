@@ -1,6 +1,7 @@
 """The room lifecycle's use case, for the trigger and the sweep: decide, write, then the provider's part.
 
-The room write comes first and never depends on the provider. Where the provider creates rooms, an
+The room write comes first and never depends on the provider. A room that ends (withdrawn, replaced
+by a move, completed) then ends every invitation to it. Where the provider creates rooms, an
 assignment then creates the room there and stores its id in a second conditional write, and a room
 that is no longer valid is deleted there; after that a withdrawn meeting is ended. A provider that
 fails only delays its part: the error is raised, and the event's retry (or the sweep) completes it
@@ -21,7 +22,7 @@ from .providers.base import Deployment
 from .reminders import ReminderHooks, Scheduled
 from .reminders import on_appointment_written as schedule_reminders
 from .rooms import Action, decide, moved, needs_room, new_room_name, provider_room_of, room_awaiting_provider, room_of
-from .store import appointments, attendance
+from .store import appointments, attendance, guests
 from .store.appointments import RECORDED, SPARE, RoomWrite
 
 # A provider room for a visit whose times do not parse lives until this long after its creation.
@@ -132,6 +133,7 @@ class LifecycleOutcome:
     room_created: bool = False
     room_deleted: bool = False
     reminders: Scheduled = field(default_factory=Scheduled)
+    invitations_ended: int = 0
 
 
 Failure = Callable[[str, Exception], None]
@@ -166,6 +168,13 @@ def on_appointment_written(
         on_failure("room lifecycle failed; no room assigned or withdrawn", error)
         raise
     room = ended_room(before, after)
+    invitations_ended = 0
+    if room is not None:
+        try:
+            invitations_ended = guests.end_invitations(db, appointment_id, room)
+        except Exception as error:
+            on_failure("ending the visit's invitations failed", error)
+            raise
     created = deleted = False
     if creates_rooms(params):
         try:
@@ -194,4 +203,11 @@ def on_appointment_written(
         except Exception as error:
             on_failure("scheduling reminders failed", error)
             raise
-    return LifecycleOutcome(write, ended, created, deleted, scheduled)
+    return LifecycleOutcome(
+        write,
+        meeting_ended=ended,
+        room_created=created,
+        room_deleted=deleted,
+        reminders=scheduled,
+        invitations_ended=invitations_ended,
+    )

@@ -2,7 +2,8 @@
 
 Both pass the gate every callable passes, act only for the appointment's own doctor or patient
 (anyone else: ``not-found``), write only inside ``video`` (conditionally on the appointment being
-unchanged since it was read), and leave one audit record. Free of the functions SDK.
+unchanged since it was read), and leave one audit record. A withdrawn consent also stops and discards
+every recording of the visit still running (``recordings.discard_active``). Free of the functions SDK.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .access import Role
-from .errors import AppointmentNotFound, InvalidArgument, NotJoinable
+from .errors import AppointmentNotFound, InvalidArgument, NotJoinable, ProviderCallFailed, ProviderUnavailable
 from .gate import Caller, Granted, Policy, Visit, serve
+from .recordings import discard_active
 from .rooms import room_of
 from .store import appointments
 
@@ -65,7 +67,17 @@ def admit_patient(db: Any, *, caller: Caller | None, data: Any, policy: Policy, 
 
 
 def set_recording_consent(db: Any, *, caller: Caller | None, data: Any, policy: Policy, now: int) -> dict[str, Any]:
-    """The appointment's patient says yes or no to recording; the doctor's next token follows it."""
+    """The appointment's patient says yes or no to recording; the doctor's next token follows it, and a no
+    stops what is being recorded at once (nothing of it is kept)."""
     reasons = ("consent_given", "consent_withdrawn")
     step = _step(data, "consent", "consent", "guest", appointments.record_consent, reasons)
-    return serve(db, caller=caller, data=data, policy=policy, now=now, step=step, check_input=_check_field("consent"))
+    answer = serve(db, caller=caller, data=data, policy=policy, now=now, step=step, check_input=_check_field("consent"))
+    if answer["consent"] is False and policy.deployment is not None and caller is not None:
+        appointment_id = str(data["appointmentId"])  # checked by the gate
+        try:
+            discard_active(
+                db, appointment_id, policy.deployment, policy.objects, now, caller.uid, policy.audit_retention_days
+            )
+        except ProviderCallFailed:
+            raise ProviderUnavailable() from None  # the no is recorded; calling again retries the stop
+    return answer

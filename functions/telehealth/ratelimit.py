@@ -15,6 +15,9 @@ from functools import lru_cache
 
 WINDOW_SECONDS = 60
 DEFAULT_MAX_ACCOUNTS = 10_000
+# Invitation codes an account may try a minute (``redeem_invite``): a guest opening their link again is
+# well inside it; the codes' 192 bits, not this limit, are what makes guessing hopeless.
+REDEMPTIONS_PER_MINUTE = 10
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,10 @@ class RateLimiter:
 def shared_limiter(per_minute: int) -> RateLimiter:
     """This instance's limiter for a limit: its windows live in this instance's memory."""
     return RateLimiter(per_minute)
+
+
+@lru_cache(maxsize=1)
+def redemption_limiter() -> RateLimiter:
+    """This instance's limiter for invitation codes, apart from the joins' (one account's tries do not
+    use up its joins)."""
+    return RateLimiter(REDEMPTIONS_PER_MINUTE)

@@ -2,9 +2,10 @@
 
 The provider supplies the claims, extra headers and expiry (``providers``); this module decides
 what goes in them that is the same everywhere: a display name (the doctor's from the directory,
-anyone else's from their own profile followed by their role, so nobody passes as the doctor by
-name), an email only when allowed and verified, and capture features only for the doctor and only
-with the patient's consent.
+the patient's from their own profile followed by their role, an invited guest's as the doctor
+invited them followed by their kind, so nobody passes as the doctor by name), an identity that is
+a role or an invitation (never a uid), an email only when allowed and verified (never a guest's),
+and capture features only for the doctor and only with the patient's consent.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import jwt
 
 from .access import Grant, Role
 from .config import CAPTURE_FEATURES, Settings, VideoConfig
+from .invitations import Guest
 from .providers import provider_of
-from .providers.base import IDENTITIES, Participant
+from .providers.base import IDENTITIES, Participant, guest_identity
 
 DEFAULT_NAMES: dict[str, str] = {"moderator": "Doctor", "guest": "Patient"}
 # The label a self-chosen name carries: the role the server knows the caller by.
@@ -35,11 +37,24 @@ def clean_display_name(raw: Any, limit: int = MAX_DISPLAY_NAME) -> str | None:
     return name or None
 
 
+def labelled(raw: Any, label: str, fallback: str) -> str:
+    """A name someone chose, followed by the label the server knows them by (``Ana · interpreter``), at most
+    80 characters in all; ``fallback`` when nothing of the name is left."""
+    suffix = f" · {label}"
+    name = clean_display_name(raw, MAX_DISPLAY_NAME - len(suffix))
+    return f"{name}{suffix}" if name else fallback
+
+
 def labelled_name(raw: Any, role: Role) -> str:
     """A name the caller chose, followed by their role (``Pat Demo · patient``); the role's name if none."""
-    label = f" · {ROLE_LABELS[role]}"
-    name = clean_display_name(raw, MAX_DISPLAY_NAME - len(label))
-    return f"{name}{label}" if name else DEFAULT_NAMES[role]
+    return labelled(raw, ROLE_LABELS[role], DEFAULT_NAMES[role])
+
+
+def guest_participant(guest: Guest) -> Participant:
+    """How an invited guest appears: the name the doctor invited them by, followed by its kind
+    (``Ana · interpreter``), under their invitation's identity; never an email."""
+    kind = guest.kind or "guest"
+    return Participant(identity=guest_identity(guest.guest_id), display_name=labelled(guest.name, kind, kind.title()))
 
 
 def participant_for(

@@ -1,6 +1,7 @@
 // The demo page (web/, on the client kit, served by the Hosting emulator) in headless Chromium (Debian's,
-// driven by playwright-core): a doctor and a patient, two contexts. The visit panel shows the kit's state
-// as data-visit-state, so each step checks the typed state and the sentence the page shows for it.
+// driven by playwright-core): a doctor and a patient, two contexts, and a third for an invited guest who
+// opens the doctor's link. The visit panel shows the kit's state as data-visit-state, so each step checks
+// the typed state and the sentence the page shows for it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -93,11 +94,47 @@ test("the doctor confirms; the patient waits for the doctor, then gets in on the
   await doctorPage.screenshot({ path: path.join(artifacts, "browser-4-doctor-sees-patient-joined.png"), fullPage: true });
   await patientPage.screenshot({ path: path.join(artifacts, "browser-join.png"), fullPage: true });
 
-  // 6. The doctor completes the visit: both kits end (and stop listening), the pages say so.
+  // 6. The third person: the doctor invites an interpreter from the visit's guest panel and gets a link.
+  await doctorRow.getByRole("button", { name: "Guests" }).click();
+  await doctorPage.selectOption("#guest-kind", "interpreter");
+  await doctorPage.fill("#guest-name", "Ana Lima");
+  await doctorPage.click("#invite");
+  await doctorPage.locator("#invite-link-row").waitFor({ timeout: SLOW });
+  const link = await doctorPage.locator("#invite-link").inputValue();
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#invite=[A-Za-z0-9_-]{32}$/);
+  await doctorPage.screenshot({ path: path.join(artifacts, "browser-5-doctor-invites.png"), fullPage: true });
+
+  // 7. A browser that never signed in opens the link: an anonymous account redeems it and its kit (which may
+  //    not read the visit, so it runs on the callable's answers) joins the same room as a guest, and the code
+  //    leaves the address bar. The link's page is VIDEO_JOIN_PAGE_URL's; the test opens this suite's page
+  //    (its port may be shifted) with the link's fragment.
+  const guestPage = await world.open(new URL(link).hash);
+  await guestPage.locator('#visit[data-visit-state="joined"]').waitFor({ timeout: SLOW });
+  assert.equal(await guestPage.locator("#meeting-room").textContent(), room);
+  assert.equal(await guestPage.locator("#meeting-role").textContent(), "guest");
+  assert.equal(await guestPage.locator("#guest-kind-label").textContent(), "Interpreter");
+  assert.equal(await guestPage.locator("#sign-in-form").count(), 0);
+  assert.ok(!guestPage.url().includes("invite"), guestPage.url());
+  await guestPage.screenshot({ path: path.join(artifacts, "browser-6-guest-in.png"), fullPage: true });
+
+  // 8. The patient sees the guest in, removes them, and the guest's next join is refused: not_found, which
+  //    the guest's page words as an invitation no longer valid.
+  await patientRow.getByRole("button", { name: "Guests" }).click();
+  const guestItem = patientPage.locator("#guest-list li").filter({ hasText: "Ana Lima (Interpreter)" });
+  await guestItem.locator('[data-role="guest-status"]').filter({ hasText: "redeemed" }).waitFor({ timeout: SLOW });
+  await guestItem.getByRole("button", { name: "Remove" }).click();
+  await guestItem.locator('[data-role="guest-status"]').filter({ hasText: "removed" }).waitFor({ timeout: SLOW });
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-7-patient-removed-guest.png"), fullPage: true });
+  await guestPage.click("#guest-join");
+  await guestPage.locator('#visit[data-visit-state="not_found"]').waitFor({ timeout: SLOW });
+  assert.equal(await guestPage.locator("#visit-status").textContent(), "This invitation is no longer valid.");
+  await guestPage.context().close();
+
+  // 9. The doctor completes the visit: both kits end (and stop listening), the pages say so.
   await doctorRow.getByRole("button", { name: "Complete" }).click();
   for (const page of [patientPage, doctorPage]) {
     await page.locator('#visit[data-visit-state="ended"]').waitFor({ timeout: SLOW });
     assert.equal(await page.locator("#visit-status").textContent(), "This consultation has ended.");
   }
-  await patientPage.screenshot({ path: path.join(artifacts, "browser-5-patient-visit-ended.png"), fullPage: true });
+  await patientPage.screenshot({ path: path.join(artifacts, "browser-8-patient-visit-ended.png"), fullPage: true });
 });

@@ -1,6 +1,8 @@
 // Shared set-up for the JavaScript client tests: Firebase apps wired to the running emulator suite.
 import { initializeApp, deleteApp } from "firebase/app";
-import { getAuth, connectAuthEmulator, createUserWithEmailAndPassword, updateProfile } from "firebase/auth";
+import {
+  getAuth, connectAuthEmulator, createUserWithEmailAndPassword, signInAnonymously, updateProfile,
+} from "firebase/auth";
 import { getFirestore, connectFirestoreEmulator, terminate, doc, onSnapshot } from "firebase/firestore";
 import { getFunctions, connectFunctionsEmulator } from "firebase/functions";
 import { execFile } from "node:child_process";
@@ -24,10 +26,10 @@ let counter = 0;
 // resetEmulators() refuses while any client is open.
 const openClients = new Set();
 
-/** A signed-in user with their own Firebase app (as on their own device). */
-export async function signedInClient(email, password, displayName) {
+/** A Firebase app of its own (as on its own device), wired to the emulators; `signIn(auth)` signs it in. */
+async function clientWith(name, signIn) {
   const app = initializeApp({ apiKey: "demo-key", projectId, authDomain: `${projectId}.firebaseapp.com` },
-    `client-${++counter}-${email}`);
+    `client-${++counter}-${name}`);
   const auth = getAuth(app);
   const a = hostPort("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099");
   connectAuthEmulator(auth, `http://${a.host}:${a.port}`, { disableWarnings: true });
@@ -37,13 +39,9 @@ export async function signedInClient(email, password, displayName) {
   const functions = getFunctions(app, "us-central1");
   const fn = hostPort("FUNCTIONS_EMULATOR_HOST", "127.0.0.1:5001");
   connectFunctionsEmulator(functions, fn.host, fn.port);
-  const { user } = await createUserWithEmailAndPassword(auth, email, password);
-  if (displayName) {
-    await updateProfile(user, { displayName });
-    await user.getIdToken(true);
-  }
+  const { user } = await signIn(auth);
   const client = {
-    app, auth, db, functions, uid: user.uid, email,
+    app, auth, db, functions, uid: user.uid, email: user.email ?? name,
     async close() {
       openClients.delete(client);
       await terminate(db);
@@ -52,6 +50,23 @@ export async function signedInClient(email, password, displayName) {
   };
   openClients.add(client);
   return client;
+}
+
+/** A signed-in user with their own Firebase app (as on their own device). */
+export async function signedInClient(email, password, displayName) {
+  return clientWith(email, async (auth) => {
+    const credential = await createUserWithEmailAndPassword(auth, email, password);
+    if (displayName) {
+      await updateProfile(credential.user, { displayName });
+      await credential.user.getIdToken(true);
+    }
+    return credential;
+  });
+}
+
+/** An anonymous account on its own device, as a guest opening an invitation link signs in. */
+export async function anonymousClient(name = "anonymous") {
+  return clientWith(name, (auth) => signInAnonymously(auth));
 }
 
 /**

@@ -20,6 +20,8 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const ROOM = { roomName: "q".repeat(32), provider: "jitsi", roomUrl: `https://meet.example.test/${"q".repeat(32)}` };
 const SUBCOLLECTIONS = ["attendance", "guests", "recordings"];
+// Read alike by the two participants; recordings have their own cases (the patient only where marked).
+const SHARED = ["attendance", "guests"];
 
 // Who acts: a uid and the claims in its ID token. Directory entries are seeded per case (see seed()).
 const PEOPLE = {
@@ -38,6 +40,9 @@ const PEOPLE = {
   truthy: { uid: "truthy-uid", claims: { role: "doctor" } },
   // A real, active doctor who is not on the seeded appointments.
   other_doctor: { uid: "other-doctor-uid", claims: { role: "doctor" } },
+  // An anonymous account bound to the confirmed visit's invitation g1 (redeem_invite): a guest of the visit,
+  // who joins through get_join_token and reads nothing directly.
+  invited: { uid: "invited-guest-uid", claims: { firebase: { sign_in_provider: "anonymous" } } },
 };
 const uid = (who) => PEOPLE[who].uid;
 const DOUBTFUL = ["impostor", "removed", "claim_only", "entry_only", "truthy"];
@@ -80,12 +85,15 @@ async function seed() {
     // The records under a visit: of the active doctor's, and of the removed doctor's former one.
     for (const visit of ["confirmed", "removed-confirmed"]) {
       batch.set(doc(db, "appointments", visit, "attendance", "a1"), { role: "doctor", event: "joined", at: at(0) });
-      batch.set(doc(db, "appointments", visit, "guests", "g1"), { kind: "interpreter", name: "Ana", status: "invited" });
-      batch.set(doc(db, "appointments", visit, "recordings", "r1"), { status: "stored", bytes: 1024 });
+      batch.set(doc(db, "appointments", visit, "guests", "g1"),
+        { kind: "interpreter", name: "Ana", status: "redeemed", redeemedBy: uid("invited") });
+      batch.set(doc(db, "appointments", visit, "recordings", "r1"), { status: "ready", bytes: 1024, patientAccess: false });
+      batch.set(doc(db, "appointments", visit, "recordings", "r2"), { status: "ready", bytes: 2048, patientAccess: true });
     }
     const entries = [["doctor", true], ["removed", false], ["other_doctor", true], ["entry_only", true], ["truthy", "true"]];
     for (const [who, active] of entries) batch.set(doc(db, "doctors", uid(who)), { displayName: who, active });
     batch.set(doc(db, "videoAccessLog", "log1"), { appointmentId: "confirmed", outcome: "granted" });
+    batch.set(doc(db, "guestInvites", "0".repeat(64)), { appointmentId: "confirmed", guestId: "g1" });
     batch.set(doc(db, "users", uid("doctor")), { locale: "en" });
     batch.set(doc(db, "users", uid("patient"), "notifications", "n1"),
       { kind: "reminder", appointmentId: "confirmed", startsAt: at(DAY), at: at(0), read: false });
@@ -100,7 +108,8 @@ async function snapshot() {
   const found = {};
   await env.withSecurityRulesDisabled(async (admin) => {
     const db = admin.firestore();
-    const reads = ["appointments", "doctors", "videoAccessLog", "notes", "users", "mail"].map((name) => collection(db, name));
+    const reads = ["appointments", "doctors", "videoAccessLog", "guestInvites", "notes", "users", "mail"]
+      .map((name) => collection(db, name));
     reads.push(...[...SUBCOLLECTIONS, "notifications", "devices"].map((name) => collectionGroup(db, name)));
     for (const result of await Promise.all(reads.map((ref) => getDocs(ref)))) {
       for (const snap of result.docs) found[snap.ref.path] = JSON.stringify(snap.data());
@@ -137,6 +146,8 @@ const moveTo = (id, startOffset, length = 30 * MINUTE, more = {}) => (db) => {
 const moveTimes = (id, startOffset, length = 30 * MINUTE) => moveTo(id, DAY + startOffset, length);
 const write = (path, fields) => (db) => setDoc(doc(db, path), fields);
 const remove = (path) => (db) => deleteDoc(doc(db, path));
+const patientsRecordings = (visit) => (db) =>
+  getDocs(query(collection(db, "appointments", visit, "recordings"), where("patientAccess", "==", true)));
 
 const SETTINGS = `users/${uid("patient")}`;
 const NOTES = `${SETTINGS}/notifications`;
@@ -171,8 +182,8 @@ const MATRIX = [
   ["an active entry without the claim cannot query", "entry_only", queryOwn("doctorId", "entry_only"), DENY],
   ["an entry whose active is the string 'true' cannot read", "truthy", get("appointments/truthy-confirmed"), DENY],
   ["the patient still reads the removed doctor's appointment", "patient", get("appointments/removed-confirmed"), ALLOW],
-  // What lives under a visit: attendance, guests, recordings
-  ...SUBCOLLECTIONS.flatMap((sub) => [
+  // What lives under a visit: attendance and guests (read by both), recordings (below)
+  ...SHARED.flatMap((sub) => [
     [`the patient reads the ${sub}`, "patient", get(`appointments/confirmed/${sub}/${sub[0]}1`), ALLOW],
     [`the patient lists the ${sub}`, "patient", list(`appointments/confirmed/${sub}`), ALLOW],
     [`the doctor reads the ${sub}`, "doctor", get(`appointments/confirmed/${sub}/${sub[0]}1`), ALLOW],
@@ -192,6 +203,48 @@ const MATRIX = [
     [`the patient cannot delete the ${sub}`, "patient", remove(`appointments/confirmed/${sub}/${sub[0]}1`), DENY],
     [`the ${sub} of a missing appointment are closed`, "patient", list(`appointments/nowhere/${sub}`), DENY],
   ]),
+  // Guests (issue 28): invitations are server-written; the invited guest reads nothing of the visit; the
+  // lookup from a code's hash to its invitation is closed to every client
+  ["the invited guest cannot read the appointment", "invited", get("appointments/confirmed"), DENY],
+  ["the invited guest cannot read their own invitation", "invited", get("appointments/confirmed/guests/g1"), DENY],
+  ["the invited guest cannot list the visit's guests", "invited", list("appointments/confirmed/guests"), DENY],
+  ["the invited guest cannot read the attendance", "invited", list("appointments/confirmed/attendance"), DENY],
+  ["the invited guest cannot query for the visit", "invited",
+    (db) => getDocs(query(collection(db, "appointments"), where("patientId", "==", uid("patient")))), DENY],
+  ["the patient cannot invite a guest by writing one", "patient",
+    write("appointments/confirmed/guests/mine", { kind: "caregiver", name: "Me", status: "invited" }), DENY],
+  ["the doctor cannot bind a guest by hand", "doctor",
+    (db) => updateDoc(doc(db, "appointments/confirmed/guests/g1"), { redeemedBy: uid("stranger") }), DENY],
+  ["the invited guest cannot un-remove themselves", "invited",
+    (db) => updateDoc(doc(db, "appointments/confirmed/guests/g1"), { status: "redeemed" }), DENY],
+  ["the patient cannot read an invitation lookup", "patient", get(`guestInvites/${"0".repeat(64)}`), DENY],
+  ["the doctor cannot list the invitation lookups", "doctor", list("guestInvites"), DENY],
+  ["the invited guest cannot read an invitation lookup", "invited", get(`guestInvites/${"0".repeat(64)}`), DENY],
+  ["nobody can write an invitation lookup", "stranger",
+    write(`guestInvites/${"1".repeat(64)}`, { appointmentId: "confirmed", guestId: "g2" }), DENY],
+  ["a collection-group query over guests is refused", "doctor",
+    (db) => getDocs(query(collectionGroup(db, "guests"), where("redeemedBy", "==", uid("invited")))), DENY],
+  // Recordings: every record for the active doctor; for the patient only those marked patientAccess (from
+  // VIDEO_PATIENT_RECORDING_ACCESS when made), so the patient's list must ask for exactly those.
+  ["the doctor reads a recording", "doctor", get("appointments/confirmed/recordings/r1"), ALLOW],
+  ["the doctor lists the recordings", "doctor", list("appointments/confirmed/recordings"), ALLOW],
+  ["the patient cannot read an unmarked recording", "patient", get("appointments/confirmed/recordings/r1"), DENY],
+  ["the patient reads a recording marked for patients", "patient", get("appointments/confirmed/recordings/r2"), ALLOW],
+  ["the patient cannot list every recording", "patient", list("appointments/confirmed/recordings"), DENY],
+  ["the patient lists those marked for patients", "patient", patientsRecordings("confirmed"), ALLOW],
+  ["a removed doctor cannot read the former visit's recording", "removed",
+    get("appointments/removed-confirmed/recordings/r1"), DENY],
+  ["a removed doctor cannot list the former visit's recordings", "removed",
+    list("appointments/removed-confirmed/recordings"), DENY],
+  ["a stranger cannot read a recording marked for patients", "stranger",
+    get("appointments/confirmed/recordings/r2"), DENY],
+  ["a stranger cannot list those marked for patients", "stranger", patientsRecordings("confirmed"), DENY],
+  ["another active doctor cannot list the recordings", "other_doctor", list("appointments/confirmed/recordings"), DENY],
+  ["a signed-out user cannot read a recording", "anon", get("appointments/confirmed/recordings/r2"), DENY],
+  ["the doctor cannot write a recording", "doctor", write("appointments/confirmed/recordings/mine", { a: 1 }), DENY],
+  ["the patient cannot mark a recording for patients", "patient",
+    (db) => updateDoc(doc(db, "appointments/confirmed/recordings/r1"), { patientAccess: true }), DENY],
+  ["the doctor cannot delete a recording", "doctor", remove("appointments/confirmed/recordings/r1"), DENY],
   // Creation
   ["the patient books a valid appointment", "patient", create(), ALLOW],
   ["booking for another patient", "patient", create({ patientId: "someone-else" }), DENY],
@@ -442,7 +495,7 @@ describe("a doctor removed with scripts/clinic", () => {
       const db = admin.firestore();
       await setDoc(doc(db, "appointments", "former"),
         { ...baseFields(), patientId: patient.uid, doctorId: doctor.uid, status: "confirmed", video: ROOM });
-      for (const sub of SUBCOLLECTIONS) await setDoc(doc(db, "appointments", "former", sub, "x1"), { a: 1 });
+      for (const sub of SUBCOLLECTIONS) await setDoc(doc(db, "appointments", "former", sub, "x1"), { patientAccess: true });
     });
   });
 
@@ -466,6 +519,7 @@ describe("a doctor removed with scripts/clinic", () => {
     for (const sub of SUBCOLLECTIONS) await assertFails(getDocs(collection(doctor.db, "appointments", "former", sub)));
     // The patient reads on as before.
     await assertSucceeds(getDoc(doc(patient.db, "appointments", "former")));
-    for (const sub of SUBCOLLECTIONS) await assertSucceeds(getDocs(collection(patient.db, "appointments", "former", sub)));
+    for (const sub of SHARED) await assertSucceeds(getDocs(collection(patient.db, "appointments", "former", sub)));
+    await assertSucceeds(patientsRecordings("former")(patient.db));
   });
 });

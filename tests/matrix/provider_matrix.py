@@ -58,6 +58,7 @@ LOAD_FAILED = "Failed to load function definition from source"
 RELOAD_TIMEOUT = 120.0
 JITSI_END_KEY_ID = "telehealth/matrix-end"
 PROJECT, REGION = "demo-telehealth", "us-central1"
+RECORDING_BUCKET = "demo-telehealth.appspot.com"
 VONAGE_APPLICATION = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 ZOOM_API_KEY = "zoomMatrixApiKey"
 # The HTTPS stand-in's certificate (Vonage's client speaks nothing else), and the bundle the functions are
@@ -83,12 +84,26 @@ JITSI = {
     "VIDEO_SERVER_API_URL": LOOPBACK_API,
     "VIDEO_JITSI_END_KEY_ID": JITSI_END_KEY_ID,
 }
-LIVEKIT = {"VIDEO_DOMAIN": "lk.example.test", "VIDEO_APP_ID": "APImatrix", "VIDEO_SERVER_API_URL": LOOPBACK_API}
+# Recordings are kept in the Storage emulator's bucket; JaaS's download link is a stand-in on the loopback port.
+LIVEKIT = {
+    "VIDEO_DOMAIN": "lk.example.test",
+    "VIDEO_APP_ID": "APImatrix",
+    "VIDEO_SERVER_API_URL": LOOPBACK_API,
+    "VIDEO_RECORDING_BUCKET": RECORDING_BUCKET,
+}
 # Runs on jitsi without end-meeting (no stand-in listens in those runs).
 PLAIN_JITSI = {**JITSI, "VIDEO_JITSI_END_KEY_ID": "", "VIDEO_SERVER_API_URL": ""}
 RUNS: dict[str, Run] = {
     "jitsi": Run("jitsi", JITSI),
-    "jaas": Run("jaas", {"VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef", "VIDEO_KEY_ID": "matrixkey"}),
+    "jaas": Run(
+        "jaas",
+        {
+            "VIDEO_APP_ID": "vpaas-magic-cookie-0123456789abcdef",
+            "VIDEO_KEY_ID": "matrixkey",
+            "VIDEO_RECORDING_BUCKET": RECORDING_BUCKET,
+            "VIDEO_RECORDING_DOWNLOAD_HOSTS": LOOPBACK_API.removeprefix("http://"),
+        },
+    ),
     "livekit": Run("livekit", LIVEKIT),
     # LiveKit with rooms created at assignment (CreateRoom at the loopback RoomService: test_provider_rooms).
     "livekit-rooms": Run("livekit", {**LIVEKIT, "VIDEO_LIVEKIT_CREATE_ROOMS": "true"}, creates_rooms=True),
@@ -224,6 +239,7 @@ def configure(name: str) -> Path:
             # Zoom's Video SDK API secret where its API key is set; every other run declares it unused.
             "VIDEO_ZOOM_API_SECRET": secrets.token_urlsafe(27) if params.get("VIDEO_ZOOM_API_KEY") else "none",
             "VIDEO_SMS_API_SECRET": "none",
+            "VIDEO_EGRESS_GCP_CREDENTIALS": "none",
         }
         (SOURCE / ".secret.local").write_text("".join(f'{k}="{escaped(v)}"\n' for k, v in written.items()))
         (MATRIX / "webhook-secret").write_text(written["VIDEO_WEBHOOK_SECRET"])

@@ -31,6 +31,7 @@ def policy(
     app_check: bool = True,
     secret: str = HMAC_SECRET,
     retention_days: int = 2190,
+    redeem_limiter: RateLimiter | None = None,
 ) -> gate.Policy:
     """A policy whose seams all pass unless told otherwise (the session live, App Check passing)."""
     chosen = config or jitsi_config()
@@ -40,6 +41,7 @@ def policy(
         app_check_passes=lambda: app_check,
         limiter=limiter or RateLimiter(limit),
         audit_retention_days=retention_days,
+        redeem_limiter=redeem_limiter or RateLimiter(limit),
     )
 
 

@@ -28,6 +28,15 @@ PARAM_OF = {
     "twilio_callback_url": "VIDEO_TWILIO_CALLBACK_URL",
     "zoom_api_key": "VIDEO_ZOOM_API_KEY",
     "create_rooms": "VIDEO_LIVEKIT_CREATE_ROOMS",
+    "max_guests": "VIDEO_MAX_GUESTS",
+    "join_page_url": "VIDEO_JOIN_PAGE_URL",
+    "recording_bucket": "VIDEO_RECORDING_BUCKET",
+    "retention_days": "VIDEO_RECORDING_RETENTION_DAYS",
+    "patient_recording_access": "VIDEO_PATIENT_RECORDING_ACCESS",
+    "recording_url_ttl": "VIDEO_RECORDING_URL_TTL_S",
+    "recording_max_mb": "VIDEO_RECORDING_MAX_MB",
+    "recording_copy_seconds": "VIDEO_RECORDING_COPY_S",
+    "download_hosts": "VIDEO_RECORDING_DOWNLOAD_HOSTS",
 }
 
 

@@ -73,6 +73,16 @@ def sign_up(email: str, password: str, display_name: str | None = None) -> User:
     return User(uid=data["localId"], email=email, id_token=data["idToken"])
 
 
+def sign_in_anonymously() -> User:
+    """A new anonymous account in the Auth emulator (as ``signInAnonymously`` makes one), and its ID token."""
+    reply = _session.post(
+        f"{auth_base()}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any", json={"returnSecureToken": True}
+    )
+    reply.raise_for_status()
+    data = reply.json()
+    return User(uid=data["localId"], email="", id_token=data["idToken"])
+
+
 def make_doctor(email: str, password: str, name: str, specialty: str | None = None) -> User:
     """Make an account an active clinic doctor the way a clinic does (docs/security.md): the doctor's own
     account, its email verified, added with the admin command's own code as `add-doctor --existing` (which

@@ -1,8 +1,9 @@
 """One faithful fake Firestore for the unit tests: update-time preconditions, create-only writes, batched
-reads in any order, and transactions whose writes land together at commit (what mock-firestore cannot do),
-with failure injection: ``fail_next`` for the writes a test wants to see fail, ``failure_rate`` for random
-transient failures (the lifecycle model), and ``on_write`` listeners that see every write as the event a
-trigger would get."""
+reads in any order, queries on a collection or a collection group (filters, order, limit; read in
+transactions too), and transactions whose
+writes land together at commit (what mock-firestore cannot do), with failure injection: ``fail_next`` for
+the writes a test wants to see fail, ``failure_rate`` for random transient failures (the lifecycle model),
+and ``on_write`` listeners that see every write as the event a trigger would get."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ class FakeDB:
         self.writes: list[tuple[str, str, Any]] = []  # (kind, path, precondition)
         self.transactions = 0
         self.queries: list[dict[str, Any]] = []  # each query's shape, as Query.stream records it
+        self.auto_ids = 0
         # What the next writes do, in order: raise the error (and write nothing), or None: land.
         self.fail_next: list[Exception | None] = []
         # Beyond fail_next: each write, and each transaction's start, fails with ServiceUnavailable at this rate.
@@ -100,6 +102,9 @@ class FakeDB:
         self.transactions += 1
         return Transaction(self)
 
+    def collection_group(self, name: str) -> Query:
+        return Query(self, name, group=True)
+
     def put(self, path: str, data: dict[str, Any]) -> None:
         self.clock += 1
         self.docs[path], self.times[path] = copy.deepcopy(data), self.clock
@@ -126,33 +131,49 @@ MATCHES: dict[str, Callable[[Any, Any], bool]] = {
 
 
 class Query:
-    """A collection query as Firestore answers it: a document lacking a filtered or ordered field is left out,
-    range filters compare within one type; ``stream`` records the query's shape in ``db.queries`` (which
-    filters, order and limit), so a test can check it against the declared indexes."""
+    """A query as Firestore answers it, on one collection or a collection group: a document lacking a
+    filtered or ordered field is left out, range filters compare within one type; ``stream`` records the
+    query's shape in ``db.queries`` (which collection, filters, order and limit), so a test can check it
+    against the declared indexes."""
 
     def __init__(
-        self, db: FakeDB, path: str, filters: tuple[tuple[str, str, Any], ...] = (), order: str = "", count: int = 0
+        self,
+        db: FakeDB,
+        path: str,
+        filters: tuple[tuple[str, str, Any], ...] = (),
+        order: str = "",
+        count: int = 0,
+        *,
+        group: bool = False,
     ) -> None:
         self.db, self.path, self.filters, self.order, self.count = db, path, filters, order, count
+        self.group = group  # path is then a collection id, matched in any parent
+
+    def _with(self, **changes: Any) -> Query:
+        fields = {"filters": self.filters, "order": self.order, "count": self.count} | changes
+        return Query(self.db, self.path, **fields, group=self.group)
 
     def where(self, *, filter: Any) -> Query:
-        condition = (filter.field_path, filter.op_string, filter.value)
-        return Query(self.db, self.path, (*self.filters, condition), self.order, self.count)
+        return self._with(filters=(*self.filters, (filter.field_path, filter.op_string, filter.value)))
 
     def order_by(self, field_path: str) -> Query:
-        return Query(self.db, self.path, self.filters, field_path, self.count)
+        return self._with(order=field_path)
 
     def limit(self, count: int) -> Query:
-        return Query(self.db, self.path, self.filters, self.order, count)
+        return self._with(count=count)
+
+    def _in_scope(self, path: str) -> bool:
+        parent = path.rpartition("/")[0]
+        return parent.rpartition("/")[2] == self.path if self.group else parent == self.path
 
     def stream(self) -> list[Snapshot]:
         self.db.queries.append(
             {"collection": self.path, "where": list(self.filters), "order_by": self.order, "limit": self.count}
+            | ({"group": True} if self.group else {})
         )
         found = []
         for path in sorted(self.db.docs):
-            parent, _, _ = path.rpartition("/")
-            if parent != self.path:
+            if not self._in_scope(path):
                 continue
             document = self.db.docs[path]
             ordered = not self.order or field_at(document, self.order)[0]
@@ -188,13 +209,18 @@ class Collection:
 
     def document(self, doc_id: str | None = None) -> Ref:
         if doc_id is None:  # an automatic id
-            doc_id = f"auto{len(self.db.docs)}"
+            self.db.auto_ids += 1
+            doc_id = f"auto{self.db.auto_ids}"
         return Ref(self.db, f"{self.path}/{doc_id}")
 
 
 class Ref:
     def __init__(self, db: FakeDB, path: str) -> None:
         self.db, self.path = db, path
+
+    @property
+    def id(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
 
     def collection(self, name: str) -> Collection:
         return Collection(self.db, f"{self.path}/{name}")
@@ -247,8 +273,8 @@ class Transaction:
         self.db = db
         self.pending: list[Callable[[], None]] = []
 
-    def get(self, ref: Ref) -> list[Snapshot]:
-        return [ref.get()]
+    def get(self, ref: Ref | Query) -> list[Snapshot]:
+        return ref.stream() if isinstance(ref, Query) else [ref.get()]
 
     def update(self, ref: Ref, changes: dict[str, Any]) -> None:
         self.pending.append(lambda: ref.update(changes, checked=False))

@@ -7,9 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from google.cloud.firestore_v1.base_query import FieldFilter
 from mockfirestore import AlreadyExists, MockFirestore
 from mockfirestore._helpers import get_by_path
+from mockfirestore.collection import CollectionReference
 from mockfirestore.document import DocumentReference
+from mockfirestore.query import Query
 from support.callables import DOCTOR, DOCTOR_CLAIMS, HMAC_SECRET, PATIENT, STRANGER  # noqa: F401 - re-exported
 from support.configs import jitsi_config
 from support.fakes import apply_field_paths, serial_transactional  # noqa: F401 - the tests import it from here
@@ -41,8 +44,23 @@ def _update(self: DocumentReference, data: dict[str, Any], option: Any = None) -
     apply_field_paths(get_by_path(self._data, self._path), dotted)
 
 
+def _filtering(plain: Any) -> Any:
+    """``where(filter=FieldFilter(...))``, as the real client takes it, on mock-firestore's positional where."""
+
+    def where(
+        self: Any, field: str | None = None, op: str | None = None, value: Any = None, *, filter: Any = None
+    ) -> Any:
+        if isinstance(filter, FieldFilter):
+            field, op, value = filter.field_path, filter.op_string, filter.value
+        return plain(self, field, op, value)
+
+    return where
+
+
 # mock-firestore lacks what the real client has and store.py uses: a reference's path, create(),
-# update() with dotted paths and an option, and write_option().
+# update() with dotted paths and an option, write_option(), and where() with a FieldFilter.
+CollectionReference.where = _filtering(CollectionReference.where)  # type: ignore[method-assign]
+Query.where = _filtering(Query.where)  # type: ignore[method-assign]
 DocumentReference.path = property(lambda self: "/".join(self._path))  # type: ignore[attr-defined]
 DocumentReference.create = _create  # type: ignore[attr-defined]
 DocumentReference.update = _update  # type: ignore[method-assign]
@@ -85,10 +103,18 @@ def db() -> MockFirestore:
 def snapshot(db: MockFirestore) -> dict[str, Any]:
     """Every stored document by collection, deep-copied, to compare before/after.
 
-    mock-firestore leaves an empty dict behind when a missing document is read; that is no write.
+    mock-firestore leaves an empty dict behind when a missing document is read, and an empty
+    subcollection inside a document when one is queried; neither is a write.
     """
     return {
-        name: {key: copy.deepcopy(doc) for key, doc in docs.items() if doc != {}}
+        name: {key: _without_empty_subcollections(doc) for key, doc in docs.items() if doc != {}}
         for name, docs in db._data.items()
         if any(doc != {} for doc in docs.values())
     }
+
+
+SUBCOLLECTIONS = ("attendance", "guests", "recordings")
+
+
+def _without_empty_subcollections(doc: dict[str, Any]) -> dict[str, Any]:
+    return {key: copy.deepcopy(value) for key, value in doc.items() if not (key in SUBCOLLECTIONS and value == {})}

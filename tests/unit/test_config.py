@@ -92,6 +92,19 @@ PROBLEMS: list[Any] = [
         {"provider": "livekit", "domain": "lk.test", "app_id": "k", "end_key_id": "k1"},
         "VIDEO_JITSI_END_KEY_ID is for provider jitsi only",
     ),
+    ({**JITSI, "max_guests": 4}, "VIDEO_MAX_GUESTS must be between 0 and 3"),
+    ({**JITSI, "max_guests": -1}, "VIDEO_MAX_GUESTS must be between 0 and 3"),
+    ({**JITSI, "max_guests": "2"}, "VIDEO_MAX_GUESTS must be a whole number"),
+    ({**JITSI, "join_page_url": "clinic.test/visit"}, "VIDEO_JOIN_PAGE_URL must be an http(s) URL without a fragment"),
+    (
+        {**JITSI, "join_page_url": "https://clinic.test/visit#join"},
+        "VIDEO_JOIN_PAGE_URL must be an http(s) URL without a fragment",
+    ),
+    (
+        {**JITSI, "join_page_url": "javascript:alert(1)"},
+        "VIDEO_JOIN_PAGE_URL must be an http(s) URL without a fragment",
+    ),
+    ({**JITSI, "join_page_url": "https://"}, "VIDEO_JOIN_PAGE_URL must be an http(s) URL without a fragment"),
 ]
 
 
@@ -111,6 +124,10 @@ def test_each_unusable_setting_is_refused_with_its_exact_problem(fields: dict[st
         pytest.param({"token_ttl_minutes": 1}, id="a one-minute token"),
         pytest.param({"token_ttl_minutes": 1440}, id="a day-long token"),
         pytest.param({"server_api": "http://127.0.0.1:7880"}, id="an http API with a port"),
+        pytest.param({"max_guests": 0}, id="no guests"),
+        pytest.param({"max_guests": 3}, id="three guests"),
+        pytest.param({"join_page_url": "https://clinic.test"}, id="a join page at the root"),
+        pytest.param({"join_page_url": "http://127.0.0.1:8000/visit?lang=tr"}, id="a local join page with a query"),
     ],
 )
 def test_the_edges_that_are_allowed(fields: dict[str, Any]) -> None:
@@ -134,6 +151,12 @@ def test_jaas_defaults_to_8x8_and_nests_rooms_under_its_app_id() -> None:
     assert config.domain == "8x8.vc"
     assert room_url(config, "r1") == "https://8x8.vc/vpaas-1/r1"
     assert config.server_api_url == "https://8x8.vc"
+
+
+def test_guests_default_to_one_per_visit_and_no_join_page() -> None:
+    config = video_config(**JITSI)
+    assert (config.max_guests, config.join_page_url) == (1, "")
+    assert video_config(**JITSI, join_page_url=" https://clinic.test/v ").join_page_url == "https://clinic.test/v"
 
 
 def test_the_server_api_url_defaults_to_the_domain() -> None:

@@ -23,6 +23,12 @@ def test_the_audit_logs_have_a_ttl_policy_on_expire_at_and_no_index_on_it(log: s
     } in SPEC["fieldOverrides"]
 
 
+def test_invitation_lookups_have_a_ttl_policy_on_expire_at_and_no_index_on_it() -> None:
+    assert {"collectionGroup": "guestInvites", "fieldPath": "expireAt", "ttl": True, "indexes": []} in SPEC[
+        "fieldOverrides"
+    ]
+
+
 @pytest.mark.parametrize(
     "fields",
     [

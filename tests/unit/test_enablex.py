@@ -32,7 +32,7 @@ PAD = b"x" * 70_000  # an answer this much larger than any EnableX answer is cut
 @pytest.fixture
 def api() -> Iterator[str]:
     EnableX.reset(APP_ID, APP_KEY)
-    EnableX.rooms[ROOM_ID] = enablex.room_body("a" * 32)
+    EnableX.rooms[ROOM_ID] = enablex.room_body("a" * 32, 1)
     with serve(EnableX) as url:
         yield url
 
@@ -204,7 +204,7 @@ def test_a_room_is_created_with_basic_auth_and_the_documented_body(api: str) -> 
             "adhoc": False,
             "duration": 300,
             "moderators": "1",
-            "participants": "1",
+            "participants": "2",  # the patient and the one guest allowed by default
             "auto_recording": False,
             "quality": "SD",
             "canvas": False,
@@ -217,6 +217,19 @@ def test_a_room_is_created_with_basic_auth_and_the_documented_body(api: str) -> 
         enablex.authorization(APP_ID, APP_KEY)
         == "Basic ZW54LWFwcC0wMDAxOmVuYWJsZXgtYXBwLWtleS0wMTIzNDU2Nzg5YWJjZGVmWFla"
     )
+
+
+@pytest.mark.parametrize(("max_guests", "participants"), [(0, "1"), (2, "3"), (3, "4")], ids=["none", "two", "three"])
+def test_the_rooms_participants_are_the_patient_and_the_guests_allowed(
+    api: str, max_guests: int, participants: str
+) -> None:
+    settings = build_settings(
+        video_config(provider="enablex", app_id=APP_ID, server_api=api, max_guests=max_guests), APP_KEY
+    )
+    deployment = Deployment(config=lambda: settings.config, settings=lambda: settings, secret=pytest.fail)
+    room_id = enablex.create_room("b" * 32, NOW_S, deployment, NOW_S)
+    assert EnableX.rooms[room_id]["settings"]["participants"] == participants
+    assert EnableX.rooms[room_id]["settings"]["moderators"] == "1"
 
 
 class Answers(http.server.BaseHTTPRequestHandler):

@@ -8,6 +8,7 @@ from telehealth.errors import (
     AppointmentNotFound,
     ConcurrentUpdate,
     InvalidArgument,
+    InvitationNotFound,
     Misconfigured,
     NotJoinable,
     ProviderCallFailed,
@@ -27,7 +28,11 @@ from telehealth.errors import (
         pytest.param("appointmentId", "appointmentId must be a non-empty Firestore document id.", id="the id"),
         pytest.param("admit", "admit must be true or false.", id="admit"),
         pytest.param("consent", "consent must be true or false.", id="consent"),
-        pytest.param("guestId", "guestId is missing or malformed.", id="any other field"),
+        pytest.param("kind", "kind must be interpreter or caregiver.", id="a guest's kind"),
+        pytest.param("name", "name must be 1 to 60 printable characters.", id="a guest's name"),
+        pytest.param("inviteCode", "inviteCode must be the code from the invitation link.", id="an invite code"),
+        pytest.param("guestId", "guestId must be a guest's id.", id="a guest id"),
+        pytest.param("colour", "colour is missing or malformed.", id="any other field"),
     ],
 )
 def test_invalid_argument_names_the_field_in_its_message(field: str | None, message: str) -> None:
@@ -43,6 +48,8 @@ def test_invalid_argument_names_the_field_in_its_message(field: str | None, mess
         (Unauthenticated(), "unauthenticated", "unauthenticated", None),
         (Unauthenticated("session_revoked"), "unauthenticated", "session_revoked", None),
         (AppointmentNotFound(), "not-found", "not_found", None),
+        (InvitationNotFound(), "not-found", "invite_not_found", None),
+        (InvitationNotFound("invite_taken"), "not-found", "invite_taken", None),
         (
             NotJoinable("too_early", opensAt=5),
             "failed-precondition",

@@ -1,6 +1,7 @@
-"""LiveKit with ``VIDEO_LIVEKIT_CREATE_ROOMS=true``: CreateRoom at assignment (two participants, open until the
-join window closes), DeleteRoom at the meeting's end, joins waiting for the room; against the RoomService
-stand-in (tests/standins.py), which verifies each request's token with livekit-api's own verifier."""
+"""LiveKit with ``VIDEO_LIVEKIT_CREATE_ROOMS=true``: CreateRoom at assignment (the doctor, the patient and the
+guests allowed, open until the join window closes), DeleteRoom at the meeting's end, joins waiting for the
+room; against the RoomService stand-in (tests/standins.py), which verifies each request's token with
+livekit-api's own verifier."""
 
 from __future__ import annotations
 
@@ -39,15 +40,20 @@ def room_service() -> Iterator[str]:
         yield url
 
 
-def settings_for(url: str, secret: str = HMAC_SECRET, create_rooms: bool = True) -> Any:
+def settings_for(url: str, secret: str = HMAC_SECRET, create_rooms: bool = True, max_guests: int = 1) -> Any:
     config = video_config(
-        provider="livekit", domain="lk.clinic.test", app_id=KEY, server_api=url, create_rooms=create_rooms
+        provider="livekit",
+        domain="lk.clinic.test",
+        app_id=KEY,
+        server_api=url,
+        create_rooms=create_rooms,
+        max_guests=max_guests,
     )
     return build_settings(config, secret)
 
 
-def deployment_at(url: str, secret: str = HMAC_SECRET) -> Deployment:
-    settings = settings_for(url, secret)
+def deployment_at(url: str, secret: str = HMAC_SECRET, max_guests: int = 1) -> Deployment:
+    settings = settings_for(url, secret, max_guests=max_guests)
     return Deployment(config=lambda: settings.config, settings=lambda: settings, secret=pytest.fail)
 
 
@@ -60,17 +66,28 @@ def deployment_at(url: str, secret: str = HMAC_SECRET) -> Deployment:
         pytest.param(2**33, 2**32 - 1, id="at most what the field holds"),
     ],
 )
-def test_create_room_asks_for_two_participants_open_until_the_window_closes(
+def test_create_room_asks_for_the_visits_participants_open_until_the_window_closes(
     room_service: str, closes_in: int, empty_timeout: int
 ) -> None:
     sid = livekit.create_room("r" * 32, NOW_S + closes_in, deployment_at(room_service), NOW_S)
 
     [request] = LiveKitRoomService.created
-    assert (request.name, request.max_participants) == ("r" * 32, 2)
+    assert (request.name, request.max_participants) == ("r" * 32, 3)  # the doctor, the patient, one guest
     assert (request.empty_timeout, request.departure_timeout) == (empty_timeout, 20 * 60)
     assert sid == LiveKitRoomService.sids["r" * 32]
     assert sid.startswith("RM_")
     assert LiveKitRoomService.content_types == ["application/protobuf"]
+
+
+@pytest.mark.parametrize(
+    ("max_guests", "participants"),
+    [pytest.param(0, 2, id="no guests: two"), pytest.param(1, 3, id="one guest"), pytest.param(3, 5, id="three")],
+)
+def test_the_participant_limit_counts_the_guests_the_deployment_allows(
+    room_service: str, max_guests: int, participants: int
+) -> None:
+    livekit.create_room("r" * 32, NOW_S + 3600, deployment_at(room_service, max_guests=max_guests), NOW_S)
+    assert [request.max_participants for request in LiveKitRoomService.created] == [participants]
 
 
 def test_creating_the_same_room_twice_is_the_same_room(room_service: str) -> None:

@@ -24,11 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from firebase_admin import app_check, auth, credentials, get_app
 from firebase_functions import firestore_fn
 from mockfirestore import MockFirestore
+from support.fakes import FakeDB, serial_transactional
 
 import main
 from telehealth.errors import Misconfigured, NotJoinable
-from telehealth.ratelimit import shared_limiter
+from telehealth.ratelimit import redemption_limiter, shared_limiter
 from telehealth.sessions import shared_checks
+from telehealth.store import guests as guest_store
 
 PROJECT = "demo-telehealth"
 DEMO_PARAMS = {
@@ -491,3 +493,95 @@ def test_a_failure_log_line_carries_its_context_with_the_class_and_stack(capsys:
         "KeyError",
     )
     assert "secret-looking text" not in json.dumps(line)
+
+
+# Guests through the deploy entry ----------------------------------------------------------------------------
+
+GUEST = "uid-anonymous-guest"
+
+
+@pytest.fixture
+def guest_world(db: MockFirestore, monkeypatch: pytest.MonkeyPatch) -> FakeDB:
+    """The faithful fake as the functions' Firestore (invitations need its transactions), and an anonymous account."""
+    monkeypatch.setattr(guest_store, "transactional", serial_transactional)
+    monkeypatch.setitem(ACCOUNTS, GUEST, {"firebase": {"sign_in_provider": "anonymous"}})
+    redemption_limiter.cache_clear()
+    fake = FakeDB()
+    fake.put(f"doctors/{DOCTOR}", {"displayName": "Dr. Ada", "active": True})
+    fake.put("appointments/a1", open_now())
+    monkeypatch.setitem(main._clients, "db", fake)
+    return fake
+
+
+def call_function(function: Any, data: Any, id_token: str) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {id_token}"}
+    with flask.Flask("test").test_request_context("/", method="POST", json={"data": data}, headers=headers):
+        answer: dict[str, Any] = function(flask.request).get_json()
+    return answer
+
+
+def test_the_three_guest_callables_serve_as_the_others_do() -> None:
+    for function in (main.invite_guest, main.redeem_invite, main.remove_guest):
+        endpoint = function.__firebase_endpoint__
+        assert endpoint.maxInstances == "{{ params.VIDEO_MAX_INSTANCES }}"
+        assert (endpoint.concurrency, endpoint.cpu, endpoint.availableMemoryMb) == (8, 1, 256)
+        assert endpoint.callableTrigger == {}
+
+
+def test_a_guest_is_invited_redeems_joins_and_is_removed_and_no_log_line_holds_the_code_or_name(
+    guest_world: FakeDB, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invited = call_function(main.invite_guest, {"appointmentId": "a1", "kind": "caregiver", "name": "Sam Doe"}, DOCTOR)
+    code = invited["result"]["inviteCode"]
+    redeemed = call_function(main.redeem_invite, {"inviteCode": code}, GUEST)
+    assert redeemed["result"]["appointmentId"] == "a1"
+    joined = call_function(main.get_join_token, {"appointmentId": "a1"}, GUEST)
+    assert joined["result"]["role"] == "guest"
+    removal = {"appointmentId": "a1", "guestId": invited["result"]["guestId"]}
+    assert call_function(main.remove_guest, removal, PATIENT)["result"]["removed"] is True
+    refused = call_function(main.get_join_token, {"appointmentId": "a1"}, GUEST)
+    assert (refused["error"]["status"], refused["error"].get("details")) == ("NOT_FOUND", None)
+
+    lines = records(capsys)
+    assert [line["message"] for line in lines] == [
+        "guest invited",
+        "invitation redeemed",
+        "join granted",
+        "guest removed",
+        "join refused",
+    ]
+    logged = json.dumps(lines)
+    assert code not in logged
+    assert "Sam" not in logged
+
+
+@pytest.mark.parametrize(
+    ("function", "data", "token", "status"),
+    [
+        pytest.param(main.redeem_invite, {"inviteCode": "W" * 32}, GUEST, "NOT_FOUND", id="a wrong code"),
+        pytest.param(main.redeem_invite, {"inviteCode": "?"}, GUEST, "INVALID_ARGUMENT", id="a malformed code"),
+        pytest.param(
+            main.invite_guest,
+            {"appointmentId": "a1", "kind": "x", "name": "A"},
+            DOCTOR,
+            "INVALID_ARGUMENT",
+            id="a bad kind",
+        ),
+        pytest.param(
+            main.invite_guest,
+            {"appointmentId": "a1", "kind": "caregiver", "name": "A"},
+            PATIENT,
+            "NOT_FOUND",
+            id="the patient",
+        ),
+        pytest.param(
+            main.remove_guest, {"appointmentId": "a1", "guestId": "g1"}, STRANGER, "NOT_FOUND", id="a stranger"
+        ),
+    ],
+)
+def test_the_guest_callables_refusals_become_https_errors(
+    guest_world: FakeDB, function: Any, data: dict[str, Any], token: str, status: str
+) -> None:
+    answer = call_function(function, data, token)
+    assert (answer["error"]["status"], answer["error"].get("details")) == (status, None)
+    assert not any("/guests/" in path or path.startswith("guestInvites/") for path in guest_world.docs)

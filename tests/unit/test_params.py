@@ -7,18 +7,22 @@ from firebase_functions import params
 import main
 from telehealth.config import COMMON_PARAMS, COMMON_SECRETS
 from telehealth.providers import PROVIDER_SPEC, REGISTRY, ends_meetings, param_specs, secret_specs
+from telehealth.recording_config import RECORDING_PARAMS
 
 KINDS = {"str": params.StringParam, "int": params.IntParam, "bool": params.BoolParam}
 
 
-def test_the_provider_param_comes_first_then_the_shared_ones_then_each_providers_own_once() -> None:
+def test_the_provider_param_comes_first_then_the_shared_ones_then_recordings_then_each_providers_own_once() -> None:
     specs = param_specs()
     names = [spec.name for spec in specs]
     assert specs[0] == PROVIDER_SPEC
     assert list(specs[1 : 1 + len(COMMON_PARAMS)]) == list(COMMON_PARAMS)
+    shared = 1 + len(COMMON_PARAMS)
+    assert list(specs[shared : shared + len(RECORDING_PARAMS)]) == list(RECORDING_PARAMS)
     assert len(names) == len(set(names))
     owned = {spec.name for provider in REGISTRY.values() for spec in provider.params}
-    assert set(names) == {PROVIDER_SPEC.name} | {spec.name for spec in COMMON_PARAMS} | owned
+    common = {spec.name for spec in (*COMMON_PARAMS, *RECORDING_PARAMS)}
+    assert set(names) == {PROVIDER_SPEC.name} | common | owned
 
 
 def test_every_secret_is_declared_once_the_shared_ones_first() -> None:

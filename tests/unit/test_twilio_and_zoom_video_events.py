@@ -45,7 +45,9 @@ def served(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> list[tuple[A
     monkeypatch.setitem(main._clients, "db", db)
     monkeypatch.setattr(attendance, "appointment_with_room", lambda _db, room: "a1" if room == ROOM else None)
     recorded: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(attendance, "record_attendance", lambda _db, *args, **_where: recorded.append(args) or True)
+    monkeypatch.setattr(
+        attendance, "record_attendance", lambda _db, *args, **where: recorded.append((*args, where["guest_id"])) or True
+    )
     return recorded
 
 
@@ -82,9 +84,17 @@ def test_a_twilio_deployment_records_a_signed_status_callback(twilio_served: lis
     params = samples.twilio_params("participant-connected", ROOM, at, identity="doctor")
     response = post("/twilio", *samples.twilio_post(params))
     assert (response.status_code, response.get_json()) == (200, {"ok": True})
-    [(appointment_id, room, event_id, kind, role, when)] = twilio_served
+    [(appointment_id, room, event_id, kind, role, when, guest_id)] = twilio_served
+    assert guest_id is None  # our patient or doctor, not an invited guest
     assert (appointment_id, room, kind, role, when) == ("a1", ROOM, "joined", "moderator", at)
     assert len(event_id) == 40
+
+
+def test_an_invited_guests_twilio_callback_is_recorded_as_theirs(twilio_served: list[tuple[Any, ...]]) -> None:
+    params = samples.twilio_params("participant-disconnected", ROOM, now(), identity="guest-g4")
+    assert post("/twilio", *samples.twilio_post(params)).status_code == 200
+    [(_appointment, _room, _event, kind, role, _at, guest_id)] = twilio_served
+    assert (kind, role, guest_id) == ("left", "invitee", "g4")
 
 
 def test_a_twilio_callback_for_a_room_no_visit_holds_records_nothing(twilio_served: list[tuple[Any, ...]]) -> None:
@@ -157,8 +167,16 @@ def test_a_zoom_deployment_records_a_signed_webhook(zoom_served: list[tuple[Any,
     payload = samples.zoom_payload("session.user_left", ROOM, at)
     response = post("/zoom", *samples.zoom_post(payload, int(time.time())))
     assert (response.status_code, response.get_json()) == (200, {"ok": True})
-    [(appointment_id, room, _event_id, kind, role, when)] = zoom_served
+    [(appointment_id, room, _event_id, kind, role, when, guest_id)] = zoom_served
+    assert guest_id is None  # our patient, not an invited guest
     assert (appointment_id, room, kind, role, when) == ("a1", ROOM, "left", "guest", at)
+
+
+def test_an_invited_guests_zoom_webhook_is_recorded_as_theirs(zoom_served: list[tuple[Any, ...]]) -> None:
+    payload = samples.zoom_payload("session.user_joined", ROOM, now(), user_key="guest-g5")
+    assert post("/zoom", *samples.zoom_post(payload, int(time.time()))).status_code == 200
+    [(_appointment, _room, _event, kind, role, _at, guest_id)] = zoom_served
+    assert (kind, role, guest_id) == ("joined", "invitee", "g5")
 
 
 def test_a_zoom_deployment_answers_the_url_validation_challenge(

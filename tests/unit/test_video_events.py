@@ -127,7 +127,9 @@ def served(monkeypatch: pytest.MonkeyPatch, db: MockFirestore) -> list[tuple[Any
     monkeypatch.setitem(main._clients, "db", db)
     monkeypatch.setattr(attendance, "appointment_with_room", lambda _db, room: "a1" if room == ROOM else None)
     recorded: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(attendance, "record_attendance", lambda _db, *args, **_where: recorded.append(args) or True)
+    monkeypatch.setattr(
+        attendance, "record_attendance", lambda _db, *args, **where: recorded.append((*args, where["guest_id"])) or True
+    )
     return recorded
 
 
@@ -137,15 +139,16 @@ def post(path: str, body: bytes, headers: dict[str, str], method: str = "POST") 
     return status
 
 
-def occupant_joined(room: str = ROOM, at: int | None = None) -> bytes:
-    occupant = {"id": "patient", "name": "P", "occupant_jid": f"{room}@c/p", "joined_at": at or int(time.time())}
+def occupant_joined(room: str = ROOM, at: int | None = None, identity: str = "patient") -> bytes:
+    occupant = {"id": identity, "name": "P", "occupant_jid": f"{room}@c/p", "joined_at": at or int(time.time())}
     return json.dumps({"event_name": "muc-occupant-joined", "room_name": room, "occupant": occupant}).encode()
 
 
 def test_the_webhook_function_records_a_verified_event_sync_post(served: list[tuple[Any, ...]]) -> None:
     at = int(time.time())
     assert post("/jitsi/events/occupant/joined", occupant_joined(at=at), {"Authorization": f"Bearer {SECRET}"}) == 200
-    [(appointment_id, room, event_id, kind, role, when)] = served
+    [(appointment_id, room, event_id, kind, role, when, guest_id)] = served
+    assert guest_id is None  # our patient or doctor, not an invited guest
     assert (appointment_id, room, kind, role, when) == (
         "a1",
         ROOM,
@@ -154,6 +157,13 @@ def test_the_webhook_function_records_a_verified_event_sync_post(served: list[tu
         dt.datetime.fromtimestamp(at, dt.UTC),
     )
     assert len(event_id) == 40
+
+
+def test_an_invited_guests_event_sync_post_is_recorded_as_theirs(served: list[tuple[Any, ...]]) -> None:
+    body = occupant_joined(identity="guest-g1")
+    assert post("/jitsi/events/occupant/joined", body, {"Authorization": f"Bearer {SECRET}"}) == 200
+    [(_appointment, _room, _event, kind, role, _at, guest_id)] = served
+    assert (kind, role, guest_id) == ("joined", "invitee", "g1")
 
 
 def test_an_event_for_a_room_no_visit_holds_records_nothing(served: list[tuple[Any, ...]]) -> None:
@@ -269,13 +279,13 @@ LIVEKIT_KEY = "APIunitwebhooks"
 JAAS_APP = "vpaas-magic-cookie-0123456789abcdef"
 
 
-def livekit_post(secret: str = HMAC_SECRET, prefix: str = "") -> tuple[bytes, dict[str, str]]:
+def livekit_post(secret: str = HMAC_SECRET, prefix: str = "", identity: str = "doctor") -> tuple[bytes, dict[str, str]]:
     message = WebhookEvent(
         event="participant_joined",
         id="EV_unit",
         created_at=int(time.time()),
         room=Room(name=ROOM),
-        participant=ParticipantInfo(identity="doctor"),
+        participant=ParticipantInfo(identity=identity),
     )
     body = MessageToJson(message).encode()
     digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
@@ -290,14 +300,26 @@ def test_a_livekit_deployment_records_a_signed_webhook(
     monkeypatch.setenv("VIDEO_APP_ID", LIVEKIT_KEY)
     body, headers = livekit_post()
     assert post("/livekit", body, headers) == 200
-    [(appointment_id, room, event_id, kind, role, _at)] = served
+    [(appointment_id, room, event_id, kind, role, _at, guest_id)] = served
+    assert guest_id is None  # our patient or doctor, not an invited guest
     assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "EV_unit", "joined", "moderator")
     assert post("/livekit", *livekit_post(secret="another-hmac-secret-0123456789abcdef")) == 401
     assert len(served) == 1
 
 
-def test_a_jaas_deployment_records_a_signed_webhook(
+def test_a_livekit_webhook_of_an_invited_guest_is_recorded_as_theirs(
     served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_PROVIDER", "livekit")
+    monkeypatch.setenv("VIDEO_APP_ID", LIVEKIT_KEY)
+    assert post("/livekit", *livekit_post(identity="guest-g2")) == 200
+    [(_appointment, _room, _event, kind, role, _at, guest_id)] = served
+    assert (kind, role, guest_id) == ("joined", "invitee", "g2")
+
+
+@pytest.mark.parametrize(("identity", "role", "guest"), [("patient", "guest", None), ("guest-g3", "invitee", "g3")])
+def test_a_jaas_deployment_records_a_signed_webhook(
+    served: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch, identity: str, role: str, guest: str | None
 ) -> None:
     monkeypatch.setenv("VIDEO_PROVIDER", "jaas")
     monkeypatch.setenv("VIDEO_DOMAIN", "")
@@ -308,14 +330,14 @@ def test_a_jaas_deployment_records_a_signed_webhook(
         "eventType": "PARTICIPANT_LEFT",
         "timestamp": int(time.time() * 1000),
         "fqn": f"{JAAS_APP}/{ROOM}",
-        "data": {"id": "patient"},
+        "data": {"id": identity},
     }
     body = json.dumps(payload).encode()
     stamp = str(int(time.time()))
     signature = base64.b64encode(hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).digest())
     assert post("/jaas", body, {"X-Jaas-Signature": f"t={stamp},v1={signature.decode()}"}) == 200
-    [(appointment_id, room, event_id, kind, role, _at)] = served
-    assert (appointment_id, room, event_id, kind, role) == ("a1", ROOM, "idem-1", "left", "guest")
+    [(appointment_id, room, event_id, kind, seen, _at, guest_id)] = served
+    assert (appointment_id, room, event_id, kind, seen, guest_id) == ("a1", ROOM, "idem-1", "left", role, guest)
     assert post("/jaas", body, {}) == 401  # unsigned
     assert len(served) == 1
 

@@ -195,7 +195,7 @@ def test_a_callback_naming_a_provider_room_is_recorded_under_its_visit_with_its_
     received = attendance_use_case.receive(MockFirestore(), post, deployment(), NOW)
 
     assert (received.events, received.recorded) == (2, 1)  # the other session is no visit's
-    where = {"participant": "c-patient", "provider_room_id": SESSION}
+    where = {"participant": "c-patient", "provider_room_id": SESSION, "guest_id": None}
     assert recorded == [("a1", ROOM, "e1", "joined", "guest", NOW, where)]
 
 

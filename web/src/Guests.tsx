@@ -122,11 +122,13 @@ export function GuestPage({ code, user, onNotice }: { code: string | null; user:
   const [visit, setVisit] = useState<RedeemInviteAnswer | null>(null);
   const [attempt, setAttempt] = useState(0);
   const redeeming = useRef(false);
+  // The link's page signs in anonymously whoever was signed in (a guest needs no account of their own), and
+  // redeems the code with that anonymous account only.
   useEffect(() => {
-    if (user === null && code !== null) signInAnonymously(auth()).catch((error: unknown) => onNotice(failure("Signing in", error)));
+    if (code !== null && !user?.isAnonymous) signInAnonymously(auth()).catch((error: unknown) => onNotice(failure("Signing in", error)));
   }, [user, code, onNotice]);
   useEffect(() => {
-    if (user === null || code === null || redeeming.current) return;
+    if (!user?.isAnonymous || code === null || redeeming.current) return;
     redeeming.current = true;
     kit()
       .redeemInvite(code)

@@ -2,9 +2,10 @@
 SEQUENCE that only grows, ``METHOD:REQUEST`` while the visit stands and ``METHOD:CANCEL`` once it is cancelled.
 
 SEQUENCE is the whole seconds from ``SEQUENCE_EPOCH`` to the write that made this version of the visit
-(its Firestore update time): a move or a cancellation is a later write, so it is always higher; a
-re-delivered event gives the same number; events that arrive out of order still order right; and no
-counter has to be stored. RFC 5545's INTEGER is 32 bits, which lasts until 2094 from this epoch.
+(its Firestore update time): a move or a cancellation in a later second is higher (two writes within
+one second share it, and a calendar may then keep the first); a re-delivered event gives the same
+number; events that arrive out of order still order right; and no counter has to be stored. RFC 5545's
+INTEGER is 32 bits, which lasts until 2094 from this epoch.
 """
 
 from __future__ import annotations

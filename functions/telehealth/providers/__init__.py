@@ -22,6 +22,7 @@ from ..config import (
     shared_config,
 )
 from ..errors import Misconfigured
+from ..recording_config import RECORDING_PARAMS, recording_config
 from . import enablex, jaas, jitsi, livekit, twilio, vonage, zoom
 from .base import Provider
 
@@ -59,7 +60,7 @@ def provider_of(config: VideoConfig) -> Provider:
 
 def param_specs() -> tuple[ParamSpec, ...]:
     """Every plain param a deployment declares: the shared ones, then each provider's, once each."""
-    seen: dict[str, ParamSpec] = {spec.name: spec for spec in (PROVIDER_SPEC, *COMMON_PARAMS)}
+    seen: dict[str, ParamSpec] = {spec.name: spec for spec in (PROVIDER_SPEC, *COMMON_PARAMS, *RECORDING_PARAMS)}
     for provider in REGISTRY.values():
         for spec in provider.params:
             seen.setdefault(spec.name, spec)
@@ -92,7 +93,7 @@ def config_from_params(values: Mapping[str, Any]) -> VideoConfig:
     check_features(shared["doctor_features"], provider.name, provider.capture_features)
     options = provider.configure(values, shared)
     creates = provider.room_creation is not None and provider.room_creation.enabled(values)
-    return VideoConfig(**shared, creates_rooms=creates, options=options)
+    return VideoConfig(**shared, creates_rooms=creates, recording=recording_config(values), options=options)
 
 
 @lru_cache(maxsize=8)

@@ -1,25 +1,54 @@
 """The provider interface: what every provider module supplies, and the optional capabilities.
 
 A provider is one frozen ``Provider`` value. Its token (claims, headers, expiry), its config checks,
-its room URL and response fields are always there; a webhook verifier, a meeting end, room creation
-and a token issued by the provider are ``None`` where the provider has none, so callers ask "can it?"
+its room URL and response fields are always there; a webhook verifier, a meeting end, room creation,
+a token issued by the provider and a recorder are ``None`` where the provider has none, so callers ask "can it?"
 and never "which one is it?".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..access import Grant
+from ..access import Grant, is_appointment_id
 from ..config import ParamSpec, SecretSpec, Settings, VideoConfig
+from ..invitations import INVITEE
 
 Kind = Literal["joined", "left"]
 # How our tokens name participants: by role, never by person (no uid, no name).
 IDENTITIES = {"moderator": "doctor", "guest": "patient"}
 ROLE_OF_IDENTITY = {identity: role for role, identity in IDENTITIES.items()}
+# An invited guest (interpreter, caregiver) is named by their invitation: ``guest-<guestId>``, unique in
+# the room (Twilio and LiveKit drop the older of two connections with one identity) and never a uid.
+GUEST_IDENTITY_PREFIX = "guest-"
+
+
+def guest_identity(guest_id: str) -> str:
+    """The identity an invited guest's token carries."""
+    return f"{GUEST_IDENTITY_PREFIX}{guest_id}"
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """Who a provider's participant identity is to us: a role, and the invitation for an invited guest."""
+
+    role: str | None
+    guest_id: str | None = None
+
+
+def attendee(identity: Any) -> Attendee:
+    """The role (and invitation) behind an identity our tokens gave; no role for anyone else (a recorder)."""
+    text = identity if isinstance(identity, str) else ""
+    role = ROLE_OF_IDENTITY.get(text)
+    if role is not None:
+        return Attendee(role)
+    guest_id = text.removeprefix(GUEST_IDENTITY_PREFIX)
+    if text.startswith(GUEST_IDENTITY_PREFIX) and is_appointment_id(guest_id):
+        return Attendee(INVITEE, guest_id)
+    return Attendee(None)
 
 
 @dataclass(frozen=True)
@@ -43,8 +72,9 @@ class AttendanceEvent:
     event_id: str
     room: str
     kind: Kind
-    role: str | None  # "moderator" / "guest" for our identities; None for anyone else (a recorder, a bot)
+    role: str | None  # "moderator" / "guest" / "invitee" for our identities; None for anyone else (a recorder)
     at: dt.datetime
+    guest_id: str | None = None  # the invitation of an invited guest ("invitee")
     provider_room_id: str = ""
     participant: str = ""
 
@@ -72,8 +102,33 @@ class WebhookReply:
     body: Mapping[str, str]
 
 
-# What a verifier makes of a verified request: the attendance events it holds, or a reply to send back.
-WebhookOutcome = list[AttendanceEvent] | WebhookReply
+RecordingKind = Literal["ended", "uploaded"]
+
+
+@dataclass(frozen=True)
+class RecordingEvent:
+    """A recording finished at the provider, as its webhook reported it.
+
+    ``ended``: a recording the backend started (``provider_recording_id`` is the provider's id for it)
+    has ended; ``complete`` says whether its file was written, ``object_path`` where in our bucket the
+    provider says it wrote it. ``uploaded``: the provider holds a finished recording of the room at
+    ``link``, a pre-authenticated URL that expires (``provider_recording_id`` names that recording).
+    """
+
+    event_id: str
+    room: str
+    kind: RecordingKind
+    provider_recording_id: str
+    at: dt.datetime
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    complete: bool = True
+    object_path: str = ""
+    link: str = ""
+
+
+# What a verifier makes of a verified request: the events it holds, or a reply to send back.
+WebhookOutcome = Sequence[AttendanceEvent | RecordingEvent] | WebhookReply
 
 
 @dataclass(frozen=True)
@@ -127,6 +182,21 @@ class RoomCreation:
     enabled: Callable[[Mapping[str, Any]], bool] = lambda _values: True
 
 
+@dataclass(frozen=True)
+class Recorder:
+    """Recordings the backend starts and stops through the provider's server API (LiveKit egress).
+
+    ``start(room, bucket, object_path, deployment)`` has the provider record the room's meeting into
+    the Cloud Storage bucket at ``object_path`` (to which it may add its file type's extension) and
+    returns its id for the recording; the provider reports the end with a ``RecordingEvent``.
+    ``stop(provider_recording_id, deployment)`` ends it; one that already ended counts as stopped.
+    Both raise ``ProviderCallFailed`` when the provider refuses or fails.
+    """
+
+    start: Callable[[str, str, str, Deployment], str]
+    stop: Callable[[str, Deployment], None]
+
+
 def _no_options(_values: Mapping[str, Any], _shared: Mapping[str, Any]) -> None:
     return None
 
@@ -174,3 +244,5 @@ class Provider:
     # Where the provider issues join tokens itself (an API call, not a local signature): asks it for
     # one, and raises ``ProviderUnavailable`` when it cannot. ``claims`` is then the request's body.
     token_request: Callable[[Grant, Participant, Settings], str] | None = None
+    # Where the backend starts and stops recordings itself (consent-checked, into our bucket).
+    recorder: Recorder | None = None

@@ -3,10 +3,10 @@ from the room's call detail records when a session ends.
 
 The server API (``VIDEO_SERVER_API_URL``, default ``https://api.enablex.io``) takes HTTP basic auth
 with the App ID (``VIDEO_APP_ID``) and App Key (``VIDEO_SIGNING_KEY``) and JSON bodies:
-``POST /video/v1/rooms`` makes a permanent group room for two, ``POST /video/v1/rooms/<id>/tokens``
-a participant's token (``moderator`` for the doctor, ``participant`` otherwise), ``DELETE
-/video/v1/rooms/<id>`` removes the room (404: already gone). Nothing is signed here: a token call
-that fails answers ``unavailable``, for the client to call again.
+``POST /video/v1/rooms`` makes a permanent group room (the doctor, the patient, the guests allowed),
+``POST /video/v1/rooms/<id>/tokens`` a participant's token (``moderator`` for the doctor,
+``participant`` otherwise), ``DELETE /video/v1/rooms/<id>`` removes the room (404: already gone).
+Nothing is signed here: a token call that fails answers ``unavailable``, for the client to call again.
 
 EnableX's webhook is not signed: it is sent with HTTP basic auth, App ID : ``VIDEO_WEBHOOK_SECRET``
 (compared in constant time). Its ``roomdrop`` notification (a session ended) names a room; the joins
@@ -102,8 +102,9 @@ def call(settings: Settings, path: str, body: Mapping[str, Any] | None, timeout:
     return status, answer if isinstance(answer, Mapping) else {}
 
 
-def room_body(room: str) -> dict[str, Any]:
-    """A permanent group room for the doctor and the patient, named by our random room name only."""
+def room_body(room: str, max_guests: int) -> dict[str, Any]:
+    """A permanent group room for the doctor (the moderator), the patient and the guests the deployment allows
+    (participants), named by our random room name only."""
     return {
         "name": room,
         "owner_ref": room,
@@ -114,7 +115,7 @@ def room_body(room: str) -> dict[str, Any]:
             "adhoc": False,
             "duration": SESSION_MINUTES,
             "moderators": "1",
-            "participants": "1",
+            "participants": str(1 + max_guests),
             "auto_recording": False,
             "quality": "SD",
             "canvas": False,
@@ -127,7 +128,8 @@ def room_body(room: str) -> dict[str, Any]:
 
 def create_room(room: str, _closes_at: int, deployment: Deployment, _now: int) -> str:
     """``POST /video/v1/rooms``; returns EnableX's ``room_id``."""
-    status, answer = call(deployment.settings(), ROOMS, room_body(room), REQUEST_TIMEOUT_SECONDS)
+    settings = deployment.settings()
+    status, answer = call(settings, ROOMS, room_body(room, settings.config.max_guests), REQUEST_TIMEOUT_SECONDS)
     made = answer.get("room")
     room_id = made.get("room_id") if isinstance(made, Mapping) else None
     if status != 200 or answer.get("result") != 0 or not isinstance(room_id, str) or not ROOM_ID.fullmatch(room_id):

@@ -3,7 +3,9 @@
 Rooms live under the AppID (``https://8x8.vc/<AppID>/<room>``). Webhooks carry
 ``X-Jaas-Signature: t=<timestamp>,v1=<base64 HMAC-SHA256 of "<t>.<body>">`` with the webhook
 secret; the header may hold several ``v1`` values (any that matches will do) and other schemes,
-which are ignored so nothing can be downgraded. JaaS has no API to end a meeting.
+which are ignored so nothing can be downgraded. JaaS has no API to end a meeting. A finished
+recording (``RECORDING_UPLOADED``) is kept by JaaS for 24 hours behind ``data.preAuthenticatedLink``;
+the event hands that link on, for the backend to copy the file into its own bucket.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from typing import Any
 from ..access import Grant
 from ..config import CAPTURE_FEATURES, WEBHOOK_SECRET, ParamSpec, VideoConfig, check_shared_secret, text
 from ..errors import Misconfigured, WebhookRejected
-from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, Participant, Provider, WebhookRequest
+from .base import (
+    AttendanceEvent,
+    Deployment,
+    Participant,
+    Provider,
+    RecordingEvent,
+    WebhookRequest,
+    attendee,
+)
 from .events import epoch, parse_json_object, require_fresh, safe_event_id, text_field
 from .jitsi import jitsi_context
 
@@ -65,7 +75,26 @@ def verify_signature(body: bytes, signature: str, secret: str) -> str:
     return stamp
 
 
-def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEvent]:
+def recording_uploaded(payload: Mapping[str, Any], data: Mapping[str, Any], room: str) -> RecordingEvent:
+    """``RECORDING_UPLOADED``: the recording's link, and when it started and ended (milliseconds)."""
+    link = text_field(data, "preAuthenticatedLink")
+    if not link:
+        raise WebhookRejected(400, "recording event without a link")
+    session = data.get("recordingSessionId") or payload.get("idempotencyKey")
+    started, ended = data.get("startTimestamp"), data.get("endTimestamp")
+    return RecordingEvent(
+        event_id=safe_event_id(payload.get("idempotencyKey")),
+        room=room,
+        kind="uploaded",
+        provider_recording_id=safe_event_id(session),
+        at=epoch(payload.get("timestamp")),
+        started_at=None if started is None else epoch(started),
+        ended_at=None if ended is None else epoch(ended),
+        link=link,
+    )
+
+
+def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEvent | RecordingEvent]:
     """A JaaS webhook: signed, fresh within five minutes, for this AppID."""
     secret = check_shared_secret(WEBHOOK_SECRET, deployment.secret(WEBHOOK_SECRET))
     stamp = verify_signature(request.body, request.header("X-Jaas-Signature"), secret)
@@ -73,8 +102,9 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
         raise WebhookRejected(400, "signature timestamp is not a number")
     require_fresh(epoch(int(stamp)), request.now)
     payload = parse_json_object(request.body)
-    kind = KINDS.get(text_field(payload, "eventType"))
-    if kind is None:
+    event_type = text_field(payload, "eventType")
+    kind = KINDS.get(event_type)
+    if kind is None and event_type != "RECORDING_UPLOADED":
         return []
     fqn, data = payload.get("fqn"), payload.get("data")
     if not isinstance(fqn, str) or "/" not in fqn or not isinstance(data, Mapping):
@@ -82,10 +112,14 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
     tenant, room = fqn.split("/", 1)
     if tenant != deployment.config().app_id:
         return []  # another AppID's room: not ours to record
+    if kind is None:
+        return [recording_uploaded(payload, data, room.lower())]
     at = epoch(payload.get("timestamp"))
-    role = ROLE_OF_IDENTITY.get(str(data.get("id")))
+    who = attendee(data.get("id"))
     event_id = safe_event_id(payload.get("idempotencyKey"))
-    return [AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", role, at)]
+    return [
+        AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", who.role, at, who.guest_id)
+    ]
 
 
 PROVIDER = Provider(

@@ -34,7 +34,7 @@ from ..config import (
     text,
 )
 from ..errors import Misconfigured, ProviderCallFailed, ProviderMisconfigured, WebhookRejected
-from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, MeetingEnd, Participant, Provider, WebhookRequest
+from .base import AttendanceEvent, Deployment, MeetingEnd, Participant, Provider, WebhookRequest, attendee
 from .events import derived_event_id, epoch, parse_json_object, require_fresh
 
 END_KEY = "VIDEO_JITSI_END_KEY"
@@ -134,8 +134,10 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
     require_fresh(at, request.now)
     jid = str(occupant.get("occupant_jid", ""))
     event_id = derived_event_id("jitsi", kind, room, jid, str(int(at.timestamp())))
-    role = ROLE_OF_IDENTITY.get(str(occupant.get("id")))
-    return [AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", role, at)]
+    who = attendee(occupant.get("id"))
+    return [
+        AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", who.role, at, who.guest_id)
+    ]
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

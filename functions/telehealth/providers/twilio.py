@@ -28,7 +28,7 @@ from ..access import Grant
 from ..config import WEBHOOK_SECRET, ParamSpec, VideoConfig, check_shared_secret, text
 from ..errors import Misconfigured, ProviderCallFailed, WebhookRejected
 from . import rest
-from .base import ROLE_OF_IDENTITY, AttendanceEvent, Deployment, MeetingEnd, Participant, Provider, WebhookRequest
+from .base import AttendanceEvent, Deployment, MeetingEnd, Participant, Provider, WebhookRequest, attendee
 from .events import derived_event_id, iso_time, require_fresh
 
 API_KEY = re.compile(r"SK[0-9a-f]{32}")
@@ -148,9 +148,9 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
     at = iso_time(single(params, "Timestamp"), "Timestamp")
     require_fresh(at, request.now)
     identities = params.get("ParticipantIdentity", [])
-    role = ROLE_OF_IDENTITY.get(identities[0]) if len(identities) == 1 else None
+    who = attendee(identities[0] if len(identities) == 1 else None)
     event_id = derived_event_id("twilio", kind, room_sid, participant)
-    return [AttendanceEvent(event_id, room, "joined" if kind == "joined" else "left", role, at)]
+    return [AttendanceEvent(event_id, room, "joined" if kind == "joined" else "left", who.role, at, who.guest_id)]
 
 
 def judge_end_answer(status: int, body: bytes) -> None:

@@ -33,7 +33,6 @@ from ..config import WEBHOOK_SECRET, ParamSpec, SecretSpec, VideoConfig, check_s
 from ..errors import Misconfigured, ProviderCallFailed, WebhookRejected
 from . import rest
 from .base import (
-    ROLE_OF_IDENTITY,
     AttendanceEvent,
     Deployment,
     MeetingEnd,
@@ -42,6 +41,7 @@ from .base import (
     WebhookOutcome,
     WebhookReply,
     WebhookRequest,
+    attendee,
 )
 from .events import derived_event_id, epoch, iso_time, parse_json_object, require_fresh, text_field
 
@@ -152,9 +152,11 @@ def events(request: WebhookRequest, deployment: Deployment) -> WebhookOutcome:
     at = iso_time(stamp_text, time_field)
     user_id = text_field(user, "participant_uuid") or text_field(user, "id")
     event_id = derived_event_id("zoom", kind, session_id, user_id, stamp_text)
-    role = ROLE_OF_IDENTITY.get(text_field(user, "user_key"))
+    who = attendee(text_field(user, "user_key"))
     # Zoom's session names ignore case; ours are lowercase.
-    return [AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", role, at)]
+    return [
+        AttendanceEvent(event_id, room.lower(), "joined" if kind == "joined" else "left", who.role, at, who.guest_id)
+    ]
 
 
 def api_token(api_key: str, api_secret: str, now: int) -> str:

@@ -2,6 +2,6 @@
 
 ``appointments``: the room lifecycle's writes, the join's read, the waiting room's named writes and
 the sweep's queries. ``directory``: the clinic's doctors. ``audit``: ``videoAccessLog``.
-``attendance``: webhook events and ended meetings. ``emulator_ids``: a workaround for the Functions
-emulator only.
+``attendance``: webhook events and ended meetings. ``guests``: invitations and their codes' lookup.
+``emulator_ids``: a workaround for the Functions emulator only.
 """

@@ -1,4 +1,7 @@
-"""Attendance from provider webhooks (``appointments/{id}/attendance``) and the ended-meeting markers."""
+"""Attendance from provider webhooks (``appointments/{id}/attendance``) and the ended-meeting markers.
+
+An invited guest's events count while their invitation admits them: once removed (or ended), their
+joins and leaves are no longer recorded."""
 
 from __future__ import annotations
 
@@ -9,12 +12,16 @@ from typing import Any
 from google.cloud.firestore import SERVER_TIMESTAMP, transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from ..invitations import INVITEE, REDEEMED
 from .appointments import APPOINTMENTS, fields
+from .guests import GUESTS, guest_of
 
 ATTENDANCE = "attendance"
 MEETINGS_ENDED = "videoMeetingsEnded"
 # The summary field each kind of event moves, and which way: the earliest join, the latest leave.
 SUMMARY_FIELDS = {("joined", "moderator"): "doctorJoinedAt", ("joined", "guest"): "patientJoinedAt"}
+# The earliest join of each invited guest, by guest id.
+GUEST_SUMMARY = "guestsJoinedAt"
 
 
 def appointment_with_room(db: Any, room: str) -> str | None:
@@ -58,9 +65,18 @@ def still_connected(db: Any, appointment_id: str, provider_room_id: str) -> tupl
     return tuple(sorted(joined - left))
 
 
-def summarise(summary: Mapping[str, Any], kind: str, role: str | None, at: dt.datetime) -> dict[str, Any]:
+def summarise(
+    summary: Mapping[str, Any], kind: str, role: str | None, at: dt.datetime, guest_id: str | None = None
+) -> dict[str, Any]:
     """The attendance summary after one event; the same whatever order the events come in."""
     updated = dict(summary)
+    if kind == "joined" and role == INVITEE and guest_id:
+        found = updated.get(GUEST_SUMMARY)
+        joined = dict(found) if isinstance(found, Mapping) else {}
+        if joined.get(guest_id) is None or at < joined[guest_id]:
+            joined[guest_id] = at
+        updated[GUEST_SUMMARY] = joined
+        return updated
     field_name = SUMMARY_FIELDS.get((kind, role or "")) if kind == "joined" else "lastLeftAt"
     if field_name is None:
         return updated
@@ -82,33 +98,39 @@ def record_attendance(
     *,
     participant: str = "",
     provider_room_id: str = "",
+    guest_id: str | None = None,
 ) -> bool:
     """Store one join/leave under the appointment and fold it into ``video.attendance``, once per event id.
 
-    In one transaction: a re-delivered event (its document exists) and an event for a room the
-    appointment no longer holds change nothing. Returns whether anything was written. A provider's
-    connection id (``participant``) is stored with its provider room, for ``still_connected``.
+    In one transaction: a re-delivered event (its document exists), an event for a room the
+    appointment no longer holds, and an invited guest's event once their invitation no longer admits
+    them to that room change nothing. Returns whether anything was written. A provider's connection id
+    (``participant``) is stored with its provider room, for ``still_connected``.
     """
     appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
     event_ref = appointment_ref.collection(ATTENDANCE).document(event_id)
+    guest_ref = appointment_ref.collection(GUESTS).document(guest_id) if guest_id else None
 
     @transactional
     def write(transaction: Any) -> bool:
         event_snapshot = next(iter(transaction.get(event_ref)), None)
         snapshot = next(iter(transaction.get(appointment_ref)), None)
+        guest = guest_of(next(iter(transaction.get(guest_ref)), None)) if guest_ref is not None else None
         if event_snapshot is not None and event_snapshot.exists:
             return False
         stored = fields(snapshot) or {}
         video = stored.get("video")
         if not isinstance(video, Mapping) or video.get("roomName") != room:
             return False
+        if guest_ref is not None and (guest is None or guest.status != REDEEMED or guest.room != room):
+            return False  # a removed (or unknown) guest's attendance no longer counts
         found = video.get("attendance")
         summary: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-        event: dict[str, Any] = {"role": role, "event": kind, "at": at}
+        record: dict[str, Any] = {"role": role, "event": kind, "at": at} | ({"guestId": guest_id} if guest_id else {})
         if participant:
-            event |= {"participant": participant, "providerRoomId": provider_room_id}
-        transaction.create(event_ref, event)
-        updated = summarise(summary, kind, role, at)
+            record |= {"participant": participant, "providerRoomId": provider_room_id}
+        transaction.create(event_ref, record)
+        updated = summarise(summary, kind, role, at, guest_id)
         if updated != summary:
             transaction.update(appointment_ref, {"video.attendance": updated})
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from google.api_core.exceptions import Conflict
@@ -24,11 +25,14 @@ def record_access(
     retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS,
     expires_at: int | None = None,
     record_id: str | None = None,
+    guest_id: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> bool:
     """Write one record; ``expireAt`` (the TTL policy's field) is ``now`` plus the retention.
 
     With ``record_id`` the record is created only if no record has that id yet (returns False
-    then): at most one per id, on any instance.
+    then): at most one per id, on any instance. ``guest_id`` names the invitation a record is about (never
+    its code or the guest's name); ``extra`` adds fields (a recording's id), never one of these.
     """
     record: dict[str, Any] = {
         "appointmentId": appointment_id,
@@ -41,6 +45,10 @@ def record_access(
     }
     if expires_at is not None:
         record["expiresAt"] = expires_at
+    if guest_id is not None:
+        record["guestId"] = guest_id
+    if extra:
+        record.update({name: value for name, value in extra.items() if name not in record})
     if record_id is None:
         db.collection(ACCESS_LOG).document().set(record)
         return True
