@@ -71,7 +71,7 @@ bench: setup
 	$(WITH_EMULATORS) --config firebase.bench.json $(PY) bench/bench.py
 
 clean:
-	rm -rf .cache .venv functions/venv node_modules artifacts
+	rm -rf .cache .venv functions/venv node_modules artifacts clients/web/dist
 
 # The real-Prosody interop tier (make test runs it with --trigger): Debian's Prosody with jitsi-meet's own plugins from
 # JITSI_PROSODY_PLUGINS (jitsi-meet resources/prosody-plugins at 347cc32; CI: ../shared/jitsi-prosody), against

@@ -1,4 +1,7 @@
-"""What `make dev` runs inside the emulator suite: seed demo data, say what to do, follow the log until Ctrl-C."""
+"""What `make dev` runs inside the emulator suite: seed demo data, say what to do, follow the log until Ctrl-C.
+
+The demo page is the Hosting emulator's (firebase.json: the site scripts/build-web puts in .cache/web/public).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,13 @@ import time
 from pathlib import Path
 
 import seed_demo
-import web_server
 
 HOSTS = {
     "Auth": "FIREBASE_AUTH_EMULATOR_HOST",
     "Firestore": "FIRESTORE_EMULATOR_HOST",
     "Functions": "FUNCTIONS_EMULATOR_HOST",
     "Cloud Tasks": "CLOUD_TASKS_EMULATOR_HOST",
+    "Hosting": "FIREBASE_HOSTING_EMULATOR_HOST",
 }
 
 
@@ -34,9 +37,8 @@ def follow(log: Path) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     print(seed_demo.describe(seed_demo.seed()))
-    server = web_server.start()
     print()
-    print(f"Demo page: http://127.0.0.1:{server.server_address[1]}/  (sign in as the doctor in one window,")
+    print(f"Demo page: http://{os.environ['FIREBASE_HOSTING_EMULATOR_HOST']}/  (sign in as the doctor in one window,")
     print("the patient in another; the doctor confirms demo-pending, the patient's Join appears)")
     hosts = {name: os.environ.get(var, "?") for name, var in HOSTS.items()}
     print("Emulators: " + ", ".join(f"{name} {host}" for name, host in hosts.items()))
@@ -46,9 +48,6 @@ def main() -> int:
         follow(Path(os.environ["EMULATOR_LOG"]))
     except KeyboardInterrupt:
         return 0
-    finally:
-        server.shutdown()
-        server.server_close()
     return 0
 
 

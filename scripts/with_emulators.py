@@ -43,8 +43,9 @@ READY_LINE = "All emulators ready"
 LOAD_FAILED = "Failed to load function definition from source"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
-# The emulators a suite starts, of those its config gives a port (Storage: recordings, docs/recordings.md).
-ONLY = ("auth", "firestore", "storage", "functions", "tasks")
+# The emulators a suite starts, of those its config gives a port (Storage: recordings, docs/recordings.md;
+# Hosting: the demo page, in the suites that run the browser tests).
+ONLY = ("auth", "firestore", "storage", "functions", "hosting", "tasks")
 
 
 def suite_ports(config: str) -> dict[str, tuple[str, int]]:
@@ -79,6 +80,10 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         "FUNCTIONS_EMULATOR_HOST": addr("functions"),
         "FIREBASE_EMULATOR_HUB": addr("hub"),
     }
+    if "hosting" in ports:
+        # No SDK reads this one (firebase-tools defines none for Hosting): the browser tests and make dev
+        # find the demo site by it.
+        found["FIREBASE_HOSTING_EMULATOR_HOST"] = addr("hosting")
     # The Cloud Tasks emulator (the reminder queue); firebase-admin enqueues there when this is set.
     if "tasks" in ports:
         found["CLOUD_TASKS_EMULATOR_HOST"] = addr("tasks")
@@ -87,6 +92,12 @@ def emulator_env(ports: dict[str, tuple[str, int]]) -> dict[str, str]:
         found["FIREBASE_STORAGE_EMULATOR_HOST"] = addr("storage")
         found["STORAGE_EMULATOR_HOST"] = f"http://{addr('storage')}"
     return found
+
+
+def started_emulators(config: str) -> list[str]:
+    """What ``--only`` names: each emulator of ``ONLY`` that the config gives a port."""
+    ports = suite_ports(config)
+    return [name for name in ONLY if name in ports]
 
 
 def cli_env() -> dict[str, str]:
@@ -192,7 +203,7 @@ def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
     trigger or a late event can be placed; the tests match lines by substring, so the prefix is harmless.
     """
     firebase = ROOT / "node_modules" / ".bin" / "firebase"
-    only = ",".join(name for name in ONLY if name in suite_ports(config))
+    only = ",".join(started_emulators(config))
     command = [str(firebase), "emulators:start", "--only", only, "--project", PROJECT]
     command += ["--config", config]
     cli = subprocess.Popen(

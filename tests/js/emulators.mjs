@@ -5,8 +5,9 @@ import {
 } from "firebase/auth";
 import { getFirestore, connectFirestoreEmulator, terminate, doc, onSnapshot } from "firebase/firestore";
 import { getFunctions, connectFunctionsEmulator } from "firebase/functions";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 const clinicCommand = fileURLToPath(new URL("../../scripts/clinic", import.meta.url));
 
@@ -83,7 +84,10 @@ export async function makeDoctor(client, name) {
     body: JSON.stringify({ localId: client.uid, emailVerified: true }),
   });
   if (!reply.ok) throw new Error(`could not verify the email: ${reply.status}`);
-  execFileSync(clinicCommand, ["add-doctor", "--email", client.email, "--name", name, "--existing"], { stdio: "pipe" });
+  // Not execFileSync: a blocked event loop cannot see the Auth emulator close the idle keep-alive socket
+  // meanwhile (after 5 s; the command takes longer on a loaded machine), and the token refresh below then
+  // goes out on that dead socket: auth/network-request-failed, "fetch failed".
+  await promisify(execFile)(clinicCommand, ["add-doctor", "--email", client.email, "--name", name, "--existing"]);
   await client.auth.currentUser.getIdToken(true);
   return client;
 }
@@ -113,6 +117,46 @@ async function adminRead(path) {
   if (reply.status === 404) return undefined;
   if (!reply.ok) throw new Error(`admin read of ${path} failed: ${reply.status}`);
   return reply.json();
+}
+
+/** Firestore REST's typed value for a plain JS value (strings, numbers, booleans, Dates, null). */
+function restValue(value) {
+  if (value === null) return { nullValue: null };
+  if (value instanceof Date) return { timestampValue: value.toISOString() };
+  if (typeof value === "string") return { stringValue: value };
+  if (typeof value === "boolean") return { booleanValue: value };
+  if (Number.isInteger(value)) return { integerValue: String(value) };
+  throw new Error(`no REST form for ${typeof value}`);
+}
+
+/** Write a document as a server does (admin, past the rules): what no client may write, e.g. past times. */
+export async function adminWrite(path, fields) {
+  const f = hostPort("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080");
+  const url = `http://${f.host}:${f.port}/v1/projects/${projectId}/databases/(default)/documents/${path}`;
+  const body = { fields: Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, restValue(value)])) };
+  const reply = await fetch(url, {
+    method: "PATCH",
+    headers: { Authorization: "Bearer owner", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!reply.ok) throw new Error(`admin write of ${path} failed: ${reply.status}`);
+}
+
+/** The audit records of one appointment (videoAccessLog, read as admin): `{uid, outcome, reason}` each. */
+export async function auditRecords(appointmentId) {
+  const f = hostPort("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080");
+  const url = `http://${f.host}:${f.port}/v1/projects/${projectId}/databases/(default)/documents/videoAccessLog?pageSize=1000`;
+  const reply = await fetch(url, { headers: { Authorization: "Bearer owner" } });
+  if (!reply.ok) throw new Error(`admin list of videoAccessLog failed: ${reply.status}`);
+  const { documents = [] } = await reply.json();
+  return documents
+    .map(({ fields }) => ({
+      appointmentId: fields.appointmentId?.stringValue,
+      uid: fields.uid?.stringValue,
+      outcome: fields.outcome?.stringValue,
+      reason: fields.reason?.stringValue,
+    }))
+    .filter((record) => record.appointmentId === appointmentId);
 }
 
 /** The room the trigger wrote on an appointment, read as admin; waits for that write with a deadline. */

@@ -1,6 +1,5 @@
 // The demo page in headless Chromium (Debian's, driven by playwright-core), for the browser tests:
-// the page's server, the browser, a signed-in context per person, and a confirmed-to-be visit.
-import { spawn } from "node:child_process";
+// the Hosting emulator's demo site, the browser, a signed-in context per person, and a confirmed-to-be visit.
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -14,45 +13,13 @@ const CHROMIUM_ARGS = [
   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ];
 
-/** The demo page's server on a port the system picks (a fixed port could be another job's server, whose
- * config.json would point the page at other emulators); resolves with its URL once it listens. */
-function startPageServer() {
-  const server = spawn(path.join(root, ".venv/bin/python"), [path.join(root, "scripts/web_server.py"), "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the demo page server did not start within 15 s")), 15_000);
-    let seen = "";
-    server.stdout.setEncoding("utf8");
-    server.stdout.on("data", (chunk) => {
-      seen += chunk;
-      const found = seen.match(/demo page on (http:\/\/127\.0\.0\.1:\d+\/)/);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found[1]);
-      }
-    });
-    server.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the demo page server exited (${code})`));
-    });
-  });
-  return { server, url };
-}
+/** The demo site as the Hosting emulator serves it (firebase.json; built into .cache/web/public by
+ * scripts/build-web): its port moves with EMULATOR_PORT_OFFSET, so it comes from with-emulators. */
+export const pageUrl = `http://${process.env.FIREBASE_HOSTING_EMULATOR_HOST ?? "127.0.0.1:5180"}/`;
 
-/** Start the page's server and Chromium; reset the emulators; a doctor (made one by scripts/clinic)
- * and a patient with a pending visit `web-visit` starting in 5 minutes. */
+/** Start Chromium; reset the emulators; a doctor (made one by scripts/clinic) and a patient with a
+ * pending visit `web-visit` starting in 5 minutes. */
 export async function openWorld(who) {
-  const { server, url } = startPageServer();
-  try {
-    return await openWorldOn(server, await url, who);
-  } catch (error) {
-    server.kill("SIGTERM");
-    throw error;
-  }
-}
-
-async function openWorldOn(server, pageUrl, who) {
   await resetEmulators();
   const doctor = await makeDoctor(await signedInClient(who.doctor[0], who.doctor[1]), "Dr. Browser");
   const patient = await signedInClient(who.patient[0], who.patient[1]);
@@ -64,20 +31,24 @@ async function openWorldOn(server, pageUrl, who) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
   return {
     pageUrl, browser, doctor, patient,
-    async signIn(email, password) {
+    /** A new browser context on the page (`path`: e.g. a guest's invite link), not signed in. */
+    async open(path = "") {
       const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
       const page = await context.newPage();
-      await page.goto(pageUrl);
+      await page.goto(new URL(path, pageUrl).href);
+      return page;
+    },
+    async signIn(email, password) {
+      const page = await this.open();
       await page.fill("#email", email);
       await page.fill("#password", password);
       await page.click("#sign-in");
-      await page.waitForSelector("#session:not([hidden])");
+      await page.waitForSelector("#session");
       return page;
     },
     async close() {
       await browser.close();
       for (const client of [doctor, patient]) await client.close();
-      server.kill("SIGTERM");
     },
   };
 }

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import emulator_api as emu
 import jwt
+import node_tests
 import pytest
 
 MODE = os.environ["MATRIX_WAITING_ROOM"]
@@ -108,18 +106,8 @@ def test_recording_is_on_for_the_doctor_only_while_the_patient_consents(people: 
 
 @pytest.mark.skipif(MODE != "admit", reason="admit mode only")
 def test_the_demo_page_admits_a_waiting_patient_in_a_browser() -> None:
-    """tests/js/admit-flow.mjs in headless Chromium against this run's functions (admit mode)."""
-    root = Path(__file__).resolve().parents[2]
-    node = shutil.which("node")
-    assert node is not None
-    result = subprocess.run(  # noqa: S603 - our own test file
-        [node, "--test", "--test-reporter=spec", str(root / "tests" / "js" / "admit-flow.mjs")],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    """tests/js/admit-flow.mjs in headless Chromium, and the client kit's admission states (visit-admit.mjs),
+    against this run's functions (admit mode)."""
+    node_tests.run("admit-flow.mjs", "visit-admit.mjs")
     for shot in ("admit-1-patient-in-lobby", "admit-2-doctor-sees-patient-waiting", "admit-3-patient-admitted"):
-        assert (root / "artifacts" / f"{shot}.png").stat().st_size > 10_000
+        assert node_tests.screenshot(shot) > 10_000

@@ -71,6 +71,9 @@ def lay_out(where: Path, prosody_port: int) -> None:
         os.umask(old_umask)
     config = json.loads((ROOT / "firebase.matrix.json").read_text())
     config["functions"][0]["source"] = "functions"
+    # The tier serves no page: without Hosting, no port of the matrix's own config is taken by it.
+    config.pop("hosting", None)
+    config["emulators"].pop("hosting", None)
     for name, spec in config["emulators"].items():
         if isinstance(spec, dict) and "port" in spec:
             # The tier's own ports; an emulator it has no port for is moved off the matrix's (both run at once).

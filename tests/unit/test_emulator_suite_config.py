@@ -1,0 +1,53 @@
+"""What scripts/with_emulators.py starts for each firebase config, and what it tells the command it runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import with_emulators
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("config", ["firebase.json", "firebase.matrix.json"], ids=["suite", "matrix"])
+def test_the_suites_start_hosting_beside_the_others(config: str) -> None:
+    assert with_emulators.started_emulators(config) == ["auth", "firestore", "functions", "hosting", "tasks"]
+
+
+def test_the_bench_config_starts_no_hosting() -> None:
+    assert "hosting" not in with_emulators.started_emulators("firebase.bench.json")
+
+
+@pytest.mark.parametrize("config", ["firebase.json", "firebase.matrix.json"], ids=["suite", "matrix"])
+def test_hosting_serves_the_built_demo_site(config: str) -> None:
+    hosting = json.loads((ROOT / config).read_text())["hosting"]
+    assert hosting["public"] == ".cache/web/public"
+
+
+def test_the_command_finds_the_demo_site_by_its_variable() -> None:
+    ports = {name: ("127.0.0.1", port) for name, port in [("auth", 1), ("firestore", 2), ("functions", 3), ("hub", 4)]}
+    assert "FIREBASE_HOSTING_EMULATOR_HOST" not in with_emulators.emulator_env(ports)
+    env = with_emulators.emulator_env({**ports, "hosting": ("127.0.0.1", 5258)})
+    assert env["FIREBASE_HOSTING_EMULATOR_HOST"] == "127.0.0.1:5258"
+
+
+def test_the_port_offset_moves_hosting_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An offset no work tree's suite uses, so its copy of the config is this test's alone.
+    monkeypatch.setenv("EMULATOR_PORT_OFFSET", "1000")
+    shifted = with_emulators.offset_config("firebase.json")
+    try:
+        ports = with_emulators.suite_ports(shifted)
+    finally:
+        (ROOT / shifted).unlink()
+    assert ports["hosting"] == ("127.0.0.1", 5180 + 1000)
+    assert ports["functions"] == ("127.0.0.1", 5001 + 1000)
+
+
+def test_the_suite_and_the_matrix_serve_hosting_on_ports_of_their_own() -> None:
+    # make test runs both side by side: no port of one may be the other's.
+    suite = {port for _, port in with_emulators.suite_ports("firebase.json").values()}
+    matrix = {port for _, port in with_emulators.suite_ports("firebase.matrix.json").values()}
+    assert suite.isdisjoint(matrix)
+    assert with_emulators.suite_ports("firebase.matrix.json")["hosting"] == ("127.0.0.1", 5170)
