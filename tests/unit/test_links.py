@@ -91,9 +91,8 @@ def test_an_unreachable_link_is_worth_a_retry() -> None:
 
 def test_a_download_past_its_deadline_stops(link: str) -> None:
     download = links.open_link(f"{link}/par-1", host_of(link), len(FILE), 0)
-    with pytest.raises(links.LinkUnavailable) as late:
+    with pytest.raises(links.LinkUnavailable):
         list(download.chunks)
-    assert str(late.value) == "the download took longer than allowed"
 
 
 ALLOWED: list[Any] = [
