@@ -503,3 +503,21 @@ def test_without_the_deployment_the_recording_callables_fail_closed() -> None:
             seeded(), caller=CALLERS["doctor"], data={"appointmentId": "a1"}, policy=policy, now=NOW_S
         )
     assert error_code(refused.value) == "internal"
+
+
+def test_an_audit_records_extra_fields_never_replace_its_own() -> None:
+    from telehealth.store import audit
+
+    db = FakeDB()
+    audit.record_access(
+        db,
+        appointment_id="a1",
+        uid=DOCTOR,
+        role="moderator",
+        outcome="granted",
+        reason="recording_url",
+        now=NOW_S,
+        extra={"recordingId": "rec1", "outcome": "denied", "uid": "someone"},
+    )
+    (row,) = db.docs.values()
+    assert (row["recordingId"], row["outcome"], row["uid"]) == ("rec1", "granted", DOCTOR)
