@@ -89,8 +89,10 @@ def make_policy(config: VideoConfig, objects: FakeObjects) -> Policy:
 def seeded(**video: Any) -> FakeDB:
     db = FakeDB()
     db.put(f"doctors/{DOCTOR}", dict(DOCTOR_ENTRY))
+    kind = video.pop("type", "video")
     fields = {"roomName": ROOM, "provider": "livekit", "recordingConsent": CONSENT, **video}
-    db.put("appointments/a1", appointment(video={key: value for key, value in fields.items() if value is not None}))
+    visit = appointment(type=kind, video={key: value for key, value in fields.items() if value is not None})
+    db.put("appointments/a1", visit)
     return db
 
 
@@ -165,6 +167,7 @@ REFUSED_STARTS: list[Any] = [
         id="no",
     ),
     pytest.param("doctor", {"roomName": None}, {}, ("failed-precondition", "room_not_ready"), id="no room yet"),
+    pytest.param("doctor", {"type": "in_person"}, {}, ("failed-precondition", "not_video"), id="not a video visit"),
     pytest.param("doctor", {}, {"recording_bucket": ""}, ("failed-precondition", "recording_off"), id="no bucket"),
     pytest.param(
         "doctor",
@@ -214,6 +217,7 @@ def test_a_second_start_answers_the_running_recording_and_starts_no_second_egres
     assert run(db, recordings.start_recording, "doctor") == first
     assert len(recorder.started) == 1
     assert len(recordings_of(db)) == 1
+    assert ("moderator", "granted", "recording_running", first["recordingId"]) in audit_rows(db)
 
 
 def test_a_provider_that_fails_the_start_answers_unavailable_and_the_recording_is_marked_failed(
@@ -223,7 +227,7 @@ def test_a_provider_that_fails_the_start_answers_unavailable_and_the_recording_i
     recorder.fail_start = True
     assert run(db, recordings.start_recording, "doctor") == ("unavailable", "provider_unavailable")
     (meta,) = recordings_of(db).values()
-    assert (meta["status"], meta["reason"]) == ("failed", "provider_failed")
+    assert (meta["status"], meta["reason"], meta["endedAt"]) == ("failed", "provider_failed", store_timestamp())
 
 
 def test_consent_withdrawn_while_the_egress_starts_stops_it_and_keeps_it_discarded(recorder: FakeRecorder) -> None:
@@ -238,6 +242,21 @@ def test_consent_withdrawn_while_the_egress_starts_stops_it_and_keeps_it_discard
     assert recorder.stopped == ["EG_1"]
     (meta,) = recordings_of(db).values()
     assert (meta["status"], meta["providerRecordingId"], meta["stopPending"]) == ("discarded", "EG_1", False)
+
+
+def test_a_stop_that_fails_after_a_withdrawal_during_the_start_stays_pending_for_the_next_withdrawal(
+    recorder: FakeRecorder,
+) -> None:
+    db = seeded()
+
+    def withdraw_meanwhile() -> None:
+        (recording_id,) = recordings_of(db)
+        store.move_recording(db, "a1", recording_id, frozenset({"recording"}), {"status": "discarded"})
+
+    recorder.during_start, recorder.fail_stop = withdraw_meanwhile, [True]
+    assert run(db, recordings.start_recording, "doctor") == ("failed-precondition", "no_consent")
+    (meta,) = recordings_of(db).values()
+    assert (meta["status"], meta["providerRecordingId"], meta["stopPending"]) == ("discarded", "EG_1", True)
 
 
 def test_consent_changed_between_the_read_and_the_start_is_seen_and_refused(
@@ -503,6 +522,7 @@ def test_without_the_deployment_the_recording_callables_fail_closed() -> None:
             seeded(), caller=CALLERS["doctor"], data={"appointmentId": "a1"}, policy=policy, now=NOW_S
         )
     assert error_code(refused.value) == "internal"
+    assert str(refused.value) == "the recording callables need the deployment (provider API and secrets)"
 
 
 def test_an_audit_records_extra_fields_never_replace_its_own() -> None:
