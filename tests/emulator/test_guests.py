@@ -48,7 +48,8 @@ def test_an_anonymous_guest_redeems_joins_after_the_doctor_and_is_removed_by_the
     invited = emu.call("invite_guest", INVITE, people["doctor"].id_token)
     assert invited.ok, invited
     code, guest_id = invited.result["inviteCode"], invited.result["guestId"]
-    assert invited.result["inviteUrl"] is None  # the suite names no join page
+    # The suite's params (scripts/demo.env) name the demo page on the Hosting emulator as the join page.
+    assert invited.result["inviteUrl"] == f"http://127.0.0.1:5180/#invite={code}"
     guest_ref = ref.collection("guests").document(guest_id)
     assert (guest_ref.get().to_dict() or {})["status"] == "invited"
     assert code not in repr(visit_documents(db))
