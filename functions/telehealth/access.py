@@ -105,10 +105,8 @@ class Grant:
     provider_room_id: str | None = None
 
 
-def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: int, config: VideoConfig) -> Grant:
-    """Grant or refuse a join for a caller holding ``role``; refusals raise the contract's errors, in its order."""
-    if appointment is None or role is None:
-        raise AppointmentNotFound()
+def confirmed_video_room(appointment: Mapping[str, Any]) -> str:
+    """The room of a confirmed video visit; else the refusal, in the contract's order (video, status, room)."""
     if appointment.get("type") != "video":
         raise NotJoinable("not_video")
     if appointment.get("status") != "confirmed":
@@ -116,6 +114,14 @@ def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: i
     room = room_of(appointment)
     if room is None:
         raise NotJoinable("room_not_ready")
+    return room
+
+
+def decide_join(appointment: Mapping[str, Any] | None, role: Role | None, now: int, config: VideoConfig) -> Grant:
+    """Grant or refuse a join for a caller holding ``role``; refusals raise the contract's errors, in its order."""
+    if appointment is None or role is None:
+        raise AppointmentNotFound()
+    room = confirmed_video_room(appointment)
     provider_room = video_field(appointment, "providerRoomId") if config.creates_rooms else None
     if config.creates_rooms and not (isinstance(provider_room, str) and provider_room):
         raise NotJoinable("room_not_ready")  # named, but not yet created at the provider

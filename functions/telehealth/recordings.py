@@ -21,14 +21,13 @@ from typing import Any
 
 from google.cloud.firestore import SERVER_TIMESTAMP
 
-from .access import patient_consents_to_recording
+from .access import confirmed_video_room, patient_consents_to_recording
 from .bucket import Objects
 from .config import VideoConfig
 from .errors import (
     AppointmentNotFound,
     InvalidArgument,
     Misconfigured,
-    NotJoinable,
     ProviderCallFailed,
     ProviderUnavailable,
     RecordingRefused,
@@ -94,13 +93,7 @@ def start_recording(db: Any, *, caller: Caller | None, data: Any, policy: Policy
     def step(visit: Visit) -> Granted | None:
         recorder = _recorder(visit)
         appointment, config = visit.appointment or {}, visit.settings.config
-        if appointment.get("type") != "video":
-            raise NotJoinable("not_video")
-        if appointment.get("status") != "confirmed":
-            raise NotJoinable("not_confirmed")
-        room = room_of(appointment)
-        if room is None:
-            raise NotJoinable("room_not_ready")
+        room = confirmed_video_room(appointment)
         if not patient_consents_to_recording(appointment):
             raise RecordingRefused("no_consent")
         for recording_id, _meta in store.recordings_where(db, visit.appointment_id, "status", RECORDING):
