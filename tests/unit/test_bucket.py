@@ -144,6 +144,23 @@ def test_a_move_whose_object_is_larger_than_it_said_stops_at_the_bound_and_delet
     assert list(raw.objects) == ["recordings/a/r.mp4"]
 
 
+class Unsized(Bucket):
+    """A bucket whose listing gives no size (the client leaves ``size`` None until it knows it)."""
+
+    def get_blob(self, name: str) -> Blob | None:
+        blob = super().get_blob(name)
+        if blob is not None:
+            blob.size = None
+        return blob
+
+
+def test_an_object_of_unknown_size_is_read_through_and_bounded_as_it_is_read() -> None:
+    objects = CloudStorageObjects(Unsized({"recordings/a/r": (DATA, "video/mp4")}))
+    assert objects.describe("recordings/a/r", len(DATA)) is not None
+    with pytest.raises(TooLarge):
+        objects.describe("recordings/a/r", len(DATA) - 1)
+
+
 def test_delete_says_whether_there_was_an_object() -> None:
     objects = CloudStorageObjects(Bucket({"recordings/a/r": (DATA, "video/mp4")}))
     assert objects.delete("recordings/a/r") is True
@@ -192,7 +209,10 @@ class MetadataCredentials:
     service_account_email = "default"
     token: str | None = None
 
-    def refresh(self, _request: Any) -> None:
+    def refresh(self, request: Any) -> None:
+        from google.auth.transport.requests import Request
+
+        assert isinstance(request, Request)
         self.service_account_email, self.token = "functions@clinic.iam.gserviceaccount.com", "access-token"
 
 

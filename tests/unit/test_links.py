@@ -152,6 +152,8 @@ def test_only_https_links_to_listed_hosts_are_followed(url: str, hosts: frozense
         ("text/html\r\nX-Injected: 1", "video/mp4"),
         ("vidéo/mp4", "video/mp4"),
         ("video/" + "x" * 200, "video/mp4"),
+        ("video/" + "x" * 94, "video/" + "x" * 94),
+        ("video/" + "x" * 95, "video/mp4"),
     ],
 )
 def test_the_stored_content_type_is_a_plain_type_or_mp4(header: str | None, content_type: str) -> None:

@@ -418,6 +418,7 @@ def test_a_missing_egress_file_is_given_up_on_after_an_hour() -> None:
     db, objects = seeded(), FakeObjects()
     late = queued(db, "object", path="recordings/a1/rec1.mp4", queuedAt=NOW - dt.timedelta(hours=1, seconds=1))
     assert run_job(db, late, objects) == recording_files.JobOutcome("failed", "file_missing")
+    assert jobs(db) == {}
     assert audits(db) == [("failed", "file_missing", "rec1")]
 
 

@@ -240,6 +240,7 @@ def test_consent_withdrawn_while_the_egress_starts_stops_it_and_keeps_it_discard
     recorder.during_start = withdraw_meanwhile
     assert run(db, recordings.start_recording, "doctor") == ("failed-precondition", "no_consent")
     assert recorder.stopped == ["EG_1"]
+    assert recorder.deployments == [DEPLOYMENTS[-1], DEPLOYMENTS[-1]]
     (meta,) = recordings_of(db).values()
     assert (meta["status"], meta["providerRecordingId"], meta["stopPending"]) == ("discarded", "EG_1", False)
 
@@ -329,6 +330,7 @@ def test_withdrawn_consent_stops_the_recording_at_once_deletes_any_file_and_audi
     assert objects.files == {}
     (row,) = [data for data in db.docs.values() if data.get("outcome") == "discarded"]
     assert (row["appointmentId"], row["uid"], row["role"], row["recordingId"]) == ("a1", PATIENT, "guest", recording_id)
+    assert row["reason"] == "consent_withdrawn"
     assert row["expireAt"] == NOW + dt.timedelta(days=2190)
 
 
