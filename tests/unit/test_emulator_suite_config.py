@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("config", ["firebase.json", "firebase.matrix.json"], ids=["suite", "matrix"])
 def test_the_suites_start_hosting_beside_the_others(config: str) -> None:
-    assert with_emulators.started_emulators(config) == ["auth", "firestore", "functions", "hosting", "tasks"]
+    assert with_emulators.started_emulators(config) == ["auth", "firestore", "storage", "functions", "hosting", "tasks"]
 
 
 def test_the_bench_config_starts_no_hosting() -> None:
