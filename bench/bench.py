@@ -573,26 +573,7 @@ def table(results: dict[str, Any]) -> str:
         per = "" if name.startswith("normal") else f" per {HOSTILE_CALLS} calls"
         rows.append((f"Firestore ops, {name}{per}", f"{ops_['reads']} R, {ops_['writes']} W", "", ""))
     load = results["load"]
-    for level in map(str, load["levels"]):
-        join, floor, auth_floor, noop = (
-            load["servers"][name][level] for name in ("join", "read_write", "auth_read_write", "noop")
-        )
-        ratio = load["ratios"][level]
-        rows.append(
-            (
-                f"load c={level}: join/s, p50/p99 ms",
-                f"{join['per_s']}/s, {join['p50_ms']}/{join['p99_ms']}",
-                f"1R+1W {floor['per_s']}/s, {floor['p50_ms']}/{floor['p99_ms']}; "
-                f"Auth+1R+1W {auth_floor['per_s']}/s, {auth_floor['p50_ms']}/{auth_floor['p99_ms']}; "
-                f"no-op {noop['per_s']}/s",
-                f"vs 1R+1W {ratio['throughput_vs_read_write']}x rate, {ratio['p99_vs_read_write']}x p99; "
-                f"vs Auth+1R+1W {ratio['throughput_vs_auth_read_write']}x, {ratio['p99_vs_auth_read_write']}x",
-            )
-        )
-    wrong = sum(run["wrong_answers"] for runs in load["servers"].values() for run in runs.values())
-    rows.append(
-        ("load: wrong answers; audit records per join", f"{wrong}; {load['audit_records_per_join']}", "", "0; 1.0")
-    )
+    rows += load_bench.table_rows(load)
     cold = load["cold_start"]
     rows.append(
         (
@@ -656,9 +637,17 @@ def report(results: dict[str, Any], figures: str) -> str:
         "local emulator suite (firebase.bench.json). Figures, not pass/fail: a shared or loaded machine makes "
         "them slower; the ratios to the floors (a no-op callable and trigger on the same suite) travel better "
         "than the absolute times.\n\n"
-        f"```\n{figures}\n```\n"
+        f"```\n{figures}\n```\n\n"
         f"{enablex_section(results)}\n"
-        "Raw figures: `artifacts/bench.json`; load plot: `artifacts/load.png` (both git-ignored).\n"
+        f"{load_bench.markdown(results['load'])}\n"
+        "Raw figures: `artifacts/bench.json`; load plot: `artifacts/load.png` (both git-ignored).\n\n"
+        "## Running it\n\n"
+        "`make bench` starts the emulators with `firebase.bench.json` (which adds the floor functions of "
+        "`bench/functions/`, never deployed), prints the table above and writes this page. Sizes: `BENCH_CALLS` "
+        "(300), `BENCH_TRIGGERS` (60), `BENCH_COLD_RUNS` (10), `LOAD_LEVELS` (`1,8,32,80`), `LOAD_SECONDS` (4, per "
+        "server and level), `LOAD_ROUNDS` (4 slots per server and level), `LOAD_THREADS` (8), `LOAD_COLD_RUNS` (3). "
+        "On a machine shared with other work, run it more than once: the rates per slot above show how much the "
+        "machine moved during this run.\n"
     )
 
 

@@ -1,11 +1,16 @@
 """Load benchmark on the production serving stack, against the Auth and Firestore emulators.
 
 Each function is served by functions-framework as a deployed instance serves it: gunicorn, one
-worker, ``THREADS`` threads. Three servers, each in its own process group on loopback: our
-``get_join_token``, and two floors from bench/functions (a no-op callable, and one that does one
-read and one write). For each concurrency level, that many signed-in clients send requests for a
-bounded time; every answer is checked (role or refusal), and afterwards the audit log must hold
-exactly one record per join. Cold start: process start to the first answered call.
+worker, ``THREADS`` threads. Five servers, each in its own process group on loopback: our
+``get_join_token`` twice (as deployed, where a caller's session check is reused for
+``VIDEO_SESSION_CHECK_S``, so a caller who joined recently is cached; and with
+``VIDEO_SESSION_CHECK_S=0``, so every join makes the Auth API lookup, as a caller's first join does),
+and three floors from bench/functions (a no-op callable, one that does one read and one write, and
+one that also makes the Auth lookup). All five start first; then, for each concurrency level, the
+servers take turns in ``ROUNDS`` short slots (the order rotated each round), so drift in the
+machine's load hits all of them alike. In each slot that many signed-in clients send requests;
+every answer is checked (role or refusal), and the audit log must hold exactly one record per join.
+Cold start: process start to the first answered call.
 
 Run by ``make bench`` (inside scripts/with-emulators); the figures go into docs/benchmarks.md,
 artifacts/bench.json and artifacts/load.png. Traffic goes only to 127.0.0.1, bounded in count and time.
@@ -31,16 +36,22 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / "functions" / "venv" / "bin"
 LEVELS = [int(n) for n in os.environ.get("LOAD_LEVELS", "1,8,32,80").split(",")]
-SECONDS = float(os.environ.get("LOAD_SECONDS", "4"))
+SECONDS = float(os.environ.get("LOAD_SECONDS", "4"))  # per server and level, over all rounds
+ROUNDS = max(1, int(os.environ.get("LOAD_ROUNDS", "4")))
+WARM_SECONDS = 0.5
 MAX_REQUESTS = int(os.environ.get("LOAD_MAX_REQUESTS", "20000"))
 THREADS = int(os.environ.get("LOAD_THREADS", "8"))
 COLD_RUNS = int(os.environ.get("LOAD_COLD_RUNS", "3"))
 SERVERS = {
     "join": (ROOT / "functions" / "main.py", "get_join_token"),
+    "join_uncached": (ROOT / "functions" / "main.py", "get_join_token"),
     "noop": (ROOT / "bench" / "functions" / "main.py", "bench_noop_call"),
     "read_write": (ROOT / "bench" / "functions" / "main.py", "bench_read_write_call"),
     "auth_read_write": (ROOT / "bench" / "functions" / "main.py", "bench_auth_read_write_call"),
 }
+JOINS = ("join", "join_uncached")
+# Each server's own settings on top of the deployed ones.
+SERVER_PARAMS = {"join_uncached": {"VIDEO_SESSION_CHECK_S": "0"}}
 
 
 def dotenv(path: Path) -> dict[str, str]:
@@ -52,9 +63,10 @@ def dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def server_env(threads: int) -> dict[str, str]:
+def server_env(threads: int, params: dict[str, str] | None = None) -> dict[str, str]:
     """What a deployed instance has: the params, the secrets, THREADS; plus the emulators' addresses."""
     env = {**os.environ, **dotenv(ROOT / "scripts" / "demo.env"), **dotenv(ROOT / "functions" / ".secret.local")}
+    env.update(params or {})
     env["THREADS"] = str(threads)
     # Refused calls are cheaper than joins: with the per-account limit on, a load run from a few
     # accounts would measure refusals. The limit has its own tests; here it is out of the way.
@@ -100,7 +112,7 @@ def start(name: str, threads: int) -> Server:
     process = subprocess.Popen(  # noqa: S603 - our venv's functions-framework
         command,
         cwd=source.parent,
-        env=server_env(threads),
+        env=server_env(threads, SERVER_PARAMS.get(name)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -142,12 +154,21 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_level(server: Server, clients: list[tuple[str, str]], concurrency: int) -> dict[str, Any]:
-    """``concurrency`` clients for SECONDS (at most MAX_REQUESTS in all); every answer checked."""
+@dataclass
+class Slot:
+    """What one server answered in one slot: latencies, wrong answers, the slot's length."""
+
+    latencies: list[float]
+    wrong: int
+    seconds: float
+
+
+def run_slot(server: Server, clients: list[tuple[str, str]], concurrency: int, seconds: float) -> Slot:
+    """``concurrency`` clients for ``seconds`` (at most MAX_REQUESTS in all); every answer checked."""
     latencies: list[float] = []
     wrong: list[str] = []
     lock = threading.Lock()
-    deadline = time.perf_counter() + SECONDS
+    deadline = time.perf_counter() + seconds
     budget = [MAX_REQUESTS]
 
     def client(index: int) -> None:
@@ -161,7 +182,7 @@ def run_level(server: Server, clients: list[tuple[str, str]], concurrency: int) 
                 budget[0] -= 1
             answer, elapsed = call(session, server.url, token, "load-open")
             mine.append(elapsed)
-            if answer != (expected if server.name == "join" else "ok"):
+            if answer != (expected if server.name in JOINS else "ok"):
                 with lock:
                     wrong.append(answer)
         with lock:
@@ -173,13 +194,20 @@ def run_level(server: Server, clients: list[tuple[str, str]], concurrency: int) 
         worker.start()
     for worker in workers:
         worker.join()
-    elapsed = time.perf_counter() - began
+    return Slot(latencies, len(wrong), time.perf_counter() - began)
+
+
+def summarise(slots: list[Slot]) -> dict[str, Any]:
+    """One server at one level over its slots: the rate, the latency percentiles, the spread of rates."""
+    latencies = [latency for slot in slots for latency in slot.latencies]
+    rates = [len(slot.latencies) / slot.seconds for slot in slots]
     return {
         "requests": len(latencies),
-        "per_s": round(len(latencies) / elapsed, 1),
+        "per_s": round(len(latencies) / sum(slot.seconds for slot in slots), 1),
+        "per_s_slots": [round(rate, 1) for rate in rates],
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-        "wrong_answers": len(wrong),
+        "wrong_answers": sum(slot.wrong for slot in slots),
     }
 
 
@@ -208,29 +236,56 @@ def audit_count(db: Any) -> int:
 def bench_load() -> dict[str, Any]:
     clients = seed()
     db = emu.admin_db()
-    results: dict[str, Any] = {"threads": THREADS, "seconds_per_level": SECONDS, "levels": LEVELS, "servers": {}}
-    for name in SERVERS:
-        server = start(name, THREADS)
-        try:
-            first_answer(server, clients[1][0], time.perf_counter())
-            before = audit_count(db)
-            runs = {str(level): run_level(server, clients, level) for level in LEVELS}
-            if name == "join":
-                made = sum(run["requests"] for run in runs.values())
-                results["audit_records_per_join"] = round((audit_count(db) - before) / made, 4)
-            results["servers"][name] = runs
-        finally:
-            server.stop()
-    join = results["servers"]["join"]
-    floors = {name: results["servers"][name] for name in ("read_write", "auth_read_write")}
-    results["ratios"] = {
-        level: {
-            f"{measure}_vs_{name}": round(join[level][key] / floor[level][key], 2)
-            for name, floor in floors.items()
-            for measure, key in (("throughput", "per_s"), ("p99", "p99_ms"))
-        }
-        for level in join
+    results: dict[str, Any] = {
+        "threads": THREADS,
+        "seconds_per_level": SECONDS,
+        "rounds": ROUNDS,
+        "levels": LEVELS,
+        "session_check_s": {"join": int(server_env(THREADS).get("VIDEO_SESSION_CHECK_S", "60")), "join_uncached": 0},
+        "servers": {},
     }
+    servers: dict[str, Server] = {}
+    try:
+        for name in SERVERS:
+            servers[name] = start(name, THREADS)
+        for server in servers.values():
+            first_answer(server, clients[1][0], time.perf_counter())
+            run_slot(server, clients, 4, WARM_SECONDS)  # every caller once or more; not counted
+        slots: dict[str, dict[int, list[Slot]]] = {name: {level: [] for level in LEVELS} for name in servers}
+        audited = dict.fromkeys(JOINS, 0)
+        for level in LEVELS:
+            for round_ in range(ROUNDS):
+                names = list(servers)
+                shift = round_ % len(names)
+                for name in names[shift:] + names[:shift]:
+                    before = audit_count(db) if name in JOINS else 0
+                    slots[name][level].append(run_slot(servers[name], clients, level, SECONDS / ROUNDS))
+                    if name in JOINS:
+                        audited[name] += audit_count(db) - before
+    finally:
+        for server in servers.values():
+            server.stop()
+    for name in servers:
+        results["servers"][name] = {str(level): summarise(slots[name][level]) for level in LEVELS}
+    results["audit_records_per_join"] = {
+        name: round(audited[name] / sum(run["requests"] for run in results["servers"][name].values()), 4)
+        for name in JOINS
+    }
+    floor = results["servers"]["read_write"]
+    auth_floor = results["servers"]["auth_read_write"]
+    results["ratios"] = {
+        name: {
+            level: {
+                "throughput_vs_read_write": round(runs[level]["per_s"] / floor[level]["per_s"], 2),
+                "p99_vs_read_write": round(runs[level]["p99_ms"] / floor[level]["p99_ms"], 2),
+                "throughput_vs_auth_read_write": round(runs[level]["per_s"] / auth_floor[level]["per_s"], 2),
+                "p99_vs_auth_read_write": round(runs[level]["p99_ms"] / auth_floor[level]["p99_ms"], 2),
+            }
+            for level in runs
+        }
+        for name, runs in ((name, results["servers"][name]) for name in JOINS)
+    }
+    results["target"] = {"throughput_at_least": 0.9, "p99_at_most": 1.2, "levels": [8, 32, 80]}
     results["cold_start"] = bench_cold(clients[1][0])
     return results
 
@@ -263,7 +318,8 @@ def plot(results: dict[str, Any], out: Path) -> None:
 
     figure, (rate, tail) = plt.subplots(1, 2, figsize=(11, 4.2))
     labels = {
-        "join": "get_join_token",
+        "join": "get_join_token (session check cached)",
+        "join_uncached": "get_join_token (session check not cached)",
         "read_write": "1 read + 1 write callable",
         "auth_read_write": "Auth lookup + 1 read + 1 write callable",
         "noop": "no-op callable",
@@ -282,3 +338,102 @@ def plot(results: dict[str, Any], out: Path) -> None:
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)
+
+
+LABELS = {"join": "join, session check cached", "join_uncached": "join, session check not cached"}
+
+
+def _cell(run: dict[str, Any]) -> str:
+    return f"{run['per_s']}/s, {run['p50_ms']}/{run['p99_ms']}"
+
+
+def table_rows(load: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The load run's rows of make bench's printed table (measure, ours, floors, ratios)."""
+    rows = []
+    for level in map(str, load["levels"]):
+        floor, auth_floor, noop = (load["servers"][name][level] for name in ("read_write", "auth_read_write", "noop"))
+        floors = f"1R+1W {_cell(floor)}; Auth+1R+1W {_cell(auth_floor)}; no-op {noop['per_s']}/s"
+        for name in JOINS:
+            ratio = load["ratios"][name][level]
+            rows.append(
+                (
+                    f"load c={level}: {LABELS[name]}, /s, p50/p99 ms",
+                    _cell(load["servers"][name][level]),
+                    floors,
+                    f"vs 1R+1W {ratio['throughput_vs_read_write']}x rate, {ratio['p99_vs_read_write']}x p99; "
+                    f"vs Auth+1R+1W {ratio['throughput_vs_auth_read_write']}x, {ratio['p99_vs_auth_read_write']}x",
+                )
+            )
+    wrong = sum(run["wrong_answers"] for runs in load["servers"].values() for run in runs.values())
+    audited = ", ".join(f"{load['audit_records_per_join'][name]}" for name in JOINS)
+    rows.append(("load: wrong answers; audit records per join (cached, not cached)", f"{wrong}; {audited}", "", "0; 1"))
+    return rows
+
+
+def verdict(load: dict[str, Any], name: str) -> str:
+    """Whether a join server met the target against the one-read-one-write callable, and by how much not."""
+    target = load["target"]
+    checked, misses = [], []
+    for level in map(str, target["levels"]):
+        ratio = load["ratios"][name].get(level)
+        if ratio is None:
+            continue
+        checked.append(level)
+        rate, tail = ratio["throughput_vs_read_write"], ratio["p99_vs_read_write"]
+        if rate < target["throughput_at_least"] or tail > target["p99_at_most"]:
+            misses.append(f"{level} clients ({rate}x the rate, {tail}x the p99)")
+    if not checked:
+        return "not measured (none of its levels ran)"
+    return f"met at {', '.join(checked)} clients" if not misses else "missed at " + "; ".join(misses)
+
+
+def markdown(load: dict[str, Any]) -> str:
+    """docs/benchmarks.md's section on the load run, from this run's figures."""
+    header = (
+        "| clients | join, session check cached: /s, p50/p99 ms | not cached | 1R+1W | Auth+1R+1W | no-op /s "
+        "| cached vs 1R+1W: rate, p99 | not cached vs 1R+1W | not cached vs Auth+1R+1W |"
+    )
+    lines = [header, "|" + " --- |" * 9]
+    for level in map(str, load["levels"]):
+        servers, ratios = load["servers"], load["ratios"]
+        cached, uncached = ratios["join"][level], ratios["join_uncached"][level]
+        lines.append(
+            f"| {level} | {_cell(servers['join'][level])} | {_cell(servers['join_uncached'][level])} "
+            f"| {_cell(servers['read_write'][level])} | {_cell(servers['auth_read_write'][level])} "
+            f"| {servers['noop'][level]['per_s']} "
+            f"| {cached['throughput_vs_read_write']}x, {cached['p99_vs_read_write']}x "
+            f"| {uncached['throughput_vs_read_write']}x, {uncached['p99_vs_read_write']}x "
+            f"| {uncached['throughput_vs_auth_read_write']}x, {uncached['p99_vs_auth_read_write']}x |"
+        )
+    spread = "; ".join(
+        f"{name} at {level}: {min(runs[str(level)]['per_s_slots'])} to {max(runs[str(level)]['per_s_slots'])}/s"
+        for name, runs in load["servers"].items()
+        if name in ("join", "read_write")
+        for level in load["target"]["levels"]
+        if str(level) in runs
+    )
+    wrong = sum(run["wrong_answers"] for runs in load["servers"].values() for run in runs.values())
+    target = load["target"]
+    cold = load["cold_start"]
+    return (
+        "## Load on the production serving stack\n\n"
+        "Each function is served as a deployed instance serves it (functions-framework's gunicorn, one "
+        f"worker, `THREADS={load['threads']}`), on loopback, against the Auth and Firestore emulators, "
+        "the per-account rate limit lifted. Five servers: `get_join_token` as deployed "
+        f"(`VIDEO_SESSION_CHECK_S={load['session_check_s']['join']}`: a caller who was checked less than that "
+        "long ago on this instance makes no Auth call: *cached*), `get_join_token` with "
+        "`VIDEO_SESSION_CHECK_S=0` (every join makes the Auth lookup, as a caller's first join does: "
+        "*not cached*), a callable doing one read and one write (1R+1W), one that also makes the Auth "
+        "lookup (Auth+1R+1W), and a no-op callable. The clients are a doctor, a patient and two "
+        "strangers (refused `not-found`), signed in. For each level the servers take turns, "
+        f"{load['rounds']} slots each in rotated order, {load['seconds_per_level']} s per server and level in "
+        "all, so the machine's drift hits all alike. Every answer is checked and the audit log must hold "
+        "one record per join. Latencies are the client's, in ms.\n\n" + "\n".join(lines) + "\n\n"
+        f"Target (at {', '.join(map(str, target['levels']))} clients: at least {target['throughput_at_least']}x "
+        f"the rate and at most {target['p99_at_most']}x the p99 of 1R+1W), the join with its session check "
+        f"cached: **{verdict(load, 'join')}**. Not cached: {verdict(load, 'join_uncached')}.\n\n"
+        f"Wrong answers: {wrong}. Audit records per join: {load['audit_records_per_join']['join']} (cached), "
+        f"{load['audit_records_per_join']['join_uncached']} (not cached). Rates per slot (the noise): {spread}. "
+        f"Cold start to the first answered join: {cold['join_ms']} ms, against the no-op's {cold['noop_ms']} ms "
+        f"({cold['ratio']}x).\n"
+    )

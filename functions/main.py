@@ -7,10 +7,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from firebase_admin import App, get_app, initialize_app
@@ -81,9 +84,23 @@ def _set_up() -> None:
             _clients["db"] = Client(project=_admin_app().project_id)
 
 
-def param_values(strict: bool = True) -> dict[str, Any]:
-    """Every plain param's value by name (``strict``: one that does not parse fails closed)."""
-    return read_values(PARAMS, strict)
+def _raw_params() -> tuple[str | None, ...]:
+    """What every param's value is made of: its environment variable (a param's default is a constant)."""
+    return tuple(os.environ.get(name) for name in PARAMS)
+
+
+@lru_cache(maxsize=8)
+def _parsed_params(raw: tuple[str | None, ...], strict: bool) -> Mapping[str, Any]:
+    del raw  # the cache key only: read_values reads the same variables
+    return MappingProxyType(read_values(PARAMS, strict))
+
+
+def param_values(strict: bool = True, raw: tuple[str | None, ...] | None = None) -> dict[str, Any]:
+    """Every plain param's value by name (``strict``: one that does not parse fails closed, every time).
+
+    Parsed once per distinct set of raw values (``raw``: as this request already read them).
+    """
+    return dict(_parsed_params(_raw_params() if raw is None else raw, strict))
 
 
 def current_config() -> VideoConfig:
@@ -91,9 +108,14 @@ def current_config() -> VideoConfig:
     return cached_config(param_values())
 
 
-def current_settings() -> Settings:
-    """Config plus the parsed signing key (cached per distinct value)."""
-    return build_settings(current_config(), SECRETS[SIGNING_KEY].value)
+@lru_cache(maxsize=4)
+def _settings_for(raw: tuple[str | None, ...], secret: str) -> Settings:
+    return build_settings(cached_config(param_values(raw=raw)), secret)
+
+
+def current_settings(raw: tuple[str | None, ...] | None = None) -> Settings:
+    """Config plus the parsed signing key, once per distinct set of raw values and key (failures: every time)."""
+    return _settings_for(_raw_params() if raw is None else raw, SECRETS[SIGNING_KEY].value)
 
 
 DEPLOYMENT = Deployment(config=current_config, settings=current_settings, secret=lambda name: str(SECRETS[name].value))
@@ -125,13 +147,14 @@ def _header_token(req: https_fn.CallableRequest[Any], header: str) -> str:
 
 
 def _policy(req: https_fn.CallableRequest[Any]) -> Policy:
-    values = param_values(strict=False)  # only the policy's own params must parse here; the rest is audited
+    raw = _raw_params()  # the environment, read once per request
+    values = param_values(strict=False, raw=raw)  # only the policy's own params must parse here; the rest is audited
     per_minute, retention_days, reuse_seconds = policy_limits(values)
     uid = str(req.auth.uid) if req.auth is not None else ""
     # Read on the request's thread: the request object does not exist on the session-check threads.
     id_token, app_token = _header_token(req, "Authorization"), _header_token(req, "X-Firebase-AppCheck")
     return Policy(
-        settings=current_settings,
+        settings=lambda: current_settings(raw),
         session_check=lambda: sessions.shared_checks(reuse_seconds).start(uid, id_token),
         app_check_passes=lambda: sessions.app_check_passes(
             enforce=values["VIDEO_ENFORCE_APP_CHECK"],

@@ -327,6 +327,10 @@ def main(argv: list[str]) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     # One log per config, so the provider matrix's run does not overwrite the emulator tests' log.
     variant = Path(config).stem.split("firebase", 1)[-1].lstrip(".")
+    if not variant and (ROOT / config).resolve().parent != ROOT:
+        # A config laid out elsewhere (the Prosody tier's, .cache/prosody-trigger/firebase.json) gets a log
+        # of its own: sharing emulators.log with the emulator tests' suite mixed the two suites' lines.
+        variant = (ROOT / config).resolve().parent.name
     log = log_dir / (f"emulators-{variant}.log" if variant else "emulators.log")
     started = time.monotonic()
     turn = discovery_turn()

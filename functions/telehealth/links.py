@@ -35,7 +35,8 @@ class LinkRefused(Exception):
 
 
 class LinkUnavailable(Exception):
-    """The download failed in a way another try may not: a 5xx, a broken connection, the deadline."""
+    """The download failed in a way another try may not: a 5xx or 429, a broken connection, the deadline (no
+    message: it is logged by its class only)."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,11 @@ def _body(response: Any, deadline: float) -> Iterator[bytes]:
     with response:
         while True:
             if time.monotonic() > deadline:
-                raise LinkUnavailable("the download took longer than allowed")
+                raise LinkUnavailable()  # the deadline passed
             try:
                 chunk = response.read(CHUNK_BYTES)
-            except (OSError, urllib.error.URLError) as error:
-                raise LinkUnavailable(type(error).__name__) from None
+            except (OSError, urllib.error.URLError):
+                raise LinkUnavailable() from None
             if not chunk:
                 return
             yield chunk
@@ -97,10 +98,10 @@ def open_link(url: str, hosts: frozenset[str], max_bytes: int, seconds: int) -> 
     except urllib.error.HTTPError as error:
         error.close()
         if error.code >= 500 or error.code == 429:
-            raise LinkUnavailable(f"the link answered {error.code}") from None
+            raise LinkUnavailable() from None
         raise LinkRefused("link_refused") from None  # expired, refused, or a redirect
-    except (OSError, urllib.error.URLError) as error:
-        raise LinkUnavailable(type(error).__name__) from None
+    except (OSError, urllib.error.URLError):
+        raise LinkUnavailable() from None
     length = response.headers.get("Content-Length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         response.close()

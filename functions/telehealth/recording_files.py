@@ -185,7 +185,7 @@ def run_job(
             if found is None:
                 if age > OBJECT_GRACE:
                     return _fail(db, job_id_, appointment_id, recording_id, "file_missing", now)
-                raise FileNotFoundError("the egress's file is not in the bucket yet")
+                raise FileNotFoundError()  # not there yet: the event is delivered again (logged by class only)
             stored = found
     except links.LinkRefused as refused:
         return _fail(db, job_id_, appointment_id, recording_id, refused.why, now)

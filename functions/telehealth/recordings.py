@@ -12,6 +12,7 @@ functions SDK.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -132,7 +133,8 @@ def start_recording(db: Any, *, caller: Caller | None, data: Any, policy: Policy
             # Discarded while it started (consent withdrawn meanwhile): stop it now, keep nothing.
             pending = {**attach, "stopPending": True}
             store.move_recording(db, visit.appointment_id, recording_id, frozenset({DISCARDED}), pending)
-            _stop_discarded(db, visit.appointment_id, recording_id, provider_id, recorder, deployment)
+            with contextlib.suppress(ProviderCallFailed):  # the stop stays pending: the next withdrawal retries it
+                _stop_discarded(db, visit.appointment_id, recording_id, provider_id, recorder, deployment)
             raise RecordingRefused("no_consent")
         return Granted({"recordingId": recording_id, "status": RECORDING}, "recording_started", audit=_id(recording_id))
 

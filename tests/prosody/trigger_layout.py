@@ -80,7 +80,8 @@ def lay_out(where: Path, prosody_port: int) -> None:
             spec["port"] = PORTS.get(name, int(spec["port"]) + 137)
         if isinstance(spec, dict) and "websocketPort" in spec:
             spec["websocketPort"] = int(spec["websocketPort"]) + 137
-    for name in ("firestore.rules", "firestore.indexes.json"):
+    # Every file the config names beside it (a missing one fails the start: "File not found: storage.rules").
+    for name in ("firestore.rules", "firestore.indexes.json", "storage.rules"):
         shutil.copy(ROOT / name, where / name)
     (where / "firebase.json").write_text(json.dumps(config, indent=2) + "\n")
 

@@ -368,12 +368,16 @@ class OpCounter:
         self.writes = 0
         self.refused = 0  # commits the server refused (a failed precondition, an aborted transaction)
         api = client._firestore_api
-        batch_get, commit = api.batch_get_documents, api.commit
+        batch_get, get_document, commit = api.batch_get_documents, api.get_document, api.commit
 
         def counted_batch_get(*args: Any, **kwargs: Any) -> Any:
             request = kwargs.get("request") or args[0]
             self.reads += len(request.get("documents", []))
             return batch_get(*args, **kwargs)
+
+        def counted_get_document(*args: Any, **kwargs: Any) -> Any:
+            self.reads += 1  # found or not: a document read either way
+            return get_document(*args, **kwargs)
 
         def counted_commit(*args: Any, **kwargs: Any) -> Any:
             request = kwargs.get("request") or args[0]
@@ -382,10 +386,12 @@ class OpCounter:
             except Exception:
                 self.refused += 1  # a refused commit writes nothing: counted apart
                 raise
-            self.writes += len(request.get("writes", []))
+            # The client's own calls send a dict; the join's audit write (store/direct) a CommitRequest.
+            self.writes += len(request.get("writes", []) if isinstance(request, dict) else request.writes)
             return result
 
         api.batch_get_documents = counted_batch_get
+        api.get_document = counted_get_document
         api.commit = counted_commit
 
     def reset(self) -> None:

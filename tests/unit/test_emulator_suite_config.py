@@ -35,14 +35,14 @@ def test_the_command_finds_the_demo_site_by_its_variable() -> None:
 
 def test_the_port_offset_moves_hosting_too(monkeypatch: pytest.MonkeyPatch) -> None:
     # An offset no work tree's suite uses, so its copy of the config is this test's alone.
-    monkeypatch.setenv("EMULATOR_PORT_OFFSET", "1000")
+    monkeypatch.setenv("EMULATOR_PORT_OFFSET", "3917")
     shifted = with_emulators.offset_config("firebase.json")
     try:
         ports = with_emulators.suite_ports(shifted)
     finally:
         (ROOT / shifted).unlink()
-    assert ports["hosting"] == ("127.0.0.1", 5180 + 1000)
-    assert ports["functions"] == ("127.0.0.1", 5001 + 1000)
+    assert ports["hosting"] == ("127.0.0.1", 5180 + 3917)
+    assert ports["functions"] == ("127.0.0.1", 5001 + 3917)
 
 
 def test_the_suite_and_the_matrix_serve_hosting_on_ports_of_their_own() -> None:

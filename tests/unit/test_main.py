@@ -29,7 +29,7 @@ from support.fakes import FakeDB, serial_transactional
 import main
 from telehealth.errors import Misconfigured, NotJoinable
 from telehealth.ratelimit import redemption_limiter, shared_limiter
-from telehealth.sessions import shared_checks
+from telehealth.sessions import SessionChecks, shared_checks
 from telehealth.store import guests as guest_store
 
 PROJECT = "demo-telehealth"
@@ -143,6 +143,52 @@ def test_a_live_session_answer_is_reused_only_for_its_own_account(db: MockFirest
     assert sorted((r["uid"], r["reason"]) for r in audit(db)) == [(DOCTOR, "ok"), (PATIENT, "session_revoked")]
 
 
+class Revocations:
+    """The Auth API's revocation check on a frozen clock: who is revoked now, and every token it was asked about."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now, self.revoked, self.asked = 1_000.0, set[str](), list[str]()
+        checks = SessionChecks(60, clock=lambda: self.now)  # VIDEO_SESSION_CHECK_S's default
+        monkeypatch.setattr(main.sessions, "shared_checks", lambda seconds: checks)
+
+        def verify(token: str, app: Any = None, check_revoked: bool = False, **_: Any) -> dict[str, Any]:
+            if check_revoked:
+                self.asked.append(token)
+                if token in self.revoked:
+                    raise auth.RevokedIdTokenError("revoked")
+            return fake_verify_id_token(token, app)
+
+        monkeypatch.setattr(auth, "verify_id_token", verify)
+
+
+def test_a_revoked_patient_is_refused_once_the_bound_since_their_last_live_check_has_passed(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Revocations(monkeypatch)
+    assert call({"appointmentId": "a1"}, PATIENT)["result"]["role"] == "guest"
+    clock.revoked.add(PATIENT)  # e.g. disabled in the console right after a live check
+    clock.now += 59.9
+    assert call({"appointmentId": "a1"}, PATIENT)["result"]["role"] == "guest"  # inside the bound: not asked
+    clock.now += 0.1
+    assert error_of(call({"appointmentId": "a1"}, PATIENT)) == ("UNAUTHENTICATED", None)  # at the bound: asked
+    assert clock.asked == [PATIENT, PATIENT]
+    assert [r["reason"] for r in audit(db)].count("session_revoked") == 1
+
+
+def test_a_removed_doctor_is_refused_at_once_even_while_their_live_check_is_reused(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Revocations(monkeypatch)
+    assert call({"appointmentId": "a1"}, DOCTOR)["result"]["role"] == "moderator"
+    # scripts/clinic remove-doctor: the entry goes inactive first, then the claim goes and the sessions are revoked.
+    db.collection("doctors").document(DOCTOR).set({"displayName": "Dr. Ada", "active": False})
+    clock.revoked.add(DOCTOR)
+    clock.now += 1
+    assert error_of(call({"appointmentId": "a1"}, DOCTOR)) == ("NOT_FOUND", None)
+    assert clock.asked == [DOCTOR]  # refused through the directory read, not the Auth API
+    assert sorted(r["reason"] for r in audit(db)) == ["not_found", "ok"]
+
+
 def test_an_invalid_id_token_is_refused_by_the_sdk_before_our_code(db: MockFirestore) -> None:
     before = snapshot(db)
     assert error_of(call({"appointmentId": "a1"}, "someone-made-this-up")) == ("UNAUTHENTICATED", None)
@@ -210,6 +256,49 @@ def test_a_non_numeric_time_param_fails_closed(db: MockFirestore, monkeypatch: p
     with pytest.raises(Misconfigured) as caught:
         main.current_config()
     assert "fifteen" not in caught.value.problem
+
+
+def test_params_and_settings_are_parsed_once_per_distinct_set_of_raw_values(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[bool] = []
+    real_read = main.read_values
+    monkeypatch.setattr(main, "read_values", lambda params, strict: parsed.append(strict) or real_read(params, strict))
+    main._parsed_params.cache_clear()
+    main._settings_for.cache_clear()
+
+    settings = main.current_settings()
+    assert main.current_settings() is settings
+    assert main.param_values(strict=False) == main.param_values(strict=False)
+    assert sorted(parsed) == [False, True]  # once each, strict and not
+    values = main.param_values(strict=False)
+    values["VIDEO_DOMAIN"] = "changed.by.a.caller"  # each caller gets its own copy
+    assert main.param_values(strict=False)["VIDEO_DOMAIN"] == "meet.clinic.test"
+
+    monkeypatch.setenv("VIDEO_DOMAIN", "meet.other.test")  # any raw value changed: parsed again
+    assert main.current_settings().config.domain == "meet.other.test"
+    monkeypatch.setenv("VIDEO_SIGNING_KEY", HMAC_SECRET + "-rotated")  # a new key: new settings
+    assert main.current_settings().signing_key != settings.signing_key
+
+
+def test_a_join_reads_the_params_environment_once(db: MockFirestore, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[tuple[str | None, ...]] = []
+    real_raw = main._raw_params
+    monkeypatch.setattr(main, "_raw_params", lambda: reads.append(real_raw()) or reads[-1])
+    assert call({"appointmentId": "a1"}, PATIENT)["result"]["role"] == "guest"
+    assert len(reads) == 1  # the policy and the settings both come from this one read
+
+
+def test_a_param_that_does_not_parse_fails_closed_on_every_request(
+    db: MockFirestore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDEO_TOKEN_TTL_MIN", "sixty")
+    for _ in range(2):  # a failure is never cached as an answer
+        with pytest.raises(Misconfigured):
+            main.current_settings()
+    assert "VIDEO_TOKEN_TTL_MIN" not in main.param_values(strict=False)
+    monkeypatch.setenv("VIDEO_TOKEN_TTL_MIN", "60")
+    assert main.current_settings().config.domain == "meet.clinic.test"
 
 
 def test_every_function_declares_max_instances_from_its_param_and_the_trigger_retries() -> None:

@@ -20,7 +20,9 @@ from telehealth.delivery import Channels
 from telehealth.notify.contacts import Contact
 from telehealth.reminders import REMINDER, ReminderHooks, ReminderTask
 
-START = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=20)
+START = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(
+    hours=3
+)  # far enough that the 15-minute reminder is still ahead however slow the suite
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import NOW, appointment, serial_transactional
+from google.cloud.firestore import SERVER_TIMESTAMP
 from support.configs import video_config
 from support.fakes import FakeDB
 from support.stored_objects import FakeObjects
@@ -159,6 +160,13 @@ def test_an_ended_egress_that_is_not_ours_to_settle_changes_nothing(
     assert (objects.deleted, list(objects.files)) == ([], ["recordings/a1/rec1"])
 
 
+def test_each_recording_has_one_job_id_of_its_own() -> None:
+    ids = {job_id("a1", "rec1"), job_id("a1_x", "y"), job_id("a1", "x_y"), job_id("a1", "rec2")}
+    assert len(ids) == 4
+    assert all(len(one) == 40 and int(one, 16) >= 0 for one in ids)
+    assert job_id("a1", "rec1") == job_id("a1", "rec1")
+
+
 CONSENT: list[Any] = [
     pytest.param(
         {"consent": True, "at": STARTED - dt.timedelta(minutes=1)}, STARTED, True, id="given before the start"
@@ -285,6 +293,7 @@ class Link:
 def queued(db: FakeDB, source: str, **job: Any) -> dict[str, Any]:
     db.put("appointments/a1/recordings/rec1", {"status": "processing", "providerRecordingId": "p1"})
     fields = {"appointmentId": "a1", "recordingId": "rec1", "source": source, "queuedAt": NOW, **job}
+    fields = {name: value for name, value in fields.items() if value is not None}
     db.put(f"videoRecordingJobs/{job_id('a1', 'rec1')}", fields)
     return fields
 
@@ -301,9 +310,14 @@ def test_a_link_job_copies_the_file_and_records_its_size_hash_and_type() -> None
     assert run_job(db, job, objects, link, download_hosts="objectstorage.example.test").outcome == "stored"
     assert link.asked == [(LINK, frozenset({"objectstorage.example.test"}), 2048 * 1024 * 1024, 300)]
     assert objects.files == {"recordings/a1/rec1": (RECORDING, "video/mp4")}
-    recorded = meta(db) or {}
-    assert (recorded["status"], recorded["bytes"], recorded["contentType"]) == ("ready", len(RECORDING), "video/mp4")
-    assert recorded["sha256"] == hashlib.sha256(RECORDING).hexdigest()
+    assert meta(db) == {
+        "status": "ready",
+        "providerRecordingId": "p1",
+        "bytes": len(RECORDING),
+        "sha256": hashlib.sha256(RECORDING).hexdigest(),
+        "contentType": "video/mp4",
+        "storedAt": SERVER_TIMESTAMP,
+    }
     assert jobs(db) == {}
     assert audits(db) == [("stored", "recording_stored", "rec1")]
 
@@ -339,14 +353,35 @@ def test_a_link_older_than_a_day_is_not_tried() -> None:
     job = queued(db, "link", link=LINK, queuedAt=NOW - dt.timedelta(hours=24, seconds=1))
     assert run_job(db, job, objects, link) == recording_files.JobOutcome("failed", "link_expired")
     assert link.asked == []
+    assert ((meta(db) or {})["status"], jobs(db)) == ("failed", {})
+    assert audits(db) == [("failed", "link_expired", "rec1")]
+
+
+@pytest.mark.parametrize(
+    "queued_at", [NOW - dt.timedelta(hours=24), None], ids=["exactly a day old", "no time: as if just queued"]
+)
+def test_a_link_up_to_a_day_old_is_still_tried(queued_at: dt.datetime | None) -> None:
+    db, objects, link = seeded(), FakeObjects(), Link()
+    job = queued(db, "link", link=LINK, queuedAt=queued_at)
+    assert run_job(db, job, objects, link).outcome == "stored"
+    assert len(link.asked) == 1
 
 
 def test_a_download_past_the_bound_keeps_nothing() -> None:
     db, objects = seeded(), FakeObjects()
     job = queued(db, "link", link=LINK)
-    assert run_job(db, job, objects, Link(body=b"x" * (1024 * 1024 + 1)), recording_max_mb=1).reason == "too_large"
-    assert objects.files == {}
+    outcome = run_job(db, job, objects, Link(body=b"x" * (1024 * 1024 + 1)), recording_max_mb=1)
+    assert outcome == recording_files.JobOutcome("failed", "too_large")
+    assert (objects.files, jobs(db)) == ({}, {})
     assert (meta(db) or {})["status"] == "failed"
+
+
+def test_an_egress_file_past_the_bound_is_deleted() -> None:
+    db, objects = seeded(), FakeObjects({"recordings/a1/rec1": b"x" * (1024 * 1024 + 1)})
+    job = queued(db, "object", path="recordings/a1/rec1")
+    assert run_job(db, job, objects, recording_max_mb=1) == recording_files.JobOutcome("failed", "too_large")
+    assert (objects.files, jobs(db)) == ({}, {})
+    assert audits(db) == [("failed", "too_large", "rec1")]
 
 
 def test_an_object_job_moves_the_egress_file_to_the_recordings_path_and_hashes_it() -> None:
@@ -363,14 +398,24 @@ def test_an_object_job_finds_a_file_already_at_the_recordings_path(path: str) ->
     job = queued(db, "object", path=path)
     assert run_job(db, job, objects).outcome == "stored"
     assert (meta(db) or {})["bytes"] == len(RECORDING)
+    assert objects.files == {"recordings/a1/rec1": (RECORDING, "video/mp4")}  # never moved onto itself
+    assert objects.deleted == []
 
 
-def test_a_missing_egress_file_is_waited_for_then_given_up_on() -> None:
+@pytest.mark.parametrize(
+    "queued_at", [NOW, NOW - dt.timedelta(hours=1), None], ids=["just queued", "an hour ago", "no time"]
+)
+def test_a_missing_egress_file_is_waited_for(queued_at: dt.datetime | None) -> None:
     db, objects = seeded(), FakeObjects()
-    job = queued(db, "object", path="recordings/a1/rec1.mp4")
+    job = queued(db, "object", path="recordings/a1/rec1.mp4", queuedAt=queued_at)
     with pytest.raises(FileNotFoundError):
         run_job(db, job, objects)
     assert (meta(db) or {})["status"] == "processing"
+    assert list(jobs(db)) == [job_id("a1", "rec1")]
+
+
+def test_a_missing_egress_file_is_given_up_on_after_an_hour() -> None:
+    db, objects = seeded(), FakeObjects()
     late = queued(db, "object", path="recordings/a1/rec1.mp4", queuedAt=NOW - dt.timedelta(hours=1, seconds=1))
     assert run_job(db, late, objects) == recording_files.JobOutcome("failed", "file_missing")
     assert audits(db) == [("failed", "file_missing", "rec1")]
@@ -407,7 +452,7 @@ def test_a_recording_that_stopped_being_wanted_during_the_copy_leaves_no_file() 
             return super().__call__(*args)
 
     assert run_job(db, job, objects, Discarding()).outcome == "nothing"
-    assert objects.files == {}
+    assert (objects.files, jobs(db)) == ({}, {})
     assert (meta(db) or {})["status"] == "discarded"
 
 

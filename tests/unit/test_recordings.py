@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import DOCTOR, DOCTOR_ENTRY, NOW, NOW_S, appointment, serial_transactional
+from conftest import DOCTOR, DOCTOR_ENTRY, NOW, NOW_S, PATIENT, appointment, serial_transactional
 from support.callables import CALLERS, HMAC_SECRET
 from support.callables import policy as open_policy
 from support.configs import video_config
@@ -28,6 +28,7 @@ from telehealth.providers.base import Deployment, Recorder
 from telehealth.store import recordings as store
 
 BUCKET = "clinic-recordings"
+DEPLOYMENTS: list[Deployment] = []  # the deployment each call's policy carried, newest last
 ROOM = "r" * 32
 CONSENT = {"consent": True, "at": NOW - dt.timedelta(minutes=1)}
 
@@ -38,18 +39,21 @@ class FakeRecorder:
     def __init__(self) -> None:
         self.started: list[tuple[str, str, str]] = []
         self.stopped: list[str] = []
+        self.deployments: list[Deployment] = []
         self.fail_start = False
         self.fail_stop: list[bool] = []
         self.during_start: Callable[[], None] = lambda: None
 
-    def start(self, room: str, bucket: str, path: str, _deployment: Deployment) -> str:
+    def start(self, room: str, bucket: str, path: str, deployment: Deployment) -> str:
+        self.deployments.append(deployment)
         if self.fail_start:
             raise ProviderCallFailed(503, "unavailable")
         self.started.append((room, bucket, path))
         self.during_start()
         return f"EG_{len(self.started)}"
 
-    def stop(self, provider_id: str, _deployment: Deployment) -> None:
+    def stop(self, provider_id: str, deployment: Deployment) -> None:
+        self.deployments.append(deployment)
         if self.fail_stop and self.fail_stop.pop(0):
             raise ProviderCallFailed(503, "unavailable")
         self.stopped.append(provider_id)
@@ -73,6 +77,7 @@ def make_policy(config: VideoConfig, objects: FakeObjects) -> Policy:
     deployment = Deployment(
         config=lambda: config, settings=lambda: build_settings(config, HMAC_SECRET), secret=lambda _name: "none"
     )
+    DEPLOYMENTS.append(deployment)
 
     def open_bucket(name: str) -> FakeObjects:
         assert name == config.recording.bucket  # only the configured bucket exists
@@ -84,8 +89,10 @@ def make_policy(config: VideoConfig, objects: FakeObjects) -> Policy:
 def seeded(**video: Any) -> FakeDB:
     db = FakeDB()
     db.put(f"doctors/{DOCTOR}", dict(DOCTOR_ENTRY))
+    kind = video.pop("type", "video")
     fields = {"roomName": ROOM, "provider": "livekit", "recordingConsent": CONSENT, **video}
-    db.put("appointments/a1", appointment(video={key: value for key, value in fields.items() if value is not None}))
+    visit = appointment(type=kind, video={key: value for key, value in fields.items() if value is not None})
+    db.put("appointments/a1", visit)
     return db
 
 
@@ -124,6 +131,8 @@ def test_the_doctor_starts_a_consented_recording_into_the_bucket(recorder: FakeR
     db = seeded()
     answer = run(db, recordings.start_recording, "doctor")
     recording_id = answer["recordingId"]
+    assert len(recording_id) == 20
+    assert recorder.deployments == [DEPLOYMENTS[-1]]
     assert answer == {"recordingId": recording_id, "status": "recording"}
     assert recorder.started == [(ROOM, BUCKET, f"recordings/a1/{recording_id}")]
     assert recordings_of(db) == {
@@ -158,6 +167,7 @@ REFUSED_STARTS: list[Any] = [
         id="no",
     ),
     pytest.param("doctor", {"roomName": None}, {}, ("failed-precondition", "room_not_ready"), id="no room yet"),
+    pytest.param("doctor", {"type": "in_person"}, {}, ("failed-precondition", "not_video"), id="not a video visit"),
     pytest.param("doctor", {}, {"recording_bucket": ""}, ("failed-precondition", "recording_off"), id="no bucket"),
     pytest.param(
         "doctor",
@@ -207,6 +217,7 @@ def test_a_second_start_answers_the_running_recording_and_starts_no_second_egres
     assert run(db, recordings.start_recording, "doctor") == first
     assert len(recorder.started) == 1
     assert len(recordings_of(db)) == 1
+    assert ("moderator", "granted", "recording_running", first["recordingId"]) in audit_rows(db)
 
 
 def test_a_provider_that_fails_the_start_answers_unavailable_and_the_recording_is_marked_failed(
@@ -216,7 +227,7 @@ def test_a_provider_that_fails_the_start_answers_unavailable_and_the_recording_i
     recorder.fail_start = True
     assert run(db, recordings.start_recording, "doctor") == ("unavailable", "provider_unavailable")
     (meta,) = recordings_of(db).values()
-    assert (meta["status"], meta["reason"]) == ("failed", "provider_failed")
+    assert (meta["status"], meta["reason"], meta["endedAt"]) == ("failed", "provider_failed", store_timestamp())
 
 
 def test_consent_withdrawn_while_the_egress_starts_stops_it_and_keeps_it_discarded(recorder: FakeRecorder) -> None:
@@ -231,6 +242,21 @@ def test_consent_withdrawn_while_the_egress_starts_stops_it_and_keeps_it_discard
     assert recorder.stopped == ["EG_1"]
     (meta,) = recordings_of(db).values()
     assert (meta["status"], meta["providerRecordingId"], meta["stopPending"]) == ("discarded", "EG_1", False)
+
+
+def test_a_stop_that_fails_after_a_withdrawal_during_the_start_stays_pending_for_the_next_withdrawal(
+    recorder: FakeRecorder,
+) -> None:
+    db = seeded()
+
+    def withdraw_meanwhile() -> None:
+        (recording_id,) = recordings_of(db)
+        store.move_recording(db, "a1", recording_id, frozenset({"recording"}), {"status": "discarded"})
+
+    recorder.during_start, recorder.fail_stop = withdraw_meanwhile, [True]
+    assert run(db, recordings.start_recording, "doctor") == ("failed-precondition", "no_consent")
+    (meta,) = recordings_of(db).values()
+    assert (meta["status"], meta["providerRecordingId"], meta["stopPending"]) == ("discarded", "EG_1", True)
 
 
 def test_consent_changed_between_the_read_and_the_start_is_seen_and_refused(
@@ -260,7 +286,10 @@ def test_the_doctor_stops_the_running_recording_and_it_waits_for_the_providers_f
     recording_id = started(db, recorder)
     assert run(db, recordings.stop_recording, "doctor") == {"stopped": [recording_id]}
     assert recorder.stopped == ["EG_1"]
-    assert recordings_of(db)[recording_id]["status"] == "processing"
+    assert recorder.deployments[-1] is DEPLOYMENTS[-1]
+    meta = recordings_of(db)[recording_id]
+    assert (meta["status"], meta["stoppedAt"]) == ("processing", store_timestamp())
+    assert ("moderator", "granted", "recording_stopped", "") in audit_rows(db)
     assert run(db, recordings.stop_recording, "doctor") == {"stopped": []}
     assert recorder.stopped == ["EG_1"]
     assert ("moderator", "granted", "recording_not_running", "") in audit_rows(db)
@@ -268,8 +297,10 @@ def test_the_doctor_stops_the_running_recording_and_it_waits_for_the_providers_f
 
 def test_a_stop_skips_a_recording_still_starting_and_a_failed_stop_changes_nothing(recorder: FakeRecorder) -> None:
     db = seeded()
-    db.put("appointments/a1/recordings/starting", {"status": "recording"})
-    assert run(db, recordings.stop_recording, "doctor") == {"stopped": []}
+    db.put("appointments/a1/recordings/a-starting", {"status": "recording", "providerRecordingId": ""})
+    db.put("appointments/a1/recordings/b-running", {"status": "recording", "providerRecordingId": "EG_8"})
+    assert run(db, recordings.stop_recording, "doctor") == {"stopped": ["b-running"]}
+    assert recorder.stopped == ["EG_8"]
     recording_id = "running"
     db.put(f"appointments/a1/recordings/{recording_id}", {"status": "recording", "providerRecordingId": "EG_9"})
     recorder.fail_stop = [True]
@@ -291,10 +322,57 @@ def test_withdrawn_consent_stops_the_recording_at_once_deletes_any_file_and_audi
     objects = FakeObjects({f"recordings/a1/{recording_id}": b"partial"})
     assert run(db, lobby.set_recording_consent, "patient", objects=objects, consent=False) == {"consent": False}
     assert recorder.stopped == ["EG_1"]
+    assert recorder.deployments[-1] is DEPLOYMENTS[-1]
     meta = recordings_of(db)[recording_id]
     assert (meta["status"], meta["reason"], meta["stopPending"]) == ("discarded", "consent_withdrawn", False)
+    assert meta["endedAt"] == store_timestamp()
     assert objects.files == {}
-    assert ("guest", "discarded", "consent_withdrawn", recording_id) in audit_rows(db)
+    (row,) = [data for data in db.docs.values() if data.get("outcome") == "discarded"]
+    assert (row["appointmentId"], row["uid"], row["role"], row["recordingId"]) == ("a1", PATIENT, "guest", recording_id)
+    assert row["expireAt"] == NOW + dt.timedelta(days=2190)
+
+
+def test_a_withdrawal_goes_on_past_a_recording_that_moved_on_meanwhile(
+    recorder: FakeRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = seeded()
+    db.put("appointments/a1/recordings/a-ended", {"status": "processing", "providerRecordingId": "EG_7"})
+    db.put("appointments/a1/recordings/b-running", {"status": "recording", "providerRecordingId": "EG_8"})
+    where = store.recordings_where
+
+    def stale(db_: Any, appointment_id: str, field: str, value: Any) -> list[tuple[str, dict[str, Any]]]:
+        found = where(db_, appointment_id, field, value)
+        if field == "status":  # as read a moment ago, when the first was still recording
+            found = [("a-ended", {"status": "recording", "providerRecordingId": "EG_7"}), *found]
+        return found
+
+    monkeypatch.setattr(store, "recordings_where", stale)
+    assert run(db, lobby.set_recording_consent, "patient", consent=False) == {"consent": False}
+    assert recorder.stopped == ["EG_8"]
+    assert recordings_of(db)["a-ended"]["status"] == "processing"
+    assert recordings_of(db)["b-running"]["status"] == "discarded"
+
+
+@pytest.mark.parametrize(
+    ("settings", "provider_id", "stops"),
+    [
+        pytest.param({}, "", [], id="no provider id to stop"),
+        pytest.param({"provider": "jitsi", "domain": "meet.clinic.test"}, "EG_5", [], id="a provider without recorder"),
+        pytest.param({}, "EG_5", ["EG_5"], id="a stop still owed"),
+    ],
+)
+def test_a_withdrawal_retries_only_the_stops_it_can_make(
+    recorder: FakeRecorder, settings: dict[str, Any], provider_id: str, stops: list[str]
+) -> None:
+    db = seeded()
+    db.put(
+        "appointments/a1/recordings/owed",
+        {"status": "discarded", "providerRecordingId": provider_id, "stopPending": True},
+    )
+    assert run(db, lobby.set_recording_consent, "patient", livekit_config(**settings), consent=False) == {
+        "consent": False
+    }
+    assert recorder.stopped == stops
 
 
 def test_a_stop_that_fails_on_withdrawal_answers_unavailable_and_the_next_withdrawal_stops_it(
@@ -407,11 +485,33 @@ def test_a_malformed_recording_id_is_refused_before_anything_is_read_or_written(
     db, objects = seeded(), FakeObjects()
     before = dict(db.docs)
     data = {} if recording_id is None else {"recordingId": recording_id}
-    assert run(db, recordings.get_recording_url, "doctor", objects=objects, **data) == (
+    with pytest.raises(VideoError) as refused:
+        recordings.get_recording_url(
+            db,
+            caller=CALLERS["doctor"],
+            data={"appointmentId": "a1", **data},
+            policy=make_policy(livekit_config(), objects),
+            now=NOW_S,
+        )
+    assert (error_code(refused.value), refused.value.message) == (
         "invalid-argument",
-        "invalid_argument",
+        "recordingId must be a recording's id.",
     )
     assert (db.docs, objects.urls) == (before, [])
+
+
+def test_a_ready_recording_is_not_handed_out_once_recordings_are_off(recorder: FakeRecorder) -> None:
+    db, objects = seeded(), FakeObjects()
+    ready(db)
+    config = livekit_config(recording_bucket="")
+    answer = run(db, recordings.get_recording_url, "doctor", config, objects, recordingId="rec1")
+    assert (answer, objects.urls) == (("failed-precondition", "recording_off"), [])
+
+
+def test_recording_ids_are_fresh_and_url_safe() -> None:
+    made = {recordings.new_recording_id() for _ in range(50)}
+    assert len(made) == 50
+    assert all(len(one) == 20 and recordings.RECORDING_ID.fullmatch(one) for one in made)
 
 
 def test_without_the_deployment_the_recording_callables_fail_closed() -> None:
@@ -422,3 +522,22 @@ def test_without_the_deployment_the_recording_callables_fail_closed() -> None:
             seeded(), caller=CALLERS["doctor"], data={"appointmentId": "a1"}, policy=policy, now=NOW_S
         )
     assert error_code(refused.value) == "internal"
+    assert str(refused.value) == "the recording callables need the deployment (provider API and secrets)"
+
+
+def test_an_audit_records_extra_fields_never_replace_its_own() -> None:
+    from telehealth.store import audit
+
+    db = FakeDB()
+    audit.record_access(
+        db,
+        appointment_id="a1",
+        uid=DOCTOR,
+        role="moderator",
+        outcome="granted",
+        reason="recording_url",
+        now=NOW_S,
+        extra={"recordingId": "rec1", "outcome": "denied", "uid": "someone"},
+    )
+    (row,) = db.docs.values()
+    assert (row["recordingId"], row["outcome"], row["uid"]) == ("rec1", "granted", DOCTOR)

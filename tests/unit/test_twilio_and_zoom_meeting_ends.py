@@ -35,7 +35,12 @@ ROOM = "r" * 32
 OTHER_ROOM = "o" * 32
 ZOOM_API_KEY = "zoomApiKey_0123"
 ZOOM_API_SECRET = "zoom-api-secret-0123456789abcdefghij"  # 36 characters, as Zoom's are
-NOW_TS = int(time.time())
+
+
+def now_ts() -> int:
+    """The clock when the call is made: Zoom's API token lives 120 s, and a time taken at import had passed
+    that when the unit suite ran slowly (seen under load: every Zoom test answered 401)."""
+    return int(time.time())
 
 
 @pytest.fixture
@@ -68,8 +73,8 @@ def twilio_deployment(url: str, secret: str = HMAC_SECRET) -> Deployment:
 
 
 def test_a_twilio_room_is_completed_once(twilio_api: str, markers: MarkerStore) -> None:
-    assert lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(twilio_api), NOW_TS) is True
-    assert lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(twilio_api), NOW_TS) is False  # redelivered
+    assert lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(twilio_api), now_ts()) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(twilio_api), now_ts()) is False  # redelivered
 
     assert TwilioRooms.completed == [ROOM]
     assert TwilioRooms.statuses == [200]
@@ -94,14 +99,14 @@ def test_the_stand_in_accepts_what_twilios_own_client_sends(twilio_api: str) -> 
 
 
 def test_a_twilio_room_can_be_completed_by_its_sid_too(twilio_api: str, markers: MarkerStore) -> None:
-    assert lifecycle.end_meeting(CLIENT, samples.ROOM_SID, twilio_deployment(twilio_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, samples.ROOM_SID, twilio_deployment(twilio_api), now_ts()) is True
     assert TwilioRooms.completed == [ROOM]
 
 
 def test_a_twilio_room_not_in_progress_counts_as_ended(twilio_api: str, markers: MarkerStore) -> None:
     """Never created (nobody joined) or already completed: Twilio's 404 (code 20404) must not retry for days."""
     TwilioRooms.live = {}
-    assert lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(twilio_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(twilio_api), now_ts()) is True
     assert TwilioRooms.statuses == [404]
     assert markers.ended == {ROOM: "twilio"}
 
@@ -109,7 +114,7 @@ def test_a_twilio_room_not_in_progress_counts_as_ended(twilio_api: str, markers:
 def test_a_twilio_refusal_raises_names_the_settings_and_is_not_marked(twilio_api: str, markers: MarkerStore) -> None:
     wrong = twilio_deployment(twilio_api, secret="another-api-key-secret-0123456789ab")
     with pytest.raises(ProviderCallFailed) as raised:
-        lifecycle.end_meeting(CLIENT, ROOM, wrong, NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, wrong, now_ts())
     assert (raised.value.status, raised.value.why) == (
         401,
         "credentials refused: check VIDEO_APP_ID (API key SID) and VIDEO_SIGNING_KEY",
@@ -176,7 +181,7 @@ def test_only_200_and_twilios_own_404_count_as_ended(
 ) -> None:
     Answering.status, Answering.body = status, body
     with pytest.raises(ProviderCallFailed) as raised:
-        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(answering), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(answering), now_ts())
     assert (raised.value.status, raised.value.why) == (status, why)
     assert markers.ended == {}
 
@@ -186,7 +191,7 @@ def test_a_redirect_is_a_failure_and_the_credentials_go_nowhere_else(
 ) -> None:
     Answering.status, Answering.location = 307, f"{twilio_api}/v1/Rooms/{ROOM}"
     with pytest.raises(ProviderCallFailed) as raised:
-        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(answering), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(answering), now_ts())
     assert raised.value.status == 307
     assert TwilioRooms.statuses == []  # the basic-auth header never reached the other server
     assert markers.ended == {}
@@ -194,7 +199,7 @@ def test_a_redirect_is_a_failure_and_the_credentials_go_nowhere_else(
 
 def test_an_unreachable_twilio_raises_and_is_not_marked(markers: MarkerStore) -> None:
     with pytest.raises(urllib.error.URLError):
-        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment("http://127.0.0.1:9"), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment("http://127.0.0.1:9"), now_ts())
     assert markers.ended == {}
 
 
@@ -223,7 +228,7 @@ def test_a_provider_that_does_not_answer_in_time_fails_the_attempt(
     """The call has a deadline (the trigger's own is 60 s): a hung API fails the attempt, to be retried."""
     monkeypatch.setattr(rest, "TIMEOUT_SECONDS", 0.2)
     with serve(Slow) as url, pytest.raises(TimeoutError):
-        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(url), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, twilio_deployment(url), now_ts())
     assert markers.ended == {}
 
 
@@ -263,13 +268,13 @@ def zoom_deployment(url: str, api_secret: str = ZOOM_API_SECRET, api_key: str = 
 
 
 def test_a_zoom_session_named_after_the_room_is_ended_once(zoom_api: str, markers: MarkerStore) -> None:
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is False  # redelivered
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is False  # redelivered
 
     assert ZoomVideoSdk.ended == ["sess-1=="]
     assert ZoomVideoSdk.live == {"sess-other": OTHER_ROOM}  # another visit's session is left alone
     [query] = ZoomVideoSdk.listed
-    today = dt.datetime.fromtimestamp(NOW_TS, dt.UTC).date()
+    today = dt.datetime.fromtimestamp(now_ts(), dt.UTC).date()
     assert query == {
         "type": ["live"],
         "from": [(today - dt.timedelta(days=1)).isoformat()],  # a session started before midnight is still live
@@ -284,7 +289,7 @@ def test_only_sessions_named_after_the_room_are_ended_whatever_the_list_holds(
     zoom_api: str, markers: MarkerStore
 ) -> None:
     ZoomVideoSdk.filters_by_name = False
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is True
     assert ZoomVideoSdk.ended == ["sess-1=="]
     assert ZoomVideoSdk.live == {"sess-other": OTHER_ROOM}
 
@@ -292,21 +297,21 @@ def test_only_sessions_named_after_the_room_are_ended_whatever_the_list_holds(
 def test_a_live_session_is_matched_to_the_room_whatever_its_case(zoom_api: str, markers: MarkerStore) -> None:
     ZoomVideoSdk.filters_by_name = False
     ZoomVideoSdk.live = {"upper": ROOM.upper(), "sess-other": OTHER_ROOM}
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is True
     assert ZoomVideoSdk.ended == ["upper"]
 
 
 def test_a_room_with_no_live_session_counts_as_ended_without_a_put(zoom_api: str, markers: MarkerStore) -> None:
     """Nobody joined, or everyone left (Zoom ends an empty session itself)."""
     ZoomVideoSdk.live = {}
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is True
     assert ZoomVideoSdk.statuses == [200]
     assert markers.ended == {ROOM: "zoom"}
 
 
 def test_every_page_of_live_sessions_is_read(zoom_api: str, markers: MarkerStore) -> None:
     ZoomVideoSdk.reset(ZOOM_API_KEY, ZOOM_API_SECRET, {"a": ROOM, "b": ROOM, "c": ROOM}, page_size=1)
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is True
     assert sorted(ZoomVideoSdk.ended) == ["a", "b", "c"]
     assert [query.get("next_page_token") for query in ZoomVideoSdk.listed[:3]] == [None, ["1"], ["2"]]
 
@@ -314,7 +319,7 @@ def test_every_page_of_live_sessions_is_read(zoom_api: str, markers: MarkerStore
 def test_a_session_list_that_never_ends_is_cut_off_and_retried(zoom_api: str, markers: MarkerStore) -> None:
     ZoomVideoSdk.reset(ZOOM_API_KEY, ZOOM_API_SECRET, {f"s{number}": ROOM for number in range(11)}, page_size=1)
     with pytest.raises(ProviderCallFailed) as raised:
-        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts())
     assert (raised.value.status, raised.value.why) == (200, "too many pages of live sessions")
     assert len(ZoomVideoSdk.listed) == 10
     assert ZoomVideoSdk.ended == []  # nothing is ended before every page has been read
@@ -323,7 +328,7 @@ def test_a_session_list_that_never_ends_is_cut_off_and_retried(zoom_api: str, ma
 
 def test_ten_pages_are_read_to_the_end(zoom_api: str, markers: MarkerStore) -> None:
     ZoomVideoSdk.reset(ZOOM_API_KEY, ZOOM_API_SECRET, {f"s{number}": ROOM for number in range(10)}, page_size=1)
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is True
     assert len(ZoomVideoSdk.ended) == 10
 
 
@@ -333,21 +338,21 @@ def test_a_session_id_with_slashes_is_double_encoded_where_zoom_asks(zoom_api: s
     if session_id == "plain/one":  # Zoom asks only for ids that begin with / or hold //; others are sent once
         assert zoom.session_path(session_id) == "plain%2Fone"
         return
-    zoom.end(ROOM, zoom_deployment(zoom_api), NOW_TS)
+    zoom.end(ROOM, zoom_deployment(zoom_api), now_ts())
     assert ZoomVideoSdk.ended == [session_id]
 
 
 def test_the_api_token_is_what_zooms_video_sdk_api_takes() -> None:
-    token = zoom.api_token(ZOOM_API_KEY, ZOOM_API_SECRET, NOW_TS)
+    token = zoom.api_token(ZOOM_API_KEY, ZOOM_API_SECRET, now_ts())
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(token, ZOOM_API_SECRET, algorithms=["HS256"])
-    assert claims == {"iss": ZOOM_API_KEY, "iat": NOW_TS, "exp": NOW_TS + 120}
+    assert claims == {"iss": ZOOM_API_KEY, "iat": now_ts(), "exp": now_ts() + 120}
 
 
 def test_a_zoom_refusal_raises_names_the_settings_and_is_not_marked(zoom_api: str, markers: MarkerStore) -> None:
     with pytest.raises(ProviderCallFailed) as raised:
         lifecycle.end_meeting(
-            CLIENT, ROOM, zoom_deployment(zoom_api, api_secret="another-zoom-api-secret-0123456789ab"), NOW_TS
+            CLIENT, ROOM, zoom_deployment(zoom_api, api_secret="another-zoom-api-secret-0123456789ab"), now_ts()
         )
     assert (raised.value.status, raised.value.why) == (
         401,
@@ -372,7 +377,7 @@ def test_a_session_list_that_fails_or_cannot_be_read_raises(
 ) -> None:
     Answering.status, Answering.body = status, body
     with pytest.raises(ProviderCallFailed) as raised:
-        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(answering), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(answering), now_ts())
     assert raised.value.status == status
     assert markers.ended == {}
 
@@ -381,7 +386,7 @@ def test_a_session_that_ends_between_the_list_and_the_put_counts_as_ended(
     zoom_api: str, markers: MarkerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(zoom, "live_sessions", lambda *_a: ["gone-already"])
-    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), NOW_TS) is True
+    assert lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(zoom_api), now_ts()) is True
     assert ZoomVideoSdk.statuses == [404]
 
 
@@ -400,7 +405,7 @@ def test_a_failed_put_raises(
     monkeypatch.setattr(zoom, "live_sessions", lambda *_a: ["sess-1"])
     Answering.status = status
     with pytest.raises(ProviderCallFailed) as raised:
-        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(answering), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(answering), now_ts())
     assert (raised.value.status, raised.value.why) == (status, why)
     assert markers.ended == {}
 
@@ -416,7 +421,7 @@ def test_an_unusable_zoom_api_secret_is_named_and_nothing_is_sent(
     answering: str, markers: MarkerStore, secret: str, problem: str
 ) -> None:
     with pytest.raises(Misconfigured) as raised:
-        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(answering, api_secret=secret), NOW_TS)
+        lifecycle.end_meeting(CLIENT, ROOM, zoom_deployment(answering, api_secret=secret), now_ts())
     assert raised.value.problem == problem
     assert Answering.seen == []
 

@@ -16,6 +16,7 @@ from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP, transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from ..rooms import ROOM_LESS_STATUSES, ROOM_LESS_TYPES, Action, decide, needs_room
+from . import direct
 from .directory import doctor_ref
 from .emulator_ids import candidate_ids
 
@@ -200,17 +201,14 @@ def read_join_context(db: Any, appointment_id: str, doctor_uid: str | None) -> J
     """The appointment and, for a caller with the doctor claim, their directory entry: one round trip.
 
     A caller without the claim cannot be the doctor, so only the appointment is read (1 read); with
-    the claim, both documents come back in one batched get (2 reads).
+    the claim, both documents are read at the same time (2 reads). Each is one unary call (``direct``).
     """
     appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
     if doctor_uid is None:
-        snapshot = appointment_ref.get()
-        return JoinContext(fields(snapshot), None, getattr(snapshot, "update_time", None))
-    entry_ref = doctor_ref(db, doctor_uid)
-    # get_all answers in no promised order: match the snapshots by path.
-    found = {snapshot.reference.path: snapshot for snapshot in db.get_all([appointment_ref, entry_ref])}
-    snapshot = found.get(appointment_ref.path)
-    return JoinContext(fields(snapshot), fields(found.get(entry_ref.path)), getattr(snapshot, "update_time", None))
+        appointment = direct.read(db, appointment_ref)
+        return JoinContext(appointment.data, None, appointment.update_time)
+    appointment, entry = direct.read_two(db, appointment_ref, doctor_ref(db, doctor_uid))
+    return JoinContext(appointment.data, entry.data, appointment.update_time)
 
 
 def _update_video(db: Any, appointment_id: str, changes: Mapping[str, Any], read_at: Any) -> bool:
