@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,8 +101,12 @@ def started_emulators(config: str) -> list[str]:
     return [name for name in ONLY if name in ports]
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # A temp folder of the suite's own: the Storage emulator keeps its objects in <tmpdir>/firebase/storage and
+    # empties that folder when it starts, so with the system's /tmp one suite's start deleted the objects of
+    # another running on the machine (the CLI then died: ENOENT on a blob, "An unexpected error has occurred").
+    env["TMPDIR"] = str(scratch)
     java_dir = (ROOT / ".cache" / "java-dir").read_text().strip()
     env["PATH"] = f"{java_dir}{os.pathsep}{env.get('PATH', '')}"
     marker = ROOT / ".cache" / "emulators-path"
@@ -196,7 +201,7 @@ def offset_config(config: str) -> str:
     return str(shifted.relative_to(ROOT)) if shifted.is_relative_to(ROOT) else str(shifted)
 
 
-def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
+def start_cli(config: str, log: Path, scratch: Path) -> subprocess.Popen[bytes]:
     """``firebase emulators:start`` as the leader of a new process group, its output to ``log``.
 
     Each line of the log starts with the wall-clock time it was read (the CLI prints none), so a slow
@@ -209,7 +214,7 @@ def start_cli(config: str, log: Path) -> subprocess.Popen[bytes]:
     cli = subprocess.Popen(
         command,
         cwd=ROOT,
-        env=cli_env(),
+        env=cli_env(scratch),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -330,7 +335,8 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     turn = discovery_turn()
     turn.__enter__()
-    cli = start_cli(config, log)
+    scratch = Path(tempfile.mkdtemp(prefix="telehealth-emulators-"))
+    cli = start_cli(config, log, scratch)
     status = 1
     # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.
     try:
@@ -343,7 +349,7 @@ def main(argv: list[str]) -> int:
             print(f"with-emulators: {error}; retrying the start once", file=sys.stderr, flush=True)
             stop(cli, port_numbers)
             (log_dir / "emulators-failed-start.log").write_bytes(log.read_bytes())
-            cli = start_cli(config, log)
+            cli = start_cli(config, log, scratch)
             wait_ready(cli, log)
         finally:
             turn.__exit__(None, None, None)
@@ -383,6 +389,7 @@ def main(argv: list[str]) -> int:
         except RuntimeError as error:
             print(f"with-emulators: {error}", file=sys.stderr)
             status = status or 1
+        shutil.rmtree(scratch, ignore_errors=True)
         print("with-emulators: suite stopped", file=sys.stderr)
     return status
 

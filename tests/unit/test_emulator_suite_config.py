@@ -51,3 +51,15 @@ def test_the_suite_and_the_matrix_serve_hosting_on_ports_of_their_own() -> None:
     matrix = {port for _, port in with_emulators.suite_ports("firebase.matrix.json").values()}
     assert suite.isdisjoint(matrix)
     assert with_emulators.suite_ports("firebase.matrix.json")["hosting"] == ("127.0.0.1", 5170)
+
+
+def test_each_suite_gives_the_cli_a_temp_folder_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Storage emulator empties <tmpdir>/firebase/storage when it starts: a shared /tmp let one suite's
+    # start delete another's objects.
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "java-dir").write_text("/opt/java/bin\n")
+    monkeypatch.setattr(with_emulators, "ROOT", tmp_path)
+    scratch = tmp_path / "suite-tmp"
+    env = with_emulators.cli_env(scratch)
+    assert env["TMPDIR"] == str(scratch)
+    assert env["PATH"].startswith("/opt/java/bin")
