@@ -36,7 +36,7 @@ filterwarnings = ["error"]
 source_paths = ["telehealth/", "main.py"]
 pytest_add_cli_args_test_selection = ["tests/unit"]
 process_isolation = "forkserver"
-also_copy = ["tests/", "firestore.indexes.json", "scripts/"]
+also_copy = ["tests/", "firestore.indexes.json", "firebase.json", "firebase.matrix.json", "firebase.bench.json", "scripts/"]
 """
 
 
@@ -51,9 +51,11 @@ def lay_out() -> None:
         shutil.copytree(ROOT / "tests" / folder, WORK / "tests" / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for helper in ("fuzzing.py", "standins.py"):
         shutil.copy(ROOT / "tests" / helper, WORK / "tests" / helper)
-    shutil.copy(ROOT / "firestore.indexes.json", WORK / "firestore.indexes.json")
+    for config in ("firestore.indexes.json", "firebase.json", "firebase.matrix.json", "firebase.bench.json"):
+        shutil.copy(ROOT / config, WORK / config)
     (WORK / "scripts").mkdir()
-    for script in ("demo.env", "jitsi_end_key.py"):
+    # with_emulators: the unit tests of the suites' port layout import it (it reads the firebase*.json above).
+    for script in ("demo.env", "jitsi_end_key.py", "with_emulators.py"):
         shutil.copy(ROOT / "scripts" / script, WORK / "scripts" / script)
     (WORK / "pyproject.toml").write_text(PYPROJECT)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.server
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -101,6 +103,17 @@ def test_each_answer_of_the_link_is_final_or_worth_a_retry(
 def test_an_unreachable_link_is_worth_a_retry() -> None:
     with pytest.raises(links.LinkUnavailable):
         links.open_link("http://127.0.0.1:9/x", frozenset({"127.0.0.1:9"}), 100, 30)
+
+
+def test_a_link_that_never_answers_gives_up_at_the_read_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The listener takes the connection (the kernel's backlog) and never answers: only the read timeout ends it.
+    monkeypatch.setattr(links, "READ_TIMEOUT_SECONDS", 0.2)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(links.LinkUnavailable):
+            links.open_link(f"http://127.0.0.1:{port}/x", frozenset({f"127.0.0.1:{port}"}), 100, 30)
+        assert time.monotonic() - started < 10
 
 
 def test_a_download_past_its_deadline_stops(link: str) -> None:
