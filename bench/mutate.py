@@ -36,7 +36,9 @@ filterwarnings = ["error"]
 source_paths = ["telehealth/", "main.py"]
 pytest_add_cli_args_test_selection = ["tests/unit"]
 process_isolation = "forkserver"
-also_copy = ["tests/", "firestore.indexes.json", "firebase.json", "firebase.matrix.json", "firebase.bench.json", "scripts/"]
+also_copy = [
+    "tests/", "firestore.indexes.json", "firebase.json", "firebase.matrix.json", "firebase.bench.json", "scripts/"
+]
 """
 
 
