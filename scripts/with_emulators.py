@@ -201,6 +201,23 @@ def offset_config(config: str) -> str:
     return str(shifted.relative_to(ROOT)) if shifted.is_relative_to(ROOT) else str(shifted)
 
 
+def forget_resolved_params(config: str) -> list[Path]:
+    """Remove each functions source's ``.env.local``; returns the files removed.
+
+    The Functions emulator writes there the values it resolved for params its .env did not set (an
+    empty default, say), and on the next start that file overrides .env. A copy left by an earlier
+    start would so keep a param at its old value after scripts/demo.env gave it a new one (seen:
+    ``VIDEO_JOIN_PAGE_URL`` stayed empty). Each start resolves them afresh from .env.
+    """
+    removed = []
+    for codebase in json.loads((ROOT / config).read_text()).get("functions", []):
+        resolved = (ROOT / config).parent / codebase["source"] / ".env.local"
+        if resolved.is_file():
+            resolved.unlink()
+            removed.append(resolved)
+    return removed
+
+
 def start_cli(config: str, log: Path, scratch: Path) -> subprocess.Popen[bytes]:
     """``firebase emulators:start`` as the leader of a new process group, its output to ``log``.
 
@@ -336,6 +353,7 @@ def main(argv: list[str]) -> int:
     turn = discovery_turn()
     turn.__enter__()
     scratch = Path(tempfile.mkdtemp(prefix="telehealth-emulators-"))
+    forget_resolved_params(config)
     cli = start_cli(config, log, scratch)
     status = 1
     # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.

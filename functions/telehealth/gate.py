@@ -20,7 +20,7 @@ from .access import Role, claims_doctor, parse_appointment_id, role_of
 from .bucket import Objects, open_bucket
 from .config import Settings
 from .errors import ConcurrentUpdate, Misconfigured, RateLimited, Unauthenticated, VideoError
-from .invitations import INVITEE, Guest, admitted_guest
+from .invitations import INVITEE, Guest, admitted_guest, may_have_guests
 from .providers.base import Deployment
 from .ratelimit import REDEMPTIONS_PER_MINUTE, RateLimiter
 from .sessions import MAX_REUSE_SECONDS
@@ -216,7 +216,7 @@ def serve(
                 raise Unauthenticated("session_revoked")
             appointment = context.appointment
             role = role_of(appointment, caller.uid, caller.claims, context.doctor_entry) if appointment else None
-            if admits_guests and appointment is not None and role is None:
+            if admits_guests and appointment is not None and role is None and may_have_guests(appointment):
                 bound = guests.bound_guest(db, appointment_id, caller.uid)
             visit = Visit(
                 db,

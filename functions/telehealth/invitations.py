@@ -26,6 +26,17 @@ CODE_BYTES = 24
 CODE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
+# The appointment's mark that it has had an invitation (``video.guestsInvited``), set with the first one.
+# Only a visit that has it can have a bound guest, so a stranger's join elsewhere looks for none.
+INVITED_MARK = "guestsInvited"
+
+
+def may_have_guests(appointment: Mapping[str, Any]) -> bool:
+    """Whether the appointment's current room has had an invitation (its ``video`` map holds the mark)."""
+    video = appointment.get("video")
+    return isinstance(video, Mapping) and video.get(INVITED_MARK) is True
+
+
 def new_code() -> str:
     """A fresh invitation code, derived from nothing."""
     return secrets.token_urlsafe(CODE_BYTES)

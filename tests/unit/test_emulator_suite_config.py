@@ -63,3 +63,24 @@ def test_each_suite_gives_the_cli_a_temp_folder_of_its_own(tmp_path: Path, monke
     env = with_emulators.cli_env(scratch)
     assert env["TMPDIR"] == str(scratch)
     assert env["PATH"].startswith("/opt/java/bin")
+
+
+def test_a_start_forgets_the_params_the_last_start_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Functions emulator writes <source>/.env.local, which then overrides .env: an old copy kept a param
+    # at its old value after scripts/demo.env changed it.
+    monkeypatch.setattr(with_emulators, "ROOT", tmp_path)
+    for source in ("functions", "bench/functions", "elsewhere"):
+        (tmp_path / source).mkdir(parents=True)
+        (tmp_path / source / ".env").write_text("VIDEO_JOIN_PAGE_URL=http://127.0.0.1:5180/\n")
+    for source in ("functions", "bench/functions"):
+        (tmp_path / source / ".env.local").write_text("VIDEO_JOIN_PAGE_URL=\n")
+    (tmp_path / "elsewhere" / ".env.local").write_text("NOT_OURS=1\n")
+    codebases = [{"source": "functions"}, {"source": "bench/functions"}]
+    (tmp_path / "firebase.test.json").write_text(json.dumps({"functions": codebases}))
+
+    removed = with_emulators.forget_resolved_params("firebase.test.json")
+
+    assert removed == [tmp_path / "functions" / ".env.local", tmp_path / "bench" / "functions" / ".env.local"]
+    assert sorted(path.name for path in tmp_path.rglob(".env*")) == [".env", ".env", ".env", ".env.local"]
+    assert (tmp_path / "elsewhere" / ".env.local").is_file()  # a folder the config does not serve is left
+    assert with_emulators.forget_resolved_params("firebase.test.json") == []

@@ -613,7 +613,7 @@ def test_a_guest_waits_in_the_patients_waiting_room_and_writes_nothing(
 ) -> None:
     config = jitsi_config(waiting_room=mode)
     invited = bound_guest(db, config)
-    db.put("appointments/a1", appointment(video={"roomName": ROOM, **video}))
+    db.put("appointments/a1", appointment(video={"roomName": ROOM, "guestsInvited": True, **video}))
     before = stored(db)
     refused = refusal(db, join.get_join_token, "guest", {"appointmentId": "a1"}, config=config)
     assert (error_code(refused), refused.details()) == ("failed-precondition", {"reason": reason})
@@ -631,7 +631,7 @@ def test_a_guest_waits_in_the_patients_waiting_room_and_writes_nothing(
 def test_a_guest_is_let_in_when_the_patient_would_be(db: FakeDB, mode: str, video: dict[str, Any]) -> None:
     config = jitsi_config(waiting_room=mode)
     bound_guest(db, config)
-    db.put("appointments/a1", appointment(video={"roomName": ROOM, **video}))
+    db.put("appointments/a1", appointment(video={"roomName": ROOM, "guestsInvited": True, **video}))
     assert call(db, join.get_join_token, "guest", {"appointmentId": "a1"}, config=config)["role"] == "guest"
 
 
@@ -641,7 +641,6 @@ def test_a_guest_is_let_in_when_the_patient_would_be(db: FakeDB, mode: str, vide
         pytest.param(
             lambda db, g: call(db, guests.remove_guest, "patient", {"appointmentId": "a1", "guestId": g}), id="removed"
         ),
-        pytest.param(lambda db, g: moved(db, "", g), id="the visit moved"),
         pytest.param(lambda db, g: guest_store.end_invitations(db, "a1", ROOM), id="ended"),
     ],
 )
@@ -658,6 +657,18 @@ def test_a_guest_is_refused_at_once_when_their_invitation_no_longer_admits_them(
     assert (record["role"], record["guestId"], record["outcome"]) == ("invitee", invited["guestId"], "denied")
 
 
+def test_after_a_move_a_former_guest_is_refused_as_a_stranger(db: FakeDB) -> None:
+    # The new room's map has had no invitation: the join does not look for one (its audit names no guest).
+    invited = bound_guest(db)
+    moved(db, "", invited["guestId"])
+    before, queries = stored(db), len(db.queries)
+    refused = refusal(db, join.get_join_token, "guest", {"appointmentId": "a1"})
+    assert (error_code(refused), refused.reason, refused.details()) == ("not-found", "not_found", None)
+    assert (stored(db), db.queries[queries:]) == (before, [])
+    record = audit_records(db)[-1]
+    assert (record["role"], "guestId" in record, record["outcome"]) == (None, False, "denied")
+
+
 def test_an_invitation_admits_only_to_its_own_visit(db: FakeDB) -> None:
     bound_guest(db)
     db.put("appointments/a2", appointment())
@@ -671,6 +682,43 @@ def test_the_patients_and_the_doctors_joins_never_look_for_an_invitation(
     monkeypatch.setattr(guest_store, "bound_guest", lambda *_a: pytest.fail("looked for an invitation"))
     assert call(db, join.get_join_token, "patient", {"appointmentId": "a1"})["role"] == "guest"
     assert call(db, join.get_join_token, "doctor", {"appointmentId": "a1"})["role"] == "moderator"
+
+
+def test_the_first_invitation_marks_the_rooms_map_and_the_next_ones_leave_it(db: FakeDB) -> None:
+    assert "guestsInvited" not in db.docs["appointments/a1"]["video"]
+    two = jitsi_config(max_guests=2)
+    video = dict(db.docs["appointments/a1"]["video"])
+    invite(db, two)
+    assert db.docs["appointments/a1"]["video"] == {**video, "guestsInvited": True}
+    marked_at = db.times["appointments/a1"]
+    invite(db, two, name="Second Guest", kind="caregiver")
+    assert db.times["appointments/a1"] == marked_at  # no second write of the appointment
+
+
+def test_a_strangers_join_to_a_visit_without_invitations_looks_for_none(db: FakeDB) -> None:
+    before = stored(db)
+    refused = refusal(db, join.get_join_token, "stranger", {"appointmentId": "a1"})
+    assert (error_code(refused), refused.reason) == ("not-found", "not_found")
+    assert db.queries == []  # the appointment's map has no guestsInvited: no guest query
+    assert stored(db) == before
+
+
+def test_a_strangers_join_to_a_visit_with_invitations_looks_and_is_refused(db: FakeDB) -> None:
+    bound_guest(db)
+    queries = len(db.queries)
+    refused = refusal(db, join.get_join_token, "stranger", {"appointmentId": "a1"})
+    assert (error_code(refused), refused.reason) == ("not-found", "not_found")
+    assert [query["collection"] for query in db.queries[queries:]] == ["appointments/a1/guests"]
+    assert audit_records(db)[-1]["role"] is None
+
+
+def test_a_bound_guest_of_a_map_without_the_mark_is_a_stranger(db: FakeDB) -> None:
+    # Only the backend writes the map, and always with the mark once invited; without it, no guest is looked for.
+    bound_guest(db)
+    db.put("appointments/a1", appointment(video={"roomName": ROOM}))
+    refused = refusal(db, join.get_join_token, "guest", {"appointmentId": "a1"})
+    assert (error_code(refused), refused.reason) == ("not-found", "not_found")
+    assert "guestId" not in audit_records(db)[-1]
 
 
 def test_the_other_callables_treat_a_bound_guest_as_a_stranger(db: FakeDB) -> None:

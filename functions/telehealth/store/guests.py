@@ -21,7 +21,7 @@ from google.api_core.exceptions import FailedPrecondition
 from google.cloud.firestore import SERVER_TIMESTAMP, transactional
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from ..invitations import ACTIVE, ENDED, INVITED, REDEEMED, REMOVED, Guest
+from ..invitations import ACTIVE, ENDED, INVITED, INVITED_MARK, REDEEMED, REMOVED, Guest, may_have_guests
 from ..rooms import needs_room, room_of
 from .appointments import APPOINTMENTS, fields
 
@@ -95,7 +95,8 @@ def create_invitation(
 ) -> tuple[str, str | None]:
     """Store a new invitation and its code's lookup, if the visit still holds ``invitation.room`` while
     confirmed and has fewer than ``max_guests`` active, unexpired guests (one transaction, so two
-    invitations at once cannot both take the last place). Returns what happened and the new guest's id."""
+    invitations at once cannot both take the last place), and mark the room's map ``guestsInvited`` if it
+    is not yet. Returns what happened and the new guest's id."""
     appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
     guest_ref = _guests(db, appointment_id).document()
     invite_ref = db.collection(INVITES).document(invitation.code_hash)
@@ -128,6 +129,9 @@ def create_invitation(
         )
         # expireAt: the TTL policy's field (firestore.indexes.json); the lookup is useless after it.
         transaction.create(invite_ref, {"appointmentId": appointment_id, "guestId": guest_ref.id, "expireAt": expires})
+        if not may_have_guests(stored or {}):
+            # In the same commit as the invitation: no guest can be bound to a room whose map lacks the mark.
+            transaction.update(appointment_ref, {f"video.{INVITED_MARK}": True})
         return CREATED
 
     outcome: str = write(db.transaction())
