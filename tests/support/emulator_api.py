@@ -10,6 +10,7 @@ with an Auth-emulator ID token (rules apply).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -341,8 +342,12 @@ def set_background_triggers(enabled: bool) -> None:
 
     Resuming reloads the functions (the hub waits for it). Under load that load can fail in the emulator's
     discovery race (see scripts/with_emulators.py: "Failed to load function definition"), which would leave
-    the triggers unregistered: then it is asked for again, up to twice.
+    the triggers unregistered: then it is asked for again, up to twice. A reload is a functions discovery,
+    so it takes the machine-wide discovery lock as the suites' starts do (another suite starting at the
+    same moment made it fail).
     """
+    from with_emulators import discovery_turn  # scripts/, on PYTHONPATH
+
     global _paused_since_delivery
     hub = _host("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")
     verb = "enable" if enabled else "disable"
@@ -350,7 +355,8 @@ def set_background_triggers(enabled: bool) -> None:
     log = os.environ.get("EMULATOR_LOG")
     for _attempt in range(3):
         mark = os.path.getsize(log) if log else 0
-        _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()
+        with discovery_turn() if enabled else contextlib.nullcontext():
+            _session.put(f"http://{hub}/functions/{verb}BackgroundTriggers", timeout=60).raise_for_status()
         if not (enabled and log):
             return
         with open(log, encoding="utf-8", errors="replace") as stream:
