@@ -59,24 +59,31 @@ def test_a_signed_connection_created_is_a_join_of_the_session_by_its_connection(
     assert event.event_id == "3e02b228cac40e3483a21e4536ff838957f28646"  # pinned: a deploy never records it twice
 
 
+def test_an_invited_guests_connection_carries_their_invitation() -> None:
+    [event] = vonage_events(*signed(identity="guest-g6"))
+    assert (event.kind, event.role, event.guest_id) == ("joined", "invitee", "g6")
+
+
 def test_a_connection_destroyed_without_data_is_a_leave_without_a_role() -> None:
     [event] = vonage_events(*signed("connectionDestroyed", identity=None))
     assert (event.kind, event.role, event.participant) == ("left", None, samples.VONAGE_CONNECTION)
 
 
 @pytest.mark.parametrize(
-    ("data", "role"),
+    ("data", "role", "guest_id"),
     [
-        pytest.param(json.dumps({"identity": "patient"}), "guest", id="the patient"),
-        pytest.param(json.dumps({"identity": "recorder"}), None, id="someone else"),
-        pytest.param("not json", None, id="data that is not JSON"),
-        pytest.param(json.dumps(["doctor"]), None, id="data that is no object"),
-        pytest.param(json.dumps({"identity": ["doctor"]}), None, id="an identity that is no text"),
-        pytest.param(None, None, id="no data"),
+        pytest.param(json.dumps({"identity": "patient"}), "guest", None, id="the patient"),
+        pytest.param(json.dumps({"identity": "guest-g7"}), "invitee", "g7", id="an invited guest"),
+        pytest.param(json.dumps({"identity": "recorder"}), None, None, id="someone else"),
+        pytest.param("not json", None, None, id="data that is not JSON"),
+        pytest.param(json.dumps(["doctor"]), None, None, id="data that is no object"),
+        pytest.param(json.dumps({"identity": ["doctor"]}), None, None, id="an identity that is no text"),
+        pytest.param(None, None, None, id="no data"),
     ],
 )
-def test_the_role_is_the_identity_in_our_connection_data(data: Any, role: str | None) -> None:
-    assert vonage.role_in({"id": "c1", "data": data}) == role
+def test_the_role_is_the_identity_in_our_connection_data(data: Any, role: str | None, guest_id: str | None) -> None:
+    who = vonage.attendee_in({"id": "c1", "data": data})
+    assert (who.role, who.guest_id) == (role, guest_id)
 
 
 def test_the_signer_here_signs_as_vonage_does_the_packages_own_verifier_takes_it() -> None:
@@ -286,6 +293,12 @@ def test_a_room_drop_reads_the_rooms_joins_and_leaves_from_enablexs_records(api:
     ]
     assert events[0].event_id == derived_event_id("enablex", "joined", doctor["cdr_id"])
     assert events[1].event_id == derived_event_id("enablex", "left", doctor["cdr_id"])
+
+
+def test_an_invited_guests_records_carry_their_invitation(api: str) -> None:
+    EnableX.cdr[samples.ENABLEX_ROOM] = [samples.enablex_cdr("guest-g8", NOW - 5 * MINUTE, NOW - MINUTE)]
+    events = enablex_events(api, samples.enablex_notification(), AUTH)
+    assert [(e.kind, e.role, e.guest_id) for e in events] == [("joined", "invitee", "g8"), ("left", "invitee", "g8")]
 
 
 def test_a_cdr_answer_with_its_result_as_text_is_taken(api: str) -> None:

@@ -30,7 +30,6 @@ from ..access import Grant
 from ..config import WEBHOOK_SECRET, Settings, check_shared_secret
 from ..errors import Misconfigured, ProviderCallFailed, ProviderUnavailable, WebhookRejected
 from .base import (
-    ROLE_OF_IDENTITY,
     AttendanceEvent,
     Deployment,
     Kind,
@@ -38,6 +37,7 @@ from .base import (
     Provider,
     RoomCreation,
     WebhookRequest,
+    attendee,
 )
 from .events import derived_event_id, iso_time, parse_json_object, text_field
 
@@ -194,14 +194,16 @@ def cdr_events(room_id: str, settings: Settings) -> list[AttendanceEvent]:
         if room.get("room_id") != room_id or not isinstance(cdr_id, str) or not cdr_id:
             continue
         ref = user.get("ref") if isinstance(user, Mapping) else None
-        role = ROLE_OF_IDENTITY.get(ref) if isinstance(ref, str) else None
+        who = attendee(ref)
         for kind, key in CDR_TIMES:
             try:
                 at = iso_time(room.get(key), key)
             except WebhookRejected:
                 continue  # not there (still in the room) or not a time: nothing to record of it
             event_id = derived_event_id("enablex", kind, cdr_id)
-            found.append(AttendanceEvent(event_id, "", kind, role, at, provider_room_id=room_id))
+            found.append(
+                AttendanceEvent(event_id, "", kind, who.role, at, provider_room_id=room_id, guest_id=who.guest_id)
+            )
     return found
 
 

@@ -30,8 +30,8 @@ from ..access import Grant
 from ..config import WEBHOOK_SECRET, VideoConfig, check_shared_secret
 from ..errors import Misconfigured, ProviderCallFailed, WebhookRejected
 from .base import (
-    ROLE_OF_IDENTITY,
     AttendanceEvent,
+    Attendee,
     Deployment,
     Disconnect,
     Kind,
@@ -39,6 +39,7 @@ from .base import (
     Provider,
     RoomCreation,
     WebhookRequest,
+    attendee,
 )
 from .events import derived_event_id, epoch, parse_json_object, require_fresh, text_field
 
@@ -162,15 +163,14 @@ def verified_claims(request: WebhookRequest, secret: str) -> Mapping[str, Any]:
     return claims
 
 
-def role_in(connection: Mapping[str, Any]) -> str | None:
-    """The role our token's connection data names (``connectionDestroyed`` may carry none: no role then)."""
+def attendee_in(connection: Mapping[str, Any]) -> Attendee:
+    """Who our token's connection data names (``connectionDestroyed`` may carry none: no role then)."""
     data = connection.get("data")
     try:
         parsed = json.loads(data) if isinstance(data, str) and data else None
     except ValueError:
-        return None
-    identity = parsed.get("identity") if isinstance(parsed, Mapping) else None
-    return ROLE_OF_IDENTITY.get(identity) if isinstance(identity, str) else None
+        return Attendee(None)
+    return attendee(parsed.get("identity") if isinstance(parsed, Mapping) else None)
 
 
 def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEvent]:
@@ -193,8 +193,12 @@ def events(request: WebhookRequest, deployment: Deployment) -> list[AttendanceEv
         raise WebhookRejected(400, "session or connection id missing or not plain")
     at = epoch(payload.get("timestamp"))
     event_id = derived_event_id("vonage", kind, session, connection_id)
-    role = role_in(connection)
-    return [AttendanceEvent(event_id, "", kind, role, at, provider_room_id=session, participant=connection_id)]
+    who = attendee_in(connection)
+    return [
+        AttendanceEvent(
+            event_id, "", kind, who.role, at, provider_room_id=session, participant=connection_id, guest_id=who.guest_id
+        )
+    ]
 
 
 def disconnect(session_id: str, connections: tuple[str, ...], deployment: Deployment) -> None:
