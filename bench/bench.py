@@ -337,7 +337,7 @@ def bench_enablex_token_call(patient: emu.User, doctor: emu.User) -> dict[str, A
         emu.video_appointment(doctor.uid, patient.uid, video=video)
     )
     EnableX.reset("bench-enablex-app", app_key)
-    EnableX.rooms[room_id] = enablex.room_body("x" * 32)
+    EnableX.rooms[room_id] = enablex.room_body("x" * 32, max_guests=1)  # VIDEO_MAX_GUESTS default
     with serve(EnableX) as url:
         deployments = {
             "jitsi": build_settings(demo_config(), "bench-hmac-secret-0123456789abcdef0123"),
