@@ -67,7 +67,11 @@ def module_of(mutant: str) -> str:
     return re.split(r"\.xǁ|\.x_", mutant, maxsplit=1)[0]
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    if argv:
+        # It takes no arguments: `--help` once started a full run of several hours.
+        print(__doc__.strip(), file=sys.stderr if argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if argv[0] in ("-h", "--help") else 2
     lay_out()
     env = {**os.environ, "MODEL_SEQUENCES": "300", "PYTHONPATH": ""}
     children = str(os.cpu_count() or 2)
@@ -125,4 +129,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
