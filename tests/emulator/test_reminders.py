@@ -117,6 +117,17 @@ def test_a_visit_confirmed_16_minutes_ahead_gets_one_reminder_and_one_invitation
     assert (len(notes(db, people["patient"].uid)), len(mails(db, people["patient"].email))) == (1, 1)
 
 
+def past_the_second_of_its_last_write(ref: firestore.DocumentReference) -> None:
+    """Return once the whole second of the visit's last write has passed.
+
+    SEQUENCE counts whole seconds to the write (docs/reminders.md): two writes in one second share it (seen:
+    the confirmation and the cancellation, or the move), so a test of a raised SEQUENCE writes in a later
+    second. The clock is the event waited for here.
+    """
+    written = ref.get().update_time.replace(microsecond=0)
+    emu.wait_for(lambda: True if dt.datetime.now(dt.UTC).replace(microsecond=0) > written else None, timeout=5)
+
+
 def test_a_cancellation_sends_the_calendar_cancellation_and_no_reminder(
     db: firestore.Client, people: dict[str, emu.User]
 ) -> None:
@@ -124,6 +135,7 @@ def test_a_cancellation_sends_the_calendar_cancellation_and_no_reminder(
     patient = people["patient"]
     [invite] = wait_for_count(lambda: mails(db, patient.email), 1)
     start = int(ref.get().to_dict()["startTime"].timestamp())
+    past_the_second_of_its_last_write(ref)
     ref.update({"status": "cancelled"})
 
     for user in (patient, people["doctor"]):
@@ -151,10 +163,7 @@ def test_a_move_reschedules_with_a_raised_sequence_and_the_old_reminder_sends_no
     patient = people["patient"]
     [first_mail] = wait_for_count(lambda: mails(db, patient.email), 1)
     old_start = ref.get().to_dict()["startTime"]
-    # SEQUENCE counts whole seconds to the write (docs/reminders.md): the clock is the event here, so the move
-    # is made once the second of the visit's last write has passed (seen: both writes in one second).
-    written = ref.get().update_time.replace(microsecond=0)
-    emu.wait_for(lambda: True if dt.datetime.now(dt.UTC).replace(microsecond=0) > written else None, timeout=5)
+    past_the_second_of_its_last_write(ref)
     new_start = emu.utc(20 * MIN)
     ref.update({"startTime": new_start, "endTime": new_start + 30 * MIN})
 
