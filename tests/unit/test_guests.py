@@ -705,10 +705,11 @@ def test_a_strangers_join_to_a_visit_without_invitations_looks_for_none(db: Fake
 
 def test_a_strangers_join_to_a_visit_with_invitations_looks_and_is_refused(db: FakeDB) -> None:
     bound_guest(db)
-    queries = len(db.queries)
+    before, queries = stored(db), len(db.queries)
     refused = refusal(db, join.get_join_token, "stranger", {"appointmentId": "a1"})
     assert (error_code(refused), refused.reason) == ("not-found", "not_found")
     assert [query["collection"] for query in db.queries[queries:]] == ["appointments/a1/guests"]
+    assert stored(db) == before
     assert audit_records(db)[-1]["role"] is None
 
 
@@ -716,8 +717,10 @@ def test_a_bound_guest_of_a_map_without_the_mark_is_a_stranger(db: FakeDB) -> No
     # Only the backend writes the map, and always with the mark once invited; without it, no guest is looked for.
     bound_guest(db)
     db.put("appointments/a1", appointment(video={"roomName": ROOM}))
+    before = stored(db)
     refused = refusal(db, join.get_join_token, "guest", {"appointmentId": "a1"})
     assert (error_code(refused), refused.reason) == ("not-found", "not_found")
+    assert stored(db) == before
     assert "guestId" not in audit_records(db)[-1]
 
 
