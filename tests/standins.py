@@ -130,6 +130,22 @@ class LiveKitRoomService(_Quiet):
         type(self).refused.append(code)
         self.answer(status, json.dumps({"code": code, "msg": why}).encode(), "application/json")
 
+    def granted(self, grant: str, name: str) -> bool:
+        """LiveKit's check of a request's token, as its server makes it: signed with the API secret (else 401),
+        with the video grant ``grant`` (``name`` on the wire; else 403). Answers the refusal itself."""
+        cls = type(self)
+        try:
+            claims = TokenVerifier(cls.api_key, cls.api_secret).verify(
+                self.headers.get("Authorization", "").removeprefix("Bearer ")
+            )
+        except Exception:  # noqa: BLE001 - any verification failure is the server's 401
+            self.twirp_error(401, "unauthenticated", "invalid token")
+            return False
+        if claims.video is None or not getattr(claims.video, grant):
+            self.twirp_error(403, "permission_denied", f"no {name} grant")
+            return False
+        return True
+
     def do_POST(self) -> None:
         cls = type(self)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -137,15 +153,7 @@ class LiveKitRoomService(_Quiet):
         if method not in ("DeleteRoom", "CreateRoom"):
             self.twirp_error(404, "bad_route", "no such method")
             return
-        try:
-            claims = TokenVerifier(cls.api_key, cls.api_secret).verify(
-                self.headers.get("Authorization", "").removeprefix("Bearer ")
-            )
-        except Exception:  # noqa: BLE001 - any verification failure is the server's 401
-            self.twirp_error(401, "unauthenticated", "invalid token")
-            return
-        if claims.video is None or not claims.video.room_create:
-            self.twirp_error(403, "permission_denied", "no roomCreate grant")
+        if not self.granted("room_create", "roomCreate"):
             return
         if method == "CreateRoom":
             self.create_room(CreateRoomRequest.FromString(body))
@@ -223,21 +231,12 @@ class LiveKitEgress(LiveKitRoomService):
         if not self.path.startswith("/twirp/livekit.Egress/"):
             super().do_POST()
             return
-        cls = type(self)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         method = self.path.removeprefix("/twirp/livekit.Egress/")
         if method not in ("StartRoomCompositeEgress", "StopEgress"):
             self.twirp_error(404, "bad_route", "no such method")
             return
-        try:
-            claims = TokenVerifier(cls.api_key, cls.api_secret).verify(
-                self.headers.get("Authorization", "").removeprefix("Bearer ")
-            )
-        except Exception:  # noqa: BLE001 - any verification failure is the server's 401
-            self.twirp_error(401, "unauthenticated", "invalid token")
-            return
-        if claims.video is None or not claims.video.room_record:
-            self.twirp_error(403, "permission_denied", "no roomRecord grant")
+        if not self.granted("room_record", "roomRecord"):
             return
         if self.headers.get("Content-Type") != "application/protobuf":
             self.twirp_error(400, "malformed", "not a protobuf body")

@@ -246,3 +246,39 @@ def test_the_webhook_hands_a_recording_event_to_the_recordings_and_counts_it(mon
     assert [path for path in db.docs if path.startswith("videoRecordingJobs/")] != []
     again = attendance.receive(db, post, deployment(), NOW, lambda _name: objects)
     assert (again.events, again.recorded) == (1, 0)
+
+
+WRONG_SECRET = "another-secret-of-32-bytes-or-more-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("service", "secret", "grant", "status", "code"),
+    [
+        pytest.param("Egress/StopEgress", WRONG_SECRET, {"room_record": True}, 401, "unauthenticated", id="bad key"),
+        pytest.param("Egress/StopEgress", HMAC_SECRET, {"room_create": True}, 403, "permission_denied", id="record"),
+        pytest.param(
+            "RoomService/DeleteRoom", HMAC_SECRET, {"room_record": True}, 403, "permission_denied", id="create"
+        ),
+    ],
+)
+def test_the_stand_in_refuses_a_token_as_livekit_does(
+    egress: str, service: str, secret: str, grant: dict[str, bool], status: int, code: str
+) -> None:
+    # The stand-in is what proves our requests right, so its own checks are tested: signature, then the grant.
+    import urllib.error
+    import urllib.request
+
+    from livekit.api import VideoGrants
+
+    token = AccessToken(KEY, secret).with_grants(VideoGrants(**grant)).to_jwt()
+    request = urllib.request.Request(  # noqa: S310 - the loopback stand-in
+        f"{egress}/twirp/livekit.{service}",
+        data=b"",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/protobuf"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+    assert (refused.value.code, json.loads(refused.value.read())["code"]) == (status, code)
+    assert LiveKitEgress.refused == [code]
+    assert (LiveKitEgress.starts, LiveKitEgress.stops, LiveKitEgress.deleted) == ([], [], [])
