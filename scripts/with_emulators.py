@@ -7,7 +7,7 @@ workers it orphans), and a last check that nothing still listens on the suite's 
 the command's status. Never kills anything by name.
 
 Why not ``firebase emulators:exec``, which also starts the suite, runs a command and stops it? It would do
-for a plain run, but not for what this wrapper is for (see /work/shared/emulators-offline.md):
+for a plain run, but not for what this wrapper is for (docs/testing.md, "Things to know about the local emulators"):
 
 - exec leaves the Python functions' workers running after it exits (firebase-tools issue 11069, open); they
   keep their ports and the next start talks to stale code. Here the CLI leads its own process group and the

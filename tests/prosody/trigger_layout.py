@@ -5,8 +5,8 @@
 Writes, all under ``<dir>`` (inside the git-ignored .cache): a functions folder (links to the real code and
 venv, a jitsi ``.env`` pointing ``VIDEO_SERVER_API_URL`` at the tier's Prosody, a ``.secret.local`` with a fresh
 HMAC secret and end-meeting key), a copy of firebase.matrix.json on the tier's own emulator ports (auth 9299,
-firestore 8070, functions 5201, hub 4420, logging 4520, tasks 4521: other suites use the defaults and
-9199/8180/5101), the rules and indexes it names, and ``secrets.json`` (mode 0600) for the tests. Nothing in
+firestore 8070, functions 5201, hub 4420, logging 4520, tasks 4521, eventarc 4522: the other suites' configs
+name theirs), the rules and indexes it names, and ``secrets.json`` (mode 0600) for the tests. Nothing in
 the repository changes.
 """
 
@@ -23,7 +23,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PORTS = {"auth": 9299, "firestore": 8070, "functions": 5201, "hub": 4420, "logging": 4520, "tasks": 4521}
+PORTS = {
+    "auth": 9299,
+    "firestore": 8070,
+    "functions": 5201,
+    "hub": 4420,
+    "logging": 4520,
+    "tasks": 4521,
+    "eventarc": 4522,
+}
 KID = "telehealth/end-meeting-trigger"
 DOMAIN = "meet.example.test"
 APP_ID = "telehealth-tier"

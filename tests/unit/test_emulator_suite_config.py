@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import with_emulators
@@ -51,6 +53,41 @@ def test_the_suite_and_the_matrix_serve_hosting_on_ports_of_their_own() -> None:
     matrix = {port for _, port in with_emulators.suite_ports("firebase.matrix.json").values()}
     assert suite.isdisjoint(matrix)
     assert with_emulators.suite_ports("firebase.matrix.json")["hosting"] == ("127.0.0.1", 5170)
+
+
+def prosody_tier_config(where: Path) -> dict[str, object]:
+    """The firebase config tests/prosody/run --trigger starts (its layout, written under ``where``)."""
+    spec = importlib.util.spec_from_file_location("trigger_layout", ROOT / "tests" / "prosody" / "trigger_layout.py")
+    assert spec is not None
+    assert spec.loader is not None
+    layout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layout)
+    layout.lay_out(where, 5299)
+    config: dict[str, object] = json.loads((where / "firebase.json").read_text())
+    return config
+
+
+def pinned_ports(emulators: dict[str, Any]) -> dict[str, int]:
+    ports = {name: int(spec["port"]) for name, spec in emulators.items() if isinstance(spec, dict) and "port" in spec}
+    ports.update({"firestore-websocket": int(emulators["firestore"]["websocketPort"])})
+    return ports
+
+
+def test_the_three_suites_make_test_can_run_at_once_pin_every_port_and_share_none(tmp_path: Path) -> None:
+    # The Functions emulator also starts Eventarc; left unpinned it takes 9299 (or the next free port), which
+    # is the Prosody tier's Auth port: with the suites side by side the tier's start was refused.
+    configs = {
+        "suite": json.loads((ROOT / "firebase.json").read_text()),
+        "matrix": json.loads((ROOT / "firebase.matrix.json").read_text()),
+        "prosody tier": prosody_tier_config(tmp_path / "tier"),
+    }
+    seen: dict[int, str] = {}
+    for suite, config in configs.items():
+        ports = pinned_ports(config["emulators"])
+        assert {"auth", "firestore", "functions", "hub", "logging", "tasks", "eventarc"} <= ports.keys(), suite
+        for name, port in ports.items():
+            assert port not in seen, f"{suite} {name} {port} is also {seen.get(port)}"
+            seen[port] = f"{suite} {name}"
 
 
 def test_each_suite_gives_the_cli_a_temp_folder_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
