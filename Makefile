@@ -23,15 +23,20 @@ setup-python:
 dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
-# After the set-up, lint and unit tests run beside the suites; the three suites run one after the other.
-# They can run side by side (each has ports of its own, and functions discovery takes a machine-wide lock:
-# `make -j4 --output-sync=target lint-and-unit emulator-tests provider-matrix prosody-trigger`), but that was
-# not yet green three times in a row on the 2-core machine, so CI keeps the order. Fails if any fails.
+# After the set-up, the three suites and lint + unit run side by side: each suite has emulator ports of its
+# own (tests/unit/test_emulator_suite_config.py checks they share none), functions discovery takes a
+# machine-wide lock, and each suite's CLI has its own TMPDIR. Each target's output is printed whole when it
+# ends. Lint and unit run at a lower CPU priority: the emulator tests are the longest path. Fails if any fails.
+# `make suites` runs the three one after the other instead (easier to read; several minutes longer).
 test: setup
-	@$(MAKE) --no-print-directory -j2 lint-and-unit suites
+	@$(MAKE) --no-print-directory -j4 --output-sync=target nice-lint-and-unit emulator-tests provider-matrix prosody-trigger
 
 lint-and-unit: lint
 	@$(MAKE) --no-print-directory unit
+
+.PHONY: nice-lint-and-unit
+nice-lint-and-unit:
+	@nice -n 10 $(MAKE) --no-print-directory lint-and-unit
 
 # The three suites, one after the other.
 suites:

@@ -1,9 +1,12 @@
-"""The hardened room lifecycle against the Firestore emulator: retries under transient failures, the repair sweep."""
+"""The hardened room lifecycle against the Firestore emulator: retries under transient failures, racing and
+overtaken events, the repair sweep (with triggers paused, so only the code under test writes rooms)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import emulator_api as emu
@@ -22,15 +25,23 @@ CONFIG = video_config(provider="jitsi", domain="meet.example.test", app_id="tele
 HOUR = dt.timedelta(hours=1)
 
 
-@pytest.fixture
-def paused(db: firestore.Client) -> Iterator[firestore.Client]:
-    """Triggers paused: only the code under test writes rooms."""
+@pytest.fixture(scope="module")
+def triggers_paused() -> Iterator[None]:
+    """Triggers paused once for the whole module. Resuming reloads the functions (seconds each time), so one
+    pause serves every test here. The events the pause held are delivered after the module, when no test
+    here looks any more, and the next module starts only once they are done (conftest's
+    triggers_delivered_after_pauses)."""
     emu.set_background_triggers(enabled=False)
     try:
-        yield db
+        yield
     finally:
         emu.set_background_triggers(enabled=True)
-        emu.wait_for_quiet_triggers()  # held events of the pause: conftest's triggers_delivered_after_pauses
+
+
+@pytest.fixture
+def paused(triggers_paused: None, db: firestore.Client) -> firestore.Client:
+    """A clean emulator with triggers paused: only the code under test writes rooms."""
+    return db
 
 
 class Flaky:
@@ -179,3 +190,87 @@ def test_one_failing_appointment_does_not_stop_the_sweep(paused: firestore.Clien
         on_failure=lambda doc_id, _error: failures.append(doc_id),
     )
     assert (report.assigned, report.failed, failures) == (1, 1, ["a-ok"])
+
+
+def doctor_in(doctor: str, patient: str) -> dict[str, Any]:
+    """A confirmed visit, its join window open, with a room the doctor has joined."""
+    room = {
+        "roomName": "m" * 32,
+        "provider": "jitsi",
+        "roomUrl": "https://meet.example.test/" + "m" * 32,
+        "doctorJoinedAt": emu.utc(),
+    }
+    return emu.video_appointment(doctor, patient, video=room)
+
+
+def test_two_triggers_racing_on_the_same_event_write_one_room(
+    paused: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    before = doctor_in(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
+    before.pop("video")
+    ref = paused.collection("appointments").document("raced")
+    ref.set(before)
+    ref.update({"status": "confirmed"})
+    after = ref.get().to_dict()
+    clients = [emu.admin_db() for _ in range(2)]
+    counters = [emu.OpCounter(client) for client in clients]
+    start = threading.Barrier(2)
+
+    def deliver(client: firestore.Client) -> Action:
+        start.wait()
+        return apply_room_lifecycle(client, "raced", before, after, room_maker(lambda: config)).action
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        actions = list(pool.map(deliver, clients))
+    room = ref.get().to_dict()["video"]["roomName"]
+    for _ in range(5):
+        assert (
+            apply_room_lifecycle(clients[0], "raced", before, after, room_maker(lambda: config)).action
+            is Action.NOTHING
+        )
+
+    assert sorted(action.value for action in actions) == ["assign", "nothing"]
+    assert sum(counter.writes for counter in counters) == 1
+    assert ref.get().to_dict()["video"]["roomName"] == room
+
+
+def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
+    paused: firestore.Client, people: dict[str, emu.User]
+) -> None:
+    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    old_room = {"roomName": "o" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "o" * 32}
+    confirmed = doctor_in(people["doctor"].uid, people["patient"].uid) | {"video": old_room}
+    ref = paused.collection("appointments").document("overtaken")
+    ref.set(confirmed)
+    cancelled_at = ref.update({"status": "cancelled"}).update_time
+    cancelled = ref.get().to_dict()
+    ref.update({"status": "confirmed"})  # a server re-confirms before the cancellation's event is handled
+    counter = emu.OpCounter(paused)
+
+    outcome = apply_room_lifecycle(paused, "overtaken", confirmed, cancelled, room_maker(lambda: config), cancelled_at)
+
+    # The conditional write was refused (the document moved on); the transaction replaced the dead room.
+    assert (outcome.action, outcome.via) == (Action.REPLACE, "transaction")
+    assert (counter.reads, counter.writes) == (1, 1)
+    stored = ref.get().to_dict()
+    assert stored["status"] == "confirmed"
+    assert stored["video"]["roomName"] not in (old_room["roomName"], None)
+
+
+def test_a_current_event_writes_once_without_reading(paused: firestore.Client, people: dict[str, emu.User]) -> None:
+    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
+    pending = doctor_in(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
+    pending.pop("video")
+    ref = paused.collection("appointments").document("current")
+    ref.set(pending)
+    confirmed_at = ref.update({"status": "confirmed"}).update_time
+    counter = emu.OpCounter(paused)
+
+    outcome = apply_room_lifecycle(
+        paused, "current", pending, pending | {"status": "confirmed"}, room_maker(lambda: config), confirmed_at
+    )
+
+    assert (outcome.action, outcome.via) == (Action.ASSIGN, "precondition")
+    assert (counter.reads, counter.writes) == (0, 1)
+    assert len(ref.get().to_dict()["video"]["roomName"]) == 32

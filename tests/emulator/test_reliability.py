@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,8 @@ from conftest import all_documents
 from fuzzing import json_payloads
 from google.cloud import firestore
 from hypothesis import HealthCheck, given, settings
-from support.configs import video_config
 
 from telehealth.access import is_appointment_id
-from telehealth.lifecycle import room_maker
-from telehealth.rooms import Action
-from telehealth.store.appointments import apply_room_lifecycle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,42 +58,6 @@ def test_200_concurrent_calls_from_20_users_each_get_the_right_answer(db: firest
     assert "INTERNAL" not in {got for _, got in outcomes}
     logs = list(db.collection("videoAccessLog").stream())
     assert len(logs) == 200
-
-
-def test_two_triggers_racing_on_the_same_event_write_one_room(
-    db: firestore.Client, people: dict[str, emu.User]
-) -> None:
-    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
-    emu.set_background_triggers(enabled=False)
-    try:
-        before = window_open(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
-        before.pop("video")
-        ref = db.collection("appointments").document("raced")
-        ref.set(before)
-        ref.update({"status": "confirmed"})
-        after = ref.get().to_dict()
-        clients = [emu.admin_db() for _ in range(2)]
-        counters = [emu.OpCounter(client) for client in clients]
-        start = threading.Barrier(2)
-
-        def deliver(client: firestore.Client) -> Action:
-            start.wait()
-            return apply_room_lifecycle(client, "raced", before, after, room_maker(lambda: config)).action
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            actions = list(pool.map(deliver, clients))
-        room = ref.get().to_dict()["video"]["roomName"]
-        for _ in range(5):
-            assert (
-                apply_room_lifecycle(clients[0], "raced", before, after, room_maker(lambda: config)).action
-                is Action.NOTHING
-            )
-    finally:
-        emu.set_background_triggers(enabled=True)
-
-    assert sorted(action.value for action in actions) == ["assign", "nothing"]
-    assert sum(counter.writes for counter in counters) == 1
-    assert ref.get().to_dict()["video"]["roomName"] == room
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -155,52 +114,3 @@ def test_the_key_and_issued_tokens_never_reach_any_log(db: firestore.Client, peo
     audit = "\n".join(repr(snap.to_dict()) for snap in db.collection("videoAccessLog").stream())
     assert all(token not in audit for token in tokens)
     assert key not in audit
-
-
-def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
-    db: firestore.Client, people: dict[str, emu.User]
-) -> None:
-    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
-    old_room = {"roomName": "o" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "o" * 32}
-    confirmed = window_open(people["doctor"].uid, people["patient"].uid) | {"video": old_room}
-    emu.set_background_triggers(enabled=False)
-    try:
-        ref = db.collection("appointments").document("overtaken")
-        ref.set(confirmed)
-        cancelled_at = ref.update({"status": "cancelled"}).update_time
-        cancelled = ref.get().to_dict()
-        ref.update({"status": "confirmed"})  # a server re-confirms before the cancellation's event is handled
-        counter = emu.OpCounter(db)
-
-        outcome = apply_room_lifecycle(db, "overtaken", confirmed, cancelled, room_maker(lambda: config), cancelled_at)
-    finally:
-        emu.set_background_triggers(enabled=True)
-
-    # The conditional write was refused (the document moved on); the transaction replaced the dead room.
-    assert (outcome.action, outcome.via) == (Action.REPLACE, "transaction")
-    assert (counter.reads, counter.writes) == (1, 1)
-    stored = ref.get().to_dict()
-    assert stored["status"] == "confirmed"
-    assert stored["video"]["roomName"] not in (old_room["roomName"], None)
-
-
-def test_a_current_event_writes_once_without_reading(db: firestore.Client, people: dict[str, emu.User]) -> None:
-    config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
-    pending = window_open(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
-    pending.pop("video")
-    emu.set_background_triggers(enabled=False)
-    try:
-        ref = db.collection("appointments").document("current")
-        ref.set(pending)
-        confirmed_at = ref.update({"status": "confirmed"}).update_time
-        counter = emu.OpCounter(db)
-
-        outcome = apply_room_lifecycle(
-            db, "current", pending, pending | {"status": "confirmed"}, room_maker(lambda: config), confirmed_at
-        )
-    finally:
-        emu.set_background_triggers(enabled=True)
-
-    assert (outcome.action, outcome.via) == (Action.ASSIGN, "precondition")
-    assert (counter.reads, counter.writes) == (0, 1)
-    assert len(ref.get().to_dict()["video"]["roomName"]) == 32

@@ -674,3 +674,17 @@ def test_the_guest_callables_refusals_become_https_errors(
     answer = call_function(function, data, token)
     assert (answer["error"]["status"], answer["error"].get("details")) == (status, None)
     assert not any("/guests/" in path or path.startswith("guestInvites/") for path in guest_world.docs)
+
+
+def test_a_cold_start_does_not_import_the_calendar_writer() -> None:
+    # Every function instance imports main.py when it starts; icalendar (a sixth of that import) is for the
+    # reminder task's calendar files only, so it is imported where an entry is written.
+    import subprocess
+    import sys
+
+    functions = Path(main.__file__).resolve().parent
+    probe = "import sys, main; print(sorted(m for m in sys.modules if m.split('.')[0] == 'icalendar'))"
+    out = subprocess.run(  # noqa: S603 - this interpreter, our own probe
+        [sys.executable, "-c", probe], cwd=functions, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

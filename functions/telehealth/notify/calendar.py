@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import icalendar
-
 from .settings import Locale
 from .texts import event_title
 
@@ -49,6 +47,10 @@ def invitation(
     organizer: str = "",
 ) -> str:
     """The iCalendar text (CRLF lines) of one version of the visit: its times, title and join link only."""
+    # Imported here, not at the top: icalendar was a sixth of main.py's import time, which every function
+    # instance pays on its cold start, and only the reminder task writes calendar entries.
+    import icalendar
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
