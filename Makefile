@@ -23,13 +23,22 @@ setup-python:
 dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
-# After the set-up, the three suites and lint + unit run side by side: each suite has emulator ports of its
-# own (tests/unit/test_emulator_suite_config.py checks they share none), functions discovery takes a
-# machine-wide lock, and each suite's CLI has its own TMPDIR. Each target's output is printed whole when it
-# ends. Lint and unit run at a lower CPU priority: the emulator tests are the longest path. Fails if any fails.
-# `make suites` runs the three one after the other instead (easier to read; several minutes longer).
-test: setup
-	@$(MAKE) --no-print-directory -j4 --output-sync=target nice-lint-and-unit emulator-tests provider-matrix prosody-trigger
+# The dev venv first (seconds); then lint + unit, at a lower CPU priority, beside the rest of the set-up
+# (npm ci mostly) and the three suites, which run side by side: each has emulator ports of its own
+# (tests/unit/test_emulator_suite_config.py checks they share none), functions discovery takes a
+# machine-wide lock, and each suite's CLI has its own TMPDIR. The emulator tests are the longest path, so
+# the matrix and the Prosody tier let that suite start first (EMULATORS_START_AFTER, scripts/with_emulators.py).
+# Each target's output is printed whole when it ends. Fails if any fails.
+# `make suites` runs the three one after the other instead (easier to follow; several minutes longer).
+test:
+	@scripts/setup python
+	@$(MAKE) --no-print-directory -j4 --output-sync=target nice-lint-and-unit suites-at-once
+
+# (Under make test's -j4: the three suites take three of its four job slots.)
+.PHONY: suites-at-once
+suites-at-once: setup
+	@$(MAKE) --no-print-directory --output-sync=target EMULATORS_START_AFTER=emulators \
+	  emulator-tests provider-matrix prosody-trigger
 
 lint-and-unit: lint
 	@$(MAKE) --no-print-directory unit

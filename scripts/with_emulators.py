@@ -175,6 +175,43 @@ def discovery_turn() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# make test starts three suites at once, and their starts take the discovery lock one after the other (about
+# 25 s each on two cores). The emulator tests are the longest path, so the other two let that suite start
+# first: with EMULATORS_START_AFTER=<log name> (e.g. "emulators"), a start waits until that suite is ready,
+# as its ready marker (<log name>.ready beside the logs, holding the pid of the with-emulators that wrote it,
+# removed when it stops) says, or until the deadline, then starts anyway.
+START_AFTER_TIMEOUT = 120.0
+
+
+def ready_marker(log: Path) -> Path:
+    return log.with_suffix(".ready")
+
+
+def marker_is_live(marker: Path) -> bool:
+    """Whether ``marker`` was written by a with-emulators that is still running (not left by a crashed one)."""
+    try:
+        pid = int(marker.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_for_suite(marker: Path, timeout: float = START_AFTER_TIMEOUT, poll: float = 0.2) -> bool:
+    """Block until ``marker`` is live, or ``timeout`` passes; True if the suite was ready in time."""
+    deadline = time.monotonic() + timeout
+    while not marker_is_live(marker):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
 class StartFailed(RuntimeError):
     """The CLI exited before the suite was ready."""
 
@@ -350,6 +387,12 @@ def main(argv: list[str]) -> int:
         variant = (ROOT / config).resolve().parent.name
     log = log_dir / (f"emulators-{variant}.log" if variant else "emulators.log")
     started = time.monotonic()
+    after = os.environ.get("EMULATORS_START_AFTER", "")
+    if after and log_dir / f"{after}.log" != log:
+        marker = ready_marker(log_dir / f"{after}.log")
+        print(f"with-emulators: letting the {after!r} suite start first", file=sys.stderr, flush=True)
+        if not wait_for_suite(marker):
+            print(f"with-emulators: {after!r} not ready in {START_AFTER_TIMEOUT:.0f} s; starting", file=sys.stderr)
     turn = discovery_turn()
     turn.__enter__()
     scratch = Path(tempfile.mkdtemp(prefix="telehealth-emulators-"))
@@ -376,6 +419,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
             flush=True,
         )
+        ready_marker(log).write_text(f"{os.getpid()}\n")
         env = {**os.environ, **emulator_env(ports), "EMULATOR_LOG": str(log), "EMULATOR_PGID": str(cli.pid)}
         # The emulator client (tests/support) is imported as plain `emulator_api`, the clinic command from scripts/.
         paths = [str(ROOT / "scripts"), str(ROOT / "tests" / "support"), env.get("PYTHONPATH", "")]
@@ -402,6 +446,7 @@ def main(argv: list[str]) -> int:
         status = 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ready_marker(log).unlink(missing_ok=True)
         try:
             stop(cli, port_numbers)
         except RuntimeError as error:

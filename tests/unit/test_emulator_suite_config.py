@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +125,30 @@ def test_a_start_forgets_the_params_the_last_start_resolved(tmp_path: Path, monk
     assert sorted(path.name for path in tmp_path.rglob(".env*")) == [".env", ".env", ".env", ".env.local"]
     assert (tmp_path / "elsewhere" / ".env.local").is_file()  # a folder the config does not serve is left
     assert with_emulators.forget_resolved_params("firebase.test.json") == []
+
+
+def test_a_ready_marker_counts_only_while_the_with_emulators_that_wrote_it_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "emulators.ready"
+    assert not with_emulators.marker_is_live(marker)  # none yet
+    marker.write_text("not a pid\n")
+    assert not with_emulators.marker_is_live(marker)
+    gone = subprocess.Popen(["true"])  # noqa: S607
+    gone.wait()
+    marker.write_text(f"{gone.pid}\n")
+    assert not with_emulators.marker_is_live(marker)  # left by a run that crashed
+    marker.write_text(f"{os.getpid()}\n")
+    assert with_emulators.marker_is_live(marker)
+
+
+def test_a_start_after_another_suite_waits_for_its_marker_with_a_deadline(tmp_path: Path) -> None:
+    marker = tmp_path / "emulators.ready"
+    began = time.monotonic()
+    assert not with_emulators.wait_for_suite(marker, timeout=0.3, poll=0.02)
+    assert time.monotonic() - began >= 0.3
+    writer = threading.Timer(0.2, lambda: marker.write_text(f"{os.getpid()}\n"))
+    writer.start()
+    try:
+        assert with_emulators.wait_for_suite(marker, timeout=30, poll=0.02)
+    finally:
+        writer.cancel()
+    assert marker.exists()
