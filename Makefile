@@ -26,19 +26,25 @@ dev:
 # The dev venv first (seconds); then lint + unit, at a lower CPU priority, beside the rest of the set-up
 # (npm ci mostly) and the three suites, which run side by side: each has emulator ports of its own
 # (tests/unit/test_emulator_suite_config.py checks they share none), functions discovery takes a
-# machine-wide lock, and each suite's CLI has its own TMPDIR. The emulator tests are the longest path, so
-# the matrix and the Prosody tier let that suite start first (EMULATORS_START_AFTER, scripts/with_emulators.py).
+# machine-wide lock, each suite's CLI has its own TMPDIR, and its Python function processes a window of
+# ports of their own (scripts/worker_ports.cjs).
 # Each target's output is printed whole when it ends. Fails if any fails.
 # `make suites` runs the three one after the other instead (easier to follow; several minutes longer).
 test:
 	@scripts/setup python
 	@$(MAKE) --no-print-directory -j4 --output-sync=target nice-lint-and-unit suites-at-once
 
-# (Under make test's -j4: the three suites take three of its four job slots.)
-.PHONY: suites-at-once
+# (Under make test's -j4: the three suites take three of its four job slots.) Starts queue for the discovery
+# lock; the emulator tests start first, then the matrix, then the short Prosody tier.
+.PHONY: suites-at-once matrix-after-emulators prosody-after-matrix
 suites-at-once: setup
-	@$(MAKE) --no-print-directory --output-sync=target EMULATORS_START_AFTER=emulators \
-	  emulator-tests provider-matrix prosody-trigger
+	@$(MAKE) --no-print-directory --output-sync=target emulator-tests matrix-after-emulators prosody-after-matrix
+
+matrix-after-emulators:
+	@EMULATORS_START_AFTER=emulators $(MAKE) --no-print-directory provider-matrix
+
+prosody-after-matrix:
+	@EMULATORS_START_AFTER=emulators,emulators-matrix $(MAKE) --no-print-directory prosody-trigger
 
 lint-and-unit: lint
 	@$(MAKE) --no-print-directory unit

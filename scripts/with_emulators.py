@@ -176,8 +176,9 @@ def discovery_turn() -> Iterator[None]:
 
 
 # make test starts three suites at once, and their starts take the discovery lock one after the other (about
-# 25 s each on two cores). The emulator tests are the longest path, so the other two let that suite start
-# first: with EMULATORS_START_AFTER=<log name> (e.g. "emulators"), a start waits until that suite is ready,
+# 25 s each on two cores). The emulator tests and the matrix are the longest paths, so they start first:
+# with EMULATORS_START_AFTER=<log name>[,<log name>...] (e.g. "emulators"), a start waits until each of those
+# suites is ready in turn,
 # as its ready marker (<log name>.ready beside the logs, holding the pid of the with-emulators that wrote it,
 # removed when it stops) says, or until the deadline, then starts anyway.
 START_AFTER_TIMEOUT = 120.0
@@ -255,8 +256,21 @@ def forget_resolved_params(config: str) -> list[Path]:
     return removed
 
 
-def start_cli(config: str, log: Path, scratch: Path) -> subprocess.Popen[bytes]:
-    """``firebase emulators:start`` as the leader of a new process group, its output to ``log``.
+# The window of ports each suite's Python function processes take (scripts/worker_ports.cjs), by the
+# suite's log name; a copy shifted by EMULATOR_PORT_OFFSET (another work tree) takes windows 5,000 higher.
+# All below the kernel's ephemeral ports (32768 up), which the providers' stand-ins are given.
+WORKER_PORT_SLOTS = {"": 0, "matrix": 1, "prosody-trigger": 2, "bench": 3}
+WORKER_PORTS_PRELOAD = ROOT / "scripts" / "worker_ports.cjs"
+
+
+def worker_port_base(variant: str, offset: int) -> int:
+    """The first port of the suite's window of 1,000 for its Python function processes."""
+    return 20000 + 1000 * WORKER_PORT_SLOTS.get(variant, 4) + (5000 if offset else 0)
+
+
+def start_cli(config: str, log: Path, scratch: Path, worker_ports: int) -> subprocess.Popen[bytes]:
+    """``firebase emulators:start`` as the leader of a new process group, its output to ``log``; its Python
+    function processes listen in ``worker_ports`` .. +999 (scripts/worker_ports.cjs).
 
     Each line of the log starts with the wall-clock time it was read (the CLI prints none), so a slow
     trigger or a late event can be placed; the tests match lines by substring, so the prefix is harmless.
@@ -265,10 +279,13 @@ def start_cli(config: str, log: Path, scratch: Path) -> subprocess.Popen[bytes]:
     only = ",".join(started_emulators(config))
     command = [str(firebase), "emulators:start", "--only", only, "--project", PROJECT]
     command += ["--config", config]
+    env = cli_env(scratch)
+    env["TELEHEALTH_WORKER_PORT_BASE"] = str(worker_ports)
+    env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --require {WORKER_PORTS_PRELOAD}".strip()
     cli = subprocess.Popen(
         command,
         cwd=ROOT,
-        env=cli_env(scratch),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -386,18 +403,19 @@ def main(argv: list[str]) -> int:
         # of its own: sharing emulators.log with the emulator tests' suite mixed the two suites' lines.
         variant = (ROOT / config).resolve().parent.name
     log = log_dir / (f"emulators-{variant}.log" if variant else "emulators.log")
+    worker_ports = worker_port_base(variant, int(os.environ.get("EMULATOR_PORT_OFFSET", "0") or "0"))
     started = time.monotonic()
-    after = os.environ.get("EMULATORS_START_AFTER", "")
-    if after and log_dir / f"{after}.log" != log:
-        marker = ready_marker(log_dir / f"{after}.log")
+    for after in filter(None, os.environ.get("EMULATORS_START_AFTER", "").split(",")):
+        if log_dir / f"{after}.log" == log:
+            continue
         print(f"with-emulators: letting the {after!r} suite start first", file=sys.stderr, flush=True)
-        if not wait_for_suite(marker):
+        if not wait_for_suite(ready_marker(log_dir / f"{after}.log")):
             print(f"with-emulators: {after!r} not ready in {START_AFTER_TIMEOUT:.0f} s; starting", file=sys.stderr)
     turn = discovery_turn()
     turn.__enter__()
     scratch = Path(tempfile.mkdtemp(prefix="telehealth-emulators-"))
     forget_resolved_params(config)
-    cli = start_cli(config, log, scratch)
+    cli = start_cli(config, log, scratch, worker_ports)
     status = 1
     # Ctrl-C reaches us and the command; the suite (its own session) is stopped below, once.
     try:
@@ -410,7 +428,7 @@ def main(argv: list[str]) -> int:
             print(f"with-emulators: {error}; retrying the start once", file=sys.stderr, flush=True)
             stop(cli, port_numbers)
             (log_dir / "emulators-failed-start.log").write_bytes(log.read_bytes())
-            cli = start_cli(config, log, scratch)
+            cli = start_cli(config, log, scratch, worker_ports)
             wait_ready(cli, log)
         finally:
             turn.__exit__(None, None, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -152,3 +153,50 @@ def test_a_start_after_another_suite_waits_for_its_marker_with_a_deadline(tmp_pa
     finally:
         writer.cancel()
     assert marker.exists()
+
+
+def test_each_suite_gives_its_python_function_processes_a_window_of_ports_of_its_own() -> None:
+    bases = [with_emulators.worker_port_base(variant, 0) for variant in ("", "matrix", "prosody-trigger", "bench")]
+    bases.append(with_emulators.worker_port_base("", 52))  # a second work tree's suite
+    windows = [range(base, base + 1000) for base in bases]
+    named = {
+        port
+        for config in ("firebase.json", "firebase.matrix.json", "firebase.bench.json")
+        for _, port in with_emulators.suite_ports(config).values()
+    }
+    for n, window in enumerate(windows):
+        assert window.stop <= 32768  # below the kernel's ephemeral ports, which the stand-ins are given
+        assert named.isdisjoint(window)
+        assert all(set(window).isdisjoint(other) for other in windows[n + 1 :])
+
+
+def run_node_with_the_preload(script: str, base: str | None) -> str:
+    node = shutil.which("node")
+    assert node is not None
+    env = {key: value for key, value in os.environ.items() if key != "TELEHEALTH_WORKER_PORT_BASE"}
+    if base is not None:
+        env["TELEHEALTH_WORKER_PORT_BASE"] = base
+    command = [node, "--require", str(with_emulators.WORKER_PORTS_PRELOAD), "-e", script]
+    done = subprocess.run(  # noqa: S603 - the machine's node, our own script
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+# What firebase-tools asks portfinder for: the discovery's 8081 and a worker's 8081 + random (both forms of
+# the call); 9081 is past the window it picks from.
+PICKS = (
+    "const pf = require('portfinder');"
+    "Promise.all([pf.getPortPromise({port: 8081}), pf.getPortPromise({port: 8081 + 734}),"
+    " pf.getPortPromise({port: 9081}), new Promise((ok, no) => pf.getPort({port: 8100},"
+    " (e, p) => e ? no(e) : ok(p)))]).then(v => console.log(v.join(' ')))"
+)
+
+
+def test_the_cli_preload_moves_portfinders_worker_picks_into_the_suites_window() -> None:
+    # 31000: a window no suite uses, so these ports are free while make test runs.
+    assert run_node_with_the_preload(PICKS, "31000").split() == ["31000", "31734", "9081", "31019"]
+
+
+def test_without_a_window_the_preload_changes_nothing() -> None:
+    assert run_node_with_the_preload(PICKS, None).split() == ["8081", "8815", "9081", "8100"]
