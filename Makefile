@@ -35,17 +35,16 @@ test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target nice-lint-and-unit suites-at-once
 
 # (Under make test's -j4: the three suites take three of its four job slots.) Starts queue for the discovery
-# lock, about 25 s each: the matrix (the longest path) starts first, then the emulator tests, then the short
-# Prosody tier.
-.PHONY: suites-at-once emulator-tests-after-matrix prosody-after-both
+# lock; the emulator tests start first, then the matrix, then the short Prosody tier.
+.PHONY: suites-at-once matrix-after-emulators prosody-after-matrix
 suites-at-once: setup
-	@$(MAKE) --no-print-directory --output-sync=target provider-matrix emulator-tests-after-matrix prosody-after-both
+	@$(MAKE) --no-print-directory --output-sync=target emulator-tests matrix-after-emulators prosody-after-matrix
 
-emulator-tests-after-matrix:
-	@EMULATORS_START_AFTER=emulators-matrix $(MAKE) --no-print-directory emulator-tests
+matrix-after-emulators:
+	@EMULATORS_START_AFTER=emulators $(MAKE) --no-print-directory provider-matrix
 
-prosody-after-both:
-	@EMULATORS_START_AFTER=emulators-matrix,emulators $(MAKE) --no-print-directory prosody-trigger
+prosody-after-matrix:
+	@EMULATORS_START_AFTER=emulators,emulators-matrix $(MAKE) --no-print-directory prosody-trigger
 
 lint-and-unit: lint
 	@$(MAKE) --no-print-directory unit
