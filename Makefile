@@ -23,15 +23,13 @@ setup-python:
 dev:
 	@$(WITH_EMULATORS) $(PY) scripts/dev_session.py
 
-# The dev venv first (seconds); then lint + unit, at a lower CPU priority, beside the rest of the set-up
-# (npm ci mostly) and the three suites, which run side by side: each has emulator ports of its own
+# After the set-up, lint + unit (at a lower CPU priority) beside the three suites, which run side by side: each has emulator ports of its own
 # (tests/unit/test_emulator_suite_config.py checks they share none), functions discovery takes a
 # machine-wide lock, each suite's CLI has its own TMPDIR, and its Python function processes a window of
 # ports of their own (scripts/worker_ports.cjs).
 # Each target's output is printed whole when it ends. Fails if any fails.
 # `make suites` runs the three one after the other instead (easier to follow; several minutes longer).
 test:
-	@scripts/setup python
 	@$(MAKE) --no-print-directory -j4 --output-sync=target nice-lint-and-unit suites-at-once
 
 # (Under make test's -j4: the three suites take three of its four job slots.) Starts queue for the discovery
@@ -49,8 +47,10 @@ prosody-after-matrix:
 lint-and-unit: lint
 	@$(MAKE) --no-print-directory unit
 
+# After the whole set-up, not only .venv: some unit tests run the pinned CLI's JS from node_modules, and
+# beside npm ci they met a half-written firebase-tools ("Cannot find module '../logger'").
 .PHONY: nice-lint-and-unit
-nice-lint-and-unit:
+nice-lint-and-unit: setup
 	@nice -n 10 $(MAKE) --no-print-directory lint-and-unit
 
 # The three suites, one after the other.
