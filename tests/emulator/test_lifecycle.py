@@ -192,22 +192,11 @@ def test_one_failing_appointment_does_not_stop_the_sweep(paused: firestore.Clien
     assert (report.assigned, report.failed, failures) == (1, 1, ["a-ok"])
 
 
-def doctor_in(doctor: str, patient: str) -> dict[str, Any]:
-    """A confirmed visit, its join window open, with a room the doctor has joined."""
-    room = {
-        "roomName": "m" * 32,
-        "provider": "jitsi",
-        "roomUrl": "https://meet.example.test/" + "m" * 32,
-        "doctorJoinedAt": emu.utc(),
-    }
-    return emu.video_appointment(doctor, patient, video=room)
-
-
 def test_two_triggers_racing_on_the_same_event_write_one_room(
     paused: firestore.Client, people: dict[str, emu.User]
 ) -> None:
     config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
-    before = doctor_in(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
+    before = emu.doctor_in_appointment(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
     before.pop("video")
     ref = paused.collection("appointments").document("raced")
     ref.set(before)
@@ -240,7 +229,7 @@ def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
 ) -> None:
     config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
     old_room = {"roomName": "o" * 32, "provider": "jitsi", "roomUrl": "https://meet.example.test/" + "o" * 32}
-    confirmed = doctor_in(people["doctor"].uid, people["patient"].uid) | {"video": old_room}
+    confirmed = emu.doctor_in_appointment(people["doctor"].uid, people["patient"].uid) | {"video": old_room}
     ref = paused.collection("appointments").document("overtaken")
     ref.set(confirmed)
     cancelled_at = ref.update({"status": "cancelled"}).update_time
@@ -260,7 +249,7 @@ def test_an_event_overtaken_by_a_later_write_is_decided_on_the_stored_state(
 
 def test_a_current_event_writes_once_without_reading(paused: firestore.Client, people: dict[str, emu.User]) -> None:
     config = video_config(provider="jitsi", domain="meet.example.test", app_id="telehealth-demo")
-    pending = doctor_in(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
+    pending = emu.doctor_in_appointment(people["doctor"].uid, people["patient"].uid) | {"status": "pending"}
     pending.pop("video")
     ref = paused.collection("appointments").document("current")
     ref.set(pending)

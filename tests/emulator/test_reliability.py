@@ -20,22 +20,14 @@ from telehealth.access import is_appointment_id
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def window_open(doctor: str, patient: str) -> dict[str, Any]:
-    room = {
-        "roomName": "m" * 32,
-        "provider": "jitsi",
-        "roomUrl": "https://meet.example.test/" + "m" * 32,
-        "doctorJoinedAt": emu.utc(),
-    }  # the doctor is in: the waiting room lets the patient in
-    return emu.video_appointment(doctor, patient, video=room)
-
-
 def test_200_concurrent_calls_from_20_users_each_get_the_right_answer(db: firestore.Client) -> None:
     doctors = [emu.make_doctor(f"load-doctor-{n}@test.example", "pass-load-1", f"Dr. Load {n}") for n in range(5)]
     patients = [emu.sign_up(f"load-patient-{n}@test.example", "pass-load-1") for n in range(5)]
     strangers = [emu.sign_up(f"load-stranger-{n}@test.example", "pass-load-1") for n in range(10)]
     for n in range(5):
-        db.collection("appointments").document(f"load-{n}").set(window_open(doctors[n].uid, patients[n].uid))
+        db.collection("appointments").document(f"load-{n}").set(
+            emu.doctor_in_appointment(doctors[n].uid, patients[n].uid)
+        )
     calls: list[tuple[emu.User, str, str]] = []
     for round_ in range(10):
         for n in range(5):
@@ -90,12 +82,14 @@ def people_once() -> dict[str, Any]:
     strangers = [emu.sign_up(f"fuzz-stranger-{n}@test.example", "stranger-pass-1") for n in range(5)]
     doctor = emu.make_doctor("fuzz-doctor@test.example", "doctor-pass-1", "Dr. Fuzz")
     patient = emu.sign_up("fuzz-patient@test.example", "patient-pass-1")
-    emu.admin_db().collection("appointments").document("a1").set(window_open(doctor.uid, patient.uid))
+    emu.admin_db().collection("appointments").document("a1").set(emu.doctor_in_appointment(doctor.uid, patient.uid))
     return {"strangers": strangers, "turn": itertools.count()}
 
 
 def test_the_key_and_issued_tokens_never_reach_any_log(db: firestore.Client, people: dict[str, emu.User]) -> None:
-    db.collection("appointments").document("logged").set(window_open(people["doctor"].uid, people["patient"].uid))
+    db.collection("appointments").document("logged").set(
+        emu.doctor_in_appointment(people["doctor"].uid, people["patient"].uid)
+    )
     tokens = []
     for who in ("doctor", "patient", "doctor", "patient"):
         answer = emu.call("get_join_token", {"appointmentId": "logged"}, people[who].id_token)

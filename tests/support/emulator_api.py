@@ -444,3 +444,14 @@ def video_appointment(doctor: str, patient: str, **changes: Any) -> dict[str, An
 # scripts/with-emulators set it) and ``support.emulator_api`` (tests/ on pytest's pythonpath). Without this, a
 # process importing both would hold two sessions and two ``User`` classes.
 sys.modules.setdefault("support.emulator_api" if __name__ == "emulator_api" else "emulator_api", sys.modules[__name__])
+
+
+def doctor_in_appointment(doctor: str, patient: str) -> dict[str, Any]:
+    """``video_appointment`` with a room the doctor has joined (so the waiting room lets the patient in)."""
+    room = {
+        "roomName": "m" * 32,
+        "provider": "jitsi",
+        "roomUrl": "https://meet.example.test/" + "m" * 32,
+        "doctorJoinedAt": utc(),
+    }
+    return video_appointment(doctor, patient, video=room)
