@@ -261,6 +261,14 @@ def forget_resolved_params(config: str) -> list[Path]:
 # All below the kernel's ephemeral ports (32768 up), which the providers' stand-ins are given.
 WORKER_PORT_SLOTS = {"": 0, "matrix": 1, "prosody-trigger": 2, "bench": 3}
 WORKER_PORTS_PRELOAD = ROOT / "scripts" / "worker_ports.cjs"
+# No kept-alive connections from the CLI to those processes (scripts/worker_connections.cjs says why).
+WORKER_CONNECTIONS_PRELOAD = ROOT / "scripts" / "worker_connections.cjs"
+CLI_PRELOADS = (WORKER_PORTS_PRELOAD, WORKER_CONNECTIONS_PRELOAD)
+
+
+def node_options(existing: str) -> str:
+    """The CLI's NODE_OPTIONS: the caller's own, then the preloads."""
+    return " ".join([existing.strip(), *(f"--require {preload}" for preload in CLI_PRELOADS)]).strip()
 
 
 def worker_port_base(variant: str, offset: int) -> int:
@@ -270,7 +278,8 @@ def worker_port_base(variant: str, offset: int) -> int:
 
 def start_cli(config: str, log: Path, scratch: Path, worker_ports: int) -> subprocess.Popen[bytes]:
     """``firebase emulators:start`` as the leader of a new process group, its output to ``log``; its Python
-    function processes listen in ``worker_ports`` .. +999 (scripts/worker_ports.cjs).
+    function processes listen in ``worker_ports`` .. +999 (scripts/worker_ports.cjs), and it opens a new
+    connection to them for each request (scripts/worker_connections.cjs).
 
     Each line of the log starts with the wall-clock time it was read (the CLI prints none), so a slow
     trigger or a late event can be placed; the tests match lines by substring, so the prefix is harmless.
@@ -281,7 +290,7 @@ def start_cli(config: str, log: Path, scratch: Path, worker_ports: int) -> subpr
     command += ["--config", config]
     env = cli_env(scratch)
     env["TELEHEALTH_WORKER_PORT_BASE"] = str(worker_ports)
-    env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --require {WORKER_PORTS_PRELOAD}".strip()
+    env["NODE_OPTIONS"] = node_options(env.get("NODE_OPTIONS", ""))
     cli = subprocess.Popen(
         command,
         cwd=ROOT,

@@ -152,6 +152,10 @@ def call(function: str, data: Any, id_token: str | None = None) -> CallResult:
     if "error" in body:
         error = body["error"]
         return CallResult(reply.status_code, None, error.get("status"), error.get("message"), error.get("details"))
+    if not reply.ok:
+        # Not the callable's answer: the emulator's own failure (a 500 {"code": "ECONNRESET"} when the
+        # function's process hung up). A status no callable answers, so no test takes it for a success.
+        return CallResult(reply.status_code, None, f"HTTP {reply.status_code}", reply.text[:200])
     return CallResult(reply.status_code, body.get("result"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import json
 import os
@@ -211,3 +212,72 @@ def test_without_a_window_the_preload_changes_nothing() -> None:
     assert 8100 <= callback < 20000
     assert 9081 <= top < 20000
     assert 9082 <= outside < 20000
+
+
+# Two requests one after the other on Node's default agent, the way the Functions emulator proxies to a worker;
+# prints each answer (the port the request came from, as the server saw it).
+TWO_REQUESTS = (
+    "const http = require('node:http');"
+    "const get = () => new Promise((ok, no) => http.get({host: '127.0.0.1', port: Number(process.env.PROBE_PORT),"
+    " path: '/'}, (r) => { let b = ''; r.on('data', (d) => b += d); r.on('end', () => ok(b)); }).on('error', no));"
+    "get().then((a) => get().then((b) => console.log(a, b)));"
+)
+
+
+class _Seen(http.server.BaseHTTPRequestHandler):
+    """Keeps connections open (HTTP/1.1) and answers each request with the client's port and Connection header."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = f"{self.client_address[1]}:{self.headers.get('Connection', '-')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def two_requests(preloads: list[Path]) -> list[tuple[str, str]]:
+    node = shutil.which("node")
+    assert node is not None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Seen)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {**os.environ, "PROBE_PORT": str(server.server_address[1])}
+        command = [node, *(arg for preload in preloads for arg in ("--require", str(preload))), "-e", TWO_REQUESTS]
+        done = subprocess.run(  # noqa: S603 - the machine's node, our own script
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    return [tuple(answer.split(":", 1)) for answer in done.stdout.split()]  # type: ignore[misc]
+
+
+def test_the_cli_preload_opens_a_connection_per_request_to_the_function_processes() -> None:
+    (first_port, first_header), (second_port, second_header) = two_requests([with_emulators.WORKER_CONNECTIONS_PRELOAD])
+    assert first_port != second_port
+    assert (first_header, second_header) == ("close", "close")
+
+
+def test_without_the_preload_node_reuses_the_connection() -> None:
+    # What the preload is for: Node's default agent keeps the connection open and sends the second request on it.
+    (first_port, first_header), (second_port, _) = two_requests([])
+    assert first_port == second_port
+    assert first_header == "keep-alive"
+
+
+def test_the_cli_gets_both_preloads_after_the_callers_own_node_options() -> None:
+    options = with_emulators.node_options(" --max-old-space-size=512 ").split()
+    assert options[0] == "--max-old-space-size=512"
+    assert options[1:] == [
+        "--require",
+        str(with_emulators.WORKER_PORTS_PRELOAD),
+        "--require",
+        str(with_emulators.WORKER_CONNECTIONS_PRELOAD),
+    ]
+    assert with_emulators.node_options("") == " ".join(options[1:])
