@@ -148,15 +148,19 @@ def call(function: str, data: Any, id_token: str | None = None) -> CallResult:
     reply = _session.post(
         f"{functions_base()}/{PROJECT}/{REGION}/{function}", json={"data": data}, headers=headers, timeout=30
     )
-    body = reply.json()
-    if "error" in body:
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
         error = body["error"]
         return CallResult(reply.status_code, None, error.get("status"), error.get("message"), error.get("details"))
-    if not reply.ok:
+    if not reply.ok or not isinstance(body, dict) or "result" not in body:
         # Not the callable's answer: the emulator's own failure (a 500 {"code": "ECONNRESET"} when the
-        # function's process hung up). A status no callable answers, so no test takes it for a success.
+        # function's process hung up, or a page that is not JSON). A status no callable answers, so no
+        # test takes it for a success.
         return CallResult(reply.status_code, None, f"HTTP {reply.status_code}", reply.text[:200])
-    return CallResult(reply.status_code, body.get("result"))
+    return CallResult(reply.status_code, body["result"])
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.02) -> T:

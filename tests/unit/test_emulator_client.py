@@ -47,7 +47,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Answers]]:
 
 
 def answer(emulator: type[_Answers], status: int, body: object) -> None:
-    emulator.status, emulator.body = status, json.dumps(body).encode()
+    emulator.status, emulator.body = status, body if isinstance(body, bytes) else json.dumps(body).encode()
 
 
 def test_a_result_is_a_success_and_the_request_is_the_callable_protocols(emulator: type[_Answers]) -> None:
@@ -78,3 +78,22 @@ def test_the_emulators_own_failure_is_not_a_success(emulator: type[_Answers]) ->
     result = emu.call("get_join_token", {"appointmentId": "a1"}, "id-token")
     assert (result.ok, result.http_status, result.status, result.result) == (False, 500, "HTTP 500", None)
     assert "ECONNRESET" in (result.message or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(502, b"<html>Bad Gateway</html>"), (200, b"not json"), (200, {"data": 1}), (200, ["result"])],
+    ids=["a page", "200 not JSON", "200 without result", "200 a list"],
+)
+def test_an_answer_that_is_not_the_callable_protocols_is_a_failure(
+    emulator: type[_Answers], status: int, body: object
+) -> None:
+    answer(emulator, status, body)
+    result = emu.call("get_join_token", {"appointmentId": "a1"})
+    assert (result.ok, result.http_status, result.status, result.result) == (False, status, f"HTTP {status}", None)
+
+
+def test_a_null_result_is_still_a_success(emulator: type[_Answers]) -> None:
+    answer(emulator, 200, {"result": None})
+    result = emu.call("remove_guest", {"appointmentId": "a1"})
+    assert (result.ok, result.status, result.result) == (True, None, None)
