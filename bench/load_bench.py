@@ -44,6 +44,15 @@ DEFAULT_ROUNDS = 8
 SECONDS = float(os.environ.get("LOAD_SECONDS", str(DEFAULT_SECONDS)))
 ROUNDS = max(1, int(os.environ.get("LOAD_ROUNDS", str(DEFAULT_ROUNDS))))
 WARM_SECONDS = 0.5
+# Before any level is measured, the servers take turns at WARM_CLIENTS clients for WARM_ROUNDS rounds of
+# WARM_SLOT_SECONDS each (50 s with five servers). Measured from a fresh emulator suite: the Firestore
+# emulator's JVM needs about 45 s of this traffic (some 10,000 requests) before its CPU per request settles,
+# falling from about 10 ms to about 1 ms, and the floor's rate climbs from about 120/s to about 280/s
+# meanwhile. Without it, the first levels measured a JVM still compiling, and a trend within a level that
+# the rotated order only partly cancels.
+WARM_ROUNDS = int(os.environ.get("LOAD_WARM_ROUNDS", "10"))
+WARM_SLOT_SECONDS = 1.0
+WARM_CLIENTS = 8
 MAX_REQUESTS = int(os.environ.get("LOAD_MAX_REQUESTS", "20000"))
 THREADS = int(os.environ.get("LOAD_THREADS", "8"))
 COLD_RUNS = int(os.environ.get("LOAD_COLD_RUNS", "3"))
@@ -233,6 +242,18 @@ def seed() -> list[tuple[str, str]]:
     ]
 
 
+def warm_up(servers: dict[str, Server], clients: list[tuple[str, str]]) -> dict[str, Any]:
+    """Turns at WARM_CLIENTS clients until the emulators have settled; the floor's rate per round, not counted."""
+    floor_rates, wrong = [], 0
+    for _ in range(WARM_ROUNDS):
+        for name, server in servers.items():
+            slot = run_slot(server, clients, WARM_CLIENTS, WARM_SLOT_SECONDS)
+            wrong += slot.wrong
+            if name == "read_write":
+                floor_rates.append(round(len(slot.latencies) / slot.seconds, 1))
+    return {"rounds": WARM_ROUNDS, "clients": WARM_CLIENTS, "read_write_per_s": floor_rates, "wrong_answers": wrong}
+
+
 def audit_count(db: Any) -> int:
     count: int = db.collection("videoAccessLog").count().get()[0][0].value
     return count
@@ -256,6 +277,7 @@ def bench_load() -> dict[str, Any]:
         for server in servers.values():
             first_answer(server, clients[1][0], time.perf_counter())
             run_slot(server, clients, 4, WARM_SECONDS)  # every caller once or more; not counted
+        results["warm_up"] = warm_up(servers, clients)
         slots: dict[str, dict[int, list[Slot]]] = {name: {level: [] for level in LEVELS} for name in servers}
         audited = dict.fromkeys(JOINS, 0)
         for level in LEVELS:
@@ -392,6 +414,18 @@ def verdict(load: dict[str, Any], name: str) -> str:
     return f"met at {', '.join(checked)} clients" if not misses else "missed at " + "; ".join(misses)
 
 
+def warm_sentence(warm: dict[str, Any] | None) -> str:
+    """What the warm-up did, from its figures (a run without one says so)."""
+    if not warm or not warm["rounds"]:
+        return "No warm-up ran before the first level (`LOAD_WARM_ROUNDS=0`)."
+    rates = warm["read_write_per_s"]
+    return (
+        f"Before the first level the servers took {warm['rounds']} turns each at {warm['clients']} clients, not "
+        f"counted, while the Firestore emulator's JVM settled: 1R+1W went from {rates[0]}/s in the first turn to "
+        f"{rates[-1]}/s in the last (wrong answers meanwhile: {warm['wrong_answers']})."
+    )
+
+
 def markdown(load: dict[str, Any]) -> str:
     """docs/benchmarks.md's section on the load run, from this run's figures."""
     header = (
@@ -433,7 +467,11 @@ def markdown(load: dict[str, Any]) -> str:
         "strangers (refused `not-found`), signed in. For each level the servers take turns, "
         f"{load['rounds']} slots each in rotated order, {load['seconds_per_level']} s per server and level in "
         "all, so the machine's drift hits all alike. Every answer is checked and the audit log must hold "
-        "one record per join. Latencies are the client's, in ms.\n\n" + "\n".join(lines) + "\n\n"
+        "one record per join. Latencies are the client's, in ms. "
+        + warm_sentence(load.get("warm_up"))
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n\n"
         f"Target (at {', '.join(map(str, target['levels']))} clients: at least {target['throughput_at_least']}x "
         f"the rate and at most {target['p99_at_most']}x the p99 of 1R+1W), the join with its session check "
         f"cached: **{verdict(load, 'join')}**. Not cached: {verdict(load, 'join_uncached')}.\n\n"

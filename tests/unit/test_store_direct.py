@@ -1,13 +1,14 @@
-"""The join's direct Firestore calls: one unary GetDocument per read (a doctor's two side by side), the
-same answers as ``get``; and an audit record as one Commit whose Write is exactly the one ``set`` builds.
+"""The join's direct Firestore calls: one unary GetDocument for one document, one BatchGetDocuments for
+a doctor's two, the same answers as ``get``; and an audit record as one Commit whose Write is exactly
+the one ``set`` builds.
 
 The real client runs offline here: its generated API layer is replaced by a stand-in that answers as
-Firestore does and has no ``batch_get_documents`` (a read through the stream fails)."""
+Firestore does (its stream answers in reverse order, so an answer matched by position would be wrong)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 from google.cloud.firestore import SERVER_TIMESTAMP
 from google.cloud.firestore_v1 import _helpers
-from google.cloud.firestore_v1.types import Document
+from google.cloud.firestore_v1.types import BatchGetDocumentsResponse, Document
 from support.fakes import FakeDB
 
 from telehealth.store import appointments, audit, direct
@@ -26,28 +27,46 @@ WRITTEN = dt.datetime(2026, 3, 2, 9, 0, 0, tzinfo=dt.UTC)
 
 
 class UnaryApi:
-    """Firestore's GetDocument by document name; optionally waits until ``together`` calls are in flight."""
+    """Firestore's GetDocument and BatchGetDocuments by document name, and Commit.
 
-    def __init__(self, docs: dict[str, dict[str, Any]], together: int = 1, error: Exception | None = None) -> None:
-        self.docs, self.error = docs, error
+    ``error``: every read fails; ``unanswered``: the stream leaves these names out of its answer.
+    """
+
+    def __init__(
+        self, docs: dict[str, dict[str, Any]], error: Exception | None = None, unanswered: tuple[str, ...] = ()
+    ) -> None:
+        self.docs, self.error, self.unanswered = docs, error, unanswered
         self.requests: list[tuple[str, Any]] = []
-        self._barrier = threading.Barrier(together, timeout=5) if together > 1 else None
-
+        self.batches: list[tuple[dict[str, Any], Any]] = []
         self.commits: list[tuple[Any, Any]] = []
+
+    def _document(self, name: str) -> Document | None:
+        path = name.removeprefix(PREFIX)
+        if path not in self.docs:
+            return None
+        return Document(name=name, fields=_helpers.encode_dict(self.docs[path]), update_time=WRITTEN)
+
+    def batch_get_documents(self, *, request: dict[str, Any], metadata: Any) -> Iterator[BatchGetDocumentsResponse]:
+        self.batches.append((request, metadata))
+        for name in reversed(request["documents"]):
+            if self.error is not None:
+                raise self.error
+            if name in self.unanswered:
+                continue
+            document = self._document(name)
+            yield BatchGetDocumentsResponse(found=document) if document else BatchGetDocumentsResponse(missing=name)
 
     def commit(self, *, request: Any, metadata: Any) -> None:
         self.commits.append((request, metadata))
 
     def get_document(self, *, request: dict[str, str], metadata: Any) -> Document:
         self.requests.append((request["name"], metadata))
-        if self._barrier is not None:
-            self._barrier.wait()  # BrokenBarrierError: the reads did not overlap
         if self.error is not None:
             raise self.error
-        path = request["name"].removeprefix(PREFIX)
-        if path not in self.docs:
-            raise NotFound(f"no {path}")
-        return Document(name=request["name"], fields=_helpers.encode_dict(self.docs[path]), update_time=WRITTEN)
+        document = self._document(request["name"])
+        if document is None:
+            raise NotFound(f"no {request['name']}")
+        return document
 
 
 def client_with(api: UnaryApi) -> firestore.Client:
@@ -82,15 +101,38 @@ def test_a_missing_document_reads_as_nothing() -> None:
 
 
 @pytest.mark.parametrize("doctor_exists", [True, False], ids=["entry", "no-entry"])
-def test_a_doctors_two_documents_are_read_at_the_same_time_and_answered_in_order(doctor_exists: bool) -> None:
+def test_a_doctors_two_documents_are_one_batch_call_answered_by_name(doctor_exists: bool) -> None:
     docs = {"appointments/a1": APPOINTMENT} | ({"doctors/d1": {"active": True}} if doctor_exists else {})
-    api = UnaryApi(docs, together=2)
+    api = UnaryApi(docs)
     client = client_with(api)
 
     context = appointments.read_join_context(client, "a1", "d1")
 
     assert context == appointments.JoinContext(APPOINTMENT, {"active": True} if doctor_exists else None, WRITTEN)
-    assert sorted(name for name, _ in api.requests) == [PREFIX + "appointments/a1", PREFIX + "doctors/d1"]
+    assert api.requests == []  # no unary read besides
+    assert api.batches == [
+        (
+            {
+                "database": "projects/p/databases/(default)",
+                "documents": [PREFIX + "appointments/a1", PREFIX + "doctors/d1"],
+            },
+            client._rpc_metadata,
+        )
+    ]
+
+
+def test_a_missing_appointment_beside_a_doctors_entry_reads_as_nothing() -> None:
+    client = client_with(UnaryApi({"doctors/d1": {"active": True}}))
+    context = appointments.read_join_context(client, "gone", "d1")
+    assert context == appointments.JoinContext(None, {"active": True}, None)
+
+
+@pytest.mark.parametrize("left_out", ["appointments/a1", "doctors/d1"])
+def test_a_batch_that_ends_without_answering_a_document_is_an_error(left_out: str) -> None:
+    docs = {"appointments/a1": APPOINTMENT, "doctors/d1": {"active": True}}
+    client = client_with(UnaryApi(docs, unanswered=(PREFIX + left_out,)))
+    with pytest.raises(direct.UnansweredRead):
+        appointments.read_join_context(client, "a1", "d1")
 
 
 def test_a_patients_join_reads_only_the_appointment() -> None:

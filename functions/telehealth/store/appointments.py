@@ -201,7 +201,7 @@ def read_join_context(db: Any, appointment_id: str, doctor_uid: str | None) -> J
     """The appointment and, for a caller with the doctor claim, their directory entry: one round trip.
 
     A caller without the claim cannot be the doctor, so only the appointment is read (1 read); with
-    the claim, both documents are read at the same time (2 reads). Each is one unary call (``direct``).
+    the claim, both documents are read in one call (2 reads; ``direct``).
     """
     appointment_ref = db.collection(APPOINTMENTS).document(appointment_id)
     if doctor_uid is None:
