@@ -646,7 +646,8 @@ def report(results: dict[str, Any], figures: str) -> str:
         "`bench/functions/`, never deployed), prints the table above and writes this page. Sizes: `BENCH_CALLS` "
         "(300), `BENCH_TRIGGERS` (60), `BENCH_COLD_RUNS` (10), `LOAD_LEVELS` (`1,8,32,80`), `LOAD_SECONDS` "
         f"({load_bench.DEFAULT_SECONDS:g}, per server and level), `LOAD_ROUNDS` ({load_bench.DEFAULT_ROUNDS} slots "
-        "per server and level), `LOAD_THREADS` (8), `LOAD_COLD_RUNS` (3). "
+        "per server and level), `LOAD_WARM_ROUNDS` (10 turns of 1 s per server before the first level), "
+        "`LOAD_THREADS` (8), `LOAD_COLD_RUNS` (3). "
         "On a machine shared with other work, run it more than once: the rates per slot above show how much the "
         "machine moved during this run.\n"
     )

@@ -20,7 +20,7 @@ from firebase_admin import App, get_app, initialize_app
 from firebase_functions import firestore_fn, https_fn, logger, options, params, scheduler_fn, tasks_fn
 from firebase_functions.core import Change, init
 from flask import Request, Response
-from google.cloud.firestore_v1 import Client, DocumentSnapshot
+from google.cloud.firestore_v1 import DocumentSnapshot
 
 from telehealth import (
     attendance,
@@ -46,6 +46,7 @@ from telehealth.providers.base import Deployment
 from telehealth.ratelimit import redemption_limiter, shared_limiter
 from telehealth.reminders import REMINDER_FUNCTION, ReminderHooks
 from telehealth.rooms import Action
+from telehealth.store.client import FunctionsClient
 
 _KINDS: dict[str, Callable[..., Any]] = {"str": params.StringParam, "int": params.IntParam, "bool": params.BoolParam}
 
@@ -80,8 +81,9 @@ def _set_up() -> None:
     with _set_up_lock:
         if "db" not in _clients:
             # The plain client, as the SDK's own Firestore triggers use: ADC in production, and anonymous
-            # credentials against the emulator (the Admin SDK wrapper would insist on ADC there too).
-            _clients["db"] = Client(project=_admin_app().project_id)
+            # credentials against the emulator (the Admin SDK wrapper would insist on ADC there too); its
+            # server streams are read on the calling thread (telehealth/store/client.py).
+            _clients["db"] = FunctionsClient(project=_admin_app().project_id)
 
 
 def _raw_params() -> tuple[str | None, ...]:
