@@ -7,7 +7,7 @@ worker, ``THREADS`` threads. Five servers, each in its own process group on loop
 ``VIDEO_SESSION_CHECK_S=0``, so every join makes the Auth API lookup, as a caller's first join does),
 and three floors from bench/functions (a no-op callable, one that does one read and one write, and
 one that also makes the Auth lookup). All five start first; then, for each concurrency level, the
-servers take turns in ``ROUNDS`` short slots (the order rotated each round), so drift in the
+servers take turns in ``ROUNDS`` short slots (in balanced orders: ``turn_orders``), so drift in the
 machine's load hits all of them alike. In each slot that many signed-in clients send requests;
 every answer is checked (role or refusal), and the audit log must hold exactly one record per join.
 Cold start: process start to the first answered call.
@@ -40,7 +40,8 @@ LEVELS = [int(n) for n in os.environ.get("LOAD_LEVELS", "1,8,32,80").split(",")]
 # calls, and the join's p99 against the floor's at 32 clients came out 1.25, 1.00 and 1.44 in three runs of
 # one commit; 16 s in 8 slots gives each p99 four times the calls.
 DEFAULT_SECONDS = 16.0
-DEFAULT_ROUNDS = 8
+# Ten rounds: with five servers, the two Williams squares of ``turn_orders`` once each.
+DEFAULT_ROUNDS = 10
 SECONDS = float(os.environ.get("LOAD_SECONDS", str(DEFAULT_SECONDS)))
 ROUNDS = max(1, int(os.environ.get("LOAD_ROUNDS", str(DEFAULT_ROUNDS))))
 WARM_SECONDS = 0.5
@@ -242,6 +243,24 @@ def seed() -> list[tuple[str, str]]:
     ]
 
 
+def turn_orders(count: int) -> list[list[int]]:
+    """Orders of ``count`` servers, one per round, in which each server comes after each other one equally often.
+
+    A Williams design: the first order is 0, 1, n-1, 2, n-2, ...; each next one adds 1 to every entry
+    (mod n); for an odd n the reversed orders follow. Over its n (even n) or 2n (odd n) orders every server
+    takes every place equally often and follows every other server equally often. A plain rotation
+    keeps each server's predecessor fixed: the join always came after the Auth floor (whose slot leaves
+    the Auth emulator and Firestore busy), while 1R+1W always came after the no-op (which leaves them idle).
+    """
+    first = [0]
+    for step in range(1, count):
+        first.append((step + 1) // 2 if step % 2 else count - step // 2)
+    orders = [[(entry + shift) % count for entry in first] for shift in range(count)]
+    if count % 2:
+        orders += [list(reversed(order)) for order in orders]
+    return orders
+
+
 def warm_up(servers: dict[str, Server], clients: list[tuple[str, str]]) -> dict[str, Any]:
     """Turns at WARM_CLIENTS clients until the emulators have settled; the floor's rate per round, not counted."""
     floor_rates, wrong = [], 0
@@ -281,10 +300,10 @@ def bench_load() -> dict[str, Any]:
         slots: dict[str, dict[int, list[Slot]]] = {name: {level: [] for level in LEVELS} for name in servers}
         audited = dict.fromkeys(JOINS, 0)
         for level in LEVELS:
+            names = list(servers)
+            orders = turn_orders(len(names))
             for round_ in range(ROUNDS):
-                names = list(servers)
-                shift = round_ % len(names)
-                for name in names[shift:] + names[:shift]:
+                for name in (names[index] for index in orders[round_ % len(orders)]):
                     before = audit_count(db) if name in JOINS else 0
                     slots[name][level].append(run_slot(servers[name], clients, level, SECONDS / ROUNDS))
                     if name in JOINS:
@@ -465,7 +484,8 @@ def markdown(load: dict[str, Any]) -> str:
         "*not cached*), a callable doing one read and one write (1R+1W), one that also makes the Auth "
         "lookup (Auth+1R+1W), and a no-op callable. The clients are a doctor, a patient and two "
         "strangers (refused `not-found`), signed in. For each level the servers take turns, "
-        f"{load['rounds']} slots each in rotated order, {load['seconds_per_level']} s per server and level in "
+        f"{load['rounds']} slots each in balanced orders (each server follows each other one equally often), "
+        f"{load['seconds_per_level']} s per server and level in "
         "all, so the machine's drift hits all alike. Every answer is checked and the audit log must hold "
         "one record per join. Latencies are the client's, in ms. "
         + warm_sentence(load.get("warm_up"))
