@@ -50,7 +50,7 @@ WARM_SECONDS = 0.5
 # emulator's JVM needs about 45 s of this traffic (some 10,000 requests) before its CPU per request settles,
 # falling from about 10 ms to about 1 ms, and the floor's rate climbs from about 120/s to about 280/s
 # meanwhile. Without it, the first levels measured a JVM still compiling, and a trend within a level that
-# the rotated order only partly cancels.
+# interleaving only partly cancels.
 WARM_ROUNDS = int(os.environ.get("LOAD_WARM_ROUNDS", "10"))
 WARM_SLOT_SECONDS = 1.0
 WARM_CLIENTS = 8

@@ -7,8 +7,9 @@ Measured on ``make bench``'s load run (docs/benchmarks.md), where CPU is what a 
   ``GetDocument`` call instead.
 - A doctor's two documents are one ``BatchGetDocuments`` call (``read_two``): one stream answering
   both costs less CPU, ours and Firestore's, than two unary calls side by side on two threads (the
-  way this module read them before), and far less than the client's ``get_all``, which wraps every
-  answer in a snapshot.
+  way this module read them before), and less than the client's ``get_all``, which wraps every
+  answer in a snapshot (3,000 reads against the emulator, 8 at a time: 1.14-1.18 ms of our CPU per
+  read, against 1.44-1.51 ms for the two unary calls and 1.33-1.49 ms for ``get_all``).
 - ``DocumentReference.set`` builds its request through proto-plus, about 0.4 ms of CPU for an audit
   record. ``add`` builds the same ``Write`` (the fields, and a server-time transform for each
   ``SERVER_TIMESTAMP``) as plain protobuf and sends it with one ``Commit``.
