@@ -38,7 +38,7 @@ VENV_BIN = ROOT / "functions" / "venv" / "bin"
 LEVELS = [int(n) for n in os.environ.get("LOAD_LEVELS", "1,8,32,80").split(",")]
 # Per server and level, over all rounds. At 4 s in 4 slots a p99 rested on the ten slowest of about 1,000
 # calls, and the join's p99 against the floor's at 32 clients came out 1.25, 1.00 and 1.44 in three runs of
-# one commit; 16 s in 8 slots gives each p99 four times the calls.
+# one commit; 16 s (now in 10 slots) gives each p99 four times the calls.
 DEFAULT_SECONDS = 16.0
 # Ten rounds: with five servers, the two Williams squares of ``turn_orders`` once each.
 DEFAULT_ROUNDS = 10

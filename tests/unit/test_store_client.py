@@ -36,6 +36,31 @@ def test_against_the_emulator_the_channel_reads_streams_on_the_calling_thread(mo
     assert isinstance(ours, Client)  # direct.py takes it for the real client
 
 
+def test_the_emulator_channel_is_the_librarys_plus_the_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+    made: list[tuple[str, Any]] = []
+    real_insecure = grpc.insecure_channel
+
+    def insecure_channel(target: str, options: Any = None, **kwargs: Any) -> Any:
+        made.append((target, options))
+        return real_insecure(target, options=options, **kwargs)
+
+    monkeypatch.setattr(grpc, "insecure_channel", insecure_channel)
+    FunctionsClient(project="p", credentials=AnonymousCredentials())._firestore_api  # noqa: B018 - builds the channel
+
+    assert made == [
+        (
+            "127.0.0.1:1",
+            [
+                ("Authorization", "Bearer owner"),
+                ("grpc.max_send_message_length", -1),
+                ("grpc.max_receive_message_length", -1),
+                STREAMS_ON_CALLING_THREAD,
+            ],
+        )
+    ]
+
+
 def test_in_production_the_librarys_channel_options_are_kept_and_the_option_added(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

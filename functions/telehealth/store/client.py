@@ -4,7 +4,8 @@ on the calling thread.
 grpc-python normally hands each message of a server stream (``BatchGetDocuments``: a doctor's two
 documents; ``RunQuery``: every query) from a poller thread to the thread that reads it. In an instance
 serving eight requests on eight threads under one GIL, every hand-off waits for the GIL. Measured on
-``make bench``'s load stack at 8 clients (docs/benchmarks.md): a doctor's two-document read took 23.8 ms
+the serving stack of ``make bench``'s load run (bench/load_bench.py's servers and clients), 8 clients,
+the two channels served side by side in interleaved turns: a doctor's two-document read took 23.8 ms
 at the median on the default channel and 17.5 ms with grpc's ``SingleThreadedUnaryStream`` channel
 option, while a unary read took 11 ms on either; the instance answered 4% more joins. Unary calls,
 and the listeners' two-way streams, are not affected by the option.
